@@ -1,0 +1,56 @@
+namespace CtrPipeline.Contracts;
+
+/// <summary>
+/// The settings every component shares, bound from the "Pipeline" configuration section
+/// (environment variables Pipeline__WindowSize and so on). Defined once here, never repeated.
+/// </summary>
+public sealed class PipelineSettings
+{
+    public const string Section = "Pipeline";
+
+    public TopicNames Topics { get; set; } = new();
+
+    /// <summary>Partitions of the events topic (the results and side topics get the same count).</summary>
+    public int Partitions { get; set; } = 4;
+
+    /// <summary>Tumbling event-time window size.</summary>
+    public TimeSpan WindowSize { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Bounded out-of-orderness: the watermark trails the newest event time by this much.</summary>
+    public TimeSpan WatermarkDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A partition that has sent nothing for this long stops holding the watermark back.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the watermark is re-evaluated when no record arrives (the watermark's tick).</summary>
+    public TimeSpan WatermarkInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Processing-time trigger of the micro-batch engines.</summary>
+    public TimeSpan TriggerInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>CSV file with the static campaign catalog that every engine joins with.</summary>
+    public string CatalogPath { get; set; } = "";
+
+    /// <summary>Throws <see cref="ConfigurationException"/> naming the first bad setting.</summary>
+    public PipelineSettings Validate()
+    {
+        Require(Partitions is >= 1 and <= 1024, $"Pipeline:Partitions must be between 1 and 1024 (got {Partitions}).");
+        Require(WindowSize > TimeSpan.Zero, $"Pipeline:WindowSize must be positive (got {WindowSize}).");
+        Require(WatermarkDelay >= TimeSpan.Zero, $"Pipeline:WatermarkDelay must not be negative (got {WatermarkDelay}).");
+        Require(WatermarkInterval > TimeSpan.Zero, $"Pipeline:WatermarkInterval must be positive (got {WatermarkInterval}).");
+        Require(WindowSize >= WatermarkInterval,
+            $"Pipeline:WindowSize ({WindowSize}) must not be smaller than the watermark's tick, Pipeline:WatermarkInterval ({WatermarkInterval}).");
+        Require(IdleTimeout > TimeSpan.Zero, $"Pipeline:IdleTimeout must be positive (got {IdleTimeout}).");
+        Require(TriggerInterval > TimeSpan.Zero, $"Pipeline:TriggerInterval must be positive (got {TriggerInterval}).");
+        Require(Topics.All.Distinct().Count() == Topics.All.Count, "Pipeline:Topics must name four different topics.");
+        return this;
+    }
+
+    internal static void Require(bool condition, string message)
+    {
+        if (!condition) throw new ConfigurationException(message);
+    }
+}
+
+/// <summary>A setting the user gave is wrong; the message says which and what is allowed.</summary>
+public sealed class ConfigurationException(string message) : Exception(message);

@@ -1,0 +1,1 @@
+while (true) { Console.WriteLine("tick"); await Task.Delay(1000); }
