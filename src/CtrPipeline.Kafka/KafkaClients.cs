@@ -1,0 +1,54 @@
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
+
+namespace CtrPipeline.Kafka;
+
+/// <summary>
+/// Client settings every component uses, tuned once: throughput-oriented batching that still keeps
+/// latency in milliseconds, and consumers that commit explicitly.
+/// </summary>
+public static class KafkaClients
+{
+    /// <summary>The connection string name the AppHost hands to every service (ConnectionStrings:kafka).</summary>
+    public const string ConnectionName = "kafka";
+
+    /// <summary>Bootstrap servers from ConnectionStrings:kafka, or a clear error telling the user what to set.</summary>
+    public static string BootstrapServers(IConfiguration configuration) =>
+        configuration.GetConnectionString(ConnectionName) is { Length: > 0 } servers
+            ? servers
+            : throw new ConfigurationException(
+                "No Kafka bootstrap servers: set ConnectionStrings:kafka (environment variable ConnectionStrings__kafka), e.g. 127.0.0.1:9092, or start the pipeline through the AppHost.");
+
+    public static ProducerConfig Producer(string bootstrapServers, string clientId) => new()
+    {
+        BootstrapServers = bootstrapServers,
+        ClientId = clientId,
+        Acks = Acks.Leader,
+        LingerMs = 5,
+        BatchNumMessages = 10_000,
+        QueueBufferingMaxMessages = 1_000_000,
+        QueueBufferingMaxKbytes = 1_048_576,
+        EnableIdempotence = false,
+        SocketNagleDisable = true,
+        MessageTimeoutMs = 60_000,
+    };
+
+    /// <summary>A consumer that reads from the start of the topic and commits only when told to.</summary>
+    public static ConsumerConfig Consumer(string bootstrapServers, string groupId, string clientId) => new()
+    {
+        BootstrapServers = bootstrapServers,
+        GroupId = groupId,
+        ClientId = clientId,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        EnableAutoCommit = false,
+        EnableAutoOffsetStore = false,
+        FetchWaitMaxMs = 5,
+        FetchMinBytes = 1,
+        QueuedMinMessages = 100_000,
+        SocketNagleDisable = true,
+        SessionTimeoutMs = 10_000,
+        HeartbeatIntervalMs = 1_000,
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+    };
+}
