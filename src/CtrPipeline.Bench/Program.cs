@@ -1,1 +1,3 @@
-Console.WriteLine("todo");
+using CtrPipeline.Bench;
+
+return await BenchCli.Root().Parse(args).InvokeAsync();

@@ -30,6 +30,8 @@ public static class KafkaClients
         QueueBufferingMaxMessages = 1_000_000,
         QueueBufferingMaxKbytes = 1_048_576,
         EnableIdempotence = false,
+        // JSON compresses well; smaller batches also stretch the embedded broker's 5 MiB-per-partition memory.
+        CompressionType = CompressionType.Lz4,
         SocketNagleDisable = true,
         MessageTimeoutMs = 60_000,
     };

@@ -1,0 +1,24 @@
+using CtrPipeline.Contracts;
+
+namespace Analyzer.Worker;
+
+/// <summary>The "Analyzer" configuration section.</summary>
+public sealed class AnalyzerOptions
+{
+    public const string Section = "Analyzer";
+
+    public string GroupId { get; set; } = "ctr-analyzer";
+
+    /// <summary>How often the live summary is logged (and written to SummaryPath).</summary>
+    public TimeSpan SummaryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Optional JSON file that receives the summary at every interval and at stop.</summary>
+    public string? SummaryPath { get; set; }
+
+    public AnalyzerOptions Validate()
+    {
+        if (SummaryInterval <= TimeSpan.Zero) throw new ConfigurationException($"Analyzer:SummaryInterval must be positive (got {SummaryInterval}).");
+        if (string.IsNullOrWhiteSpace(GroupId)) throw new ConfigurationException("Analyzer:GroupId must not be empty.");
+        return this;
+    }
+}

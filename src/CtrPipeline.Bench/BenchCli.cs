@@ -1,0 +1,11 @@
+using System.CommandLine;
+
+namespace CtrPipeline.Bench;
+
+public static class BenchCli
+{
+    public static RootCommand Root() => new("CtrPipeline headless runner: experiments end to end without the AppHost.")
+    {
+        RunCommand.Create(),
+    };
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CtrPipeline.Bench;
+
+/// <summary>Latency percentiles in milliseconds.</summary>
+public sealed record Percentiles(long Count, double P50, double P90, double P99, double P999, double Max);
+
+/// <summary>
+/// Everything one engine's run measured, with what produced it (DESIGN.md section 5). <see cref="Results"/> counts every
+/// row the engine published; the latency percentiles cover the <see cref="MeasuredResults"/> rows published while the
+/// load ran, not the rows of the end-of-input drain (their L1 would include the wait for the run to end).
+/// </summary>
+public sealed record EngineRunReport(
+    string Engine,
+    string Profile,
+    double Rate,
+    double DurationSeconds,
+    int Seed,
+    string Mode,
+    string Broker,
+    int MachineCores,
+    string WindowSize,
+    string WatermarkDelay,
+    int Partitions,
+    long Events,
+    long Malformed,
+    double AchievedRate,
+    double MaxScheduleLagMs,
+    long Results,
+    long MeasuredResults,
+    Percentiles L1,
+    Percentiles L2,
+    Percentiles L2Received,
+    string KafkaTimestampType,
+    long Late,
+    long Bad,
+    long MaxConsumerLag,
+    long EndConsumerLag,
+    double LagTrendPerSecond,
+    bool Sustained,
+    OracleReport Oracle)
+{
+    /// <summary>The machine-readable line the README documents; one per engine.</summary>
+    public string ResultLine() => string.Create(CultureInfo.InvariantCulture,
+        $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} " +
+        $"l1_p50_ms={L1.P50:0.###} l1_p99_ms={L1.P99:0.###} l2_p99_ms={L2.P99:0.###} late={Late} bad={Bad} oracle={Oracle.VerdictText}");
+
+    public string ToJson() => JsonSerializer.Serialize(this, BenchJson.Default.EngineRunReport);
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(EngineRunReport))]
+[JsonSerializable(typeof(List<EngineRunReport>))]
+internal sealed partial class BenchJson : JsonSerializerContext;

@@ -1,0 +1,79 @@
+using Confluent.Kafka;
+using CtrPipeline.Kafka;
+
+namespace CtrPipeline.Bench;
+
+/// <summary>
+/// Records every record of some topics from their first offset, live, on its own consumer. The embedded broker
+/// keeps only the newest 5 MiB of each partition (librdkafka's mock cluster has that limit built in), so the oracle
+/// cannot read a long run back afterwards; it listens while the run happens instead. Records a broker dropped before
+/// the tap read them show up as <see cref="Lost"/>, never silently.
+/// </summary>
+public sealed class TopicTap : IDisposable
+{
+    private readonly IConsumer<string, byte[]> _consumer;
+    private readonly Dictionary<string, List<ConsumeResult<string, byte[]>>> _records = [];
+    private readonly Dictionary<TopicPartition, long> _next = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly Lock _gate = new();
+
+    public TopicTap(string bootstrapServers, IReadOnlyDictionary<string, int> topicPartitions)
+    {
+        var config = KafkaClients.Consumer(bootstrapServers, $"tap-{Guid.NewGuid():N}", "ctr-oracle-tap");
+        _consumer = new ConsumerBuilder<string, byte[]>(config).Build();
+        foreach (var (topic, partitions) in topicPartitions)
+        {
+            _records[topic] = [];
+            for (var p = 0; p < partitions; p++) _next[new TopicPartition(topic, p)] = 0;
+        }
+        _consumer.Assign(_next.Keys.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
+        _loop = Task.Factory.StartNew(Run, TaskCreationOptions.LongRunning);
+    }
+
+    /// <summary>Records the broker dropped (retention) before the tap could read them.</summary>
+    public long Lost { get; private set; }
+
+    /// <summary>Waits until every partition has been read up to its current end, then stops and hands over the records.</summary>
+    public async Task<IReadOnlyDictionary<string, List<ConsumeResult<string, byte[]>>>> CompleteAsync(TimeSpan timeout)
+    {
+        var ends = _next.Keys.ToDictionary(tp => tp, tp => _consumer.QueryWatermarkOffsets(tp, timeout).High.Value);
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            lock (_gate)
+                if (ends.All(e => _next[e.Key] >= e.Value)) break;
+            if (_loop.IsFaulted) await _loop;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The oracle's tap did not reach the end of the topics within {timeout}.");
+            await Task.Delay(20);
+        }
+        await _stop.CancelAsync();
+        await _loop;
+        return _records;
+    }
+
+    private void Run()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var r = _consumer.Consume(TimeSpan.FromMilliseconds(50));
+            if (r is null || r.IsPartitionEOF) continue;
+            lock (_gate)
+            {
+                var expected = _next[r.TopicPartition];
+                if (r.Offset.Value > expected) Lost += r.Offset.Value - expected;
+                _next[r.TopicPartition] = r.Offset.Value + 1;
+                _records[r.Topic].Add(r);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try { _loop.Wait(TimeSpan.FromSeconds(5)); }
+        catch (AggregateException) { }
+        _consumer.Dispose();
+        _stop.Dispose();
+    }
+}

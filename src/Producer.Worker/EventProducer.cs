@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace Producer.Worker;
+
+/// <summary>A consistent view of the producer's counters.</summary>
+public sealed record ProducerProgress(
+    long Scheduled, long Sent, long Delivered, long DeliveryErrors, long Malformed,
+    double ScheduleLagMs, double MaxScheduleLagMs, int State, double OfferedRate, TimeSpan Elapsed);
+
+/// <summary>
+/// The open-loop load generator. Each event's send time comes from the arrival process, never from the system under
+/// test: sends are not held back by acknowledgements, and when the producer falls behind its schedule it sends as fast
+/// as it can and reports how far behind it is (schedule lag), so a slow system shows up as latency instead of as a
+/// quietly lower offered rate (coordinated omission). An event's event time is its scheduled time.
+/// </summary>
+public sealed class EventProducer(ProducerOptions options, PipelineSettings pipeline, CampaignCatalog catalog, string bootstrapServers, ILogger<EventProducer> logger)
+{
+    private static readonly Meter Meter = new(PipelineTelemetry.ProducerMeter);
+    private static readonly Counter<long> SentCounter = Meter.CreateCounter<long>("ctr.producer.events.sent", "{event}", "Records handed to the Kafka client.");
+    private static readonly Counter<long> ErrorCounter = Meter.CreateCounter<long>("ctr.producer.delivery_errors", "{event}", "Records the broker did not acknowledge.");
+    private static readonly Histogram<double> LagHistogram = Meter.CreateHistogram<double>("ctr.producer.schedule_lag", "ms", "How late a record was sent relative to its scheduled time.");
+
+    private readonly Lock _gate = new();
+    private ProducerProgress _progress = new(0, 0, 0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero);
+    private long _delivered;
+    private long _errors;
+
+    public ProducerProgress Progress
+    {
+        get { lock (_gate) return _progress with { Delivered = Interlocked.Read(ref _delivered), DeliveryErrors = Interlocked.Read(ref _errors) }; }
+    }
+
+    /// <summary>Sends until Duration has elapsed (or until cancelled), then waits for outstanding deliveries.</summary>
+    public Task RunAsync(CancellationToken cancel) =>
+        Task.Factory.StartNew(() => Run(cancel), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken cancel)
+    {
+        var random = new Random(options.Seed);
+        var arrivals = IArrivalProcess.Create(options, random);
+        var generator = new EventGenerator(options, catalog, random);
+        var profileTag = new KeyValuePair<string, object?>("profile", options.Profile);
+        using var gauge = new Meter(PipelineTelemetry.ProducerMeter + ".Rate");
+        gauge.CreateObservableGauge("ctr.producer.offered_rate", () => Progress.OfferedRate, "{event}/s", "Offered rate of the arrival process's current state.");
+
+        var reportedError = 0;
+        Action<DeliveryReport<string, byte[]>> onDelivery = r =>
+        {
+            if (!r.Error.IsError)
+            {
+                Interlocked.Increment(ref _delivered);
+                return;
+            }
+            Interlocked.Increment(ref _errors);
+            ErrorCounter.Add(1, profileTag);
+            if (Interlocked.Exchange(ref reportedError, 1) == 0)
+                logger.LogError("Delivery to {Topic} failed: {Reason}", r.Topic, r.Error.Reason);
+        };
+        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(bootstrapServers, "producer"))
+            .SetErrorHandler((_, e) => logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason))
+            .Build();
+
+        logger.LogInformation("Producing {Profile} traffic at {Rate:N0} events/s to {Topic} on {Bootstrap} for {Duration}",
+            options.Profile, options.Rate, pipeline.Topics.Events, bootstrapServers, options.Duration?.ToString() ?? "ever");
+
+        var startEpochMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var clock = Stopwatch.StartNew();
+        var end = options.Duration?.TotalSeconds ?? double.PositiveInfinity;
+        var due = arrivals.NextGapSeconds();
+        long sent = 0, malformed = 0, sentReported = 0;
+        double lagMs = 0, maxLagMs = 0;
+        var nextReport = TimeSpan.FromSeconds(1);
+        var nextLog = TimeSpan.FromSeconds(5);
+
+        while (due < end && !cancel.IsCancellationRequested)
+        {
+            var now = clock.Elapsed.TotalSeconds;
+            if (due > now)
+            {
+                // Ahead of schedule: sleep (1 ms resolution); the events that come due meanwhile go out as one burst.
+                if (due - now > 0.002) Thread.Sleep(1);
+                else Thread.Yield();
+                continue;
+            }
+
+            while (due <= now && due < end)
+            {
+                var record = generator.Next(startEpochMs + (long)(due * 1000));
+                Send(producer, record, onDelivery);
+                sent++;
+                if (record.Malformed) malformed++;
+                lagMs = (clock.Elapsed.TotalSeconds - due) * 1000;
+                if (lagMs > maxLagMs) maxLagMs = lagMs;
+                due += arrivals.NextGapSeconds();
+            }
+
+            if (clock.Elapsed >= nextReport)
+            {
+                LagHistogram.Record(lagMs, profileTag);
+                SentCounter.Add(sent - sentReported, profileTag);
+                sentReported = sent;
+                Publish();
+                nextReport += TimeSpan.FromSeconds(1);
+            }
+            if (clock.Elapsed >= nextLog)
+            {
+                var p = Progress;
+                logger.LogInformation("Sent {Sent:N0} ({Rate:N0}/s), delivered {Delivered:N0}, schedule lag {Lag:0.#} ms (max {Max:0.#}), state {State}",
+                    p.Sent, p.Sent / clock.Elapsed.TotalSeconds, p.Delivered, p.ScheduleLagMs, p.MaxScheduleLagMs, p.State);
+                nextLog += TimeSpan.FromSeconds(5);
+            }
+        }
+
+        SentCounter.Add(sent - sentReported, profileTag);
+        Publish();
+        producer.Flush(cancel.IsCancellationRequested ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(1));
+        logger.LogInformation("Producer finished: sent {Sent:N0}, delivered {Delivered:N0}, delivery errors {Errors:N0}, max schedule lag {Max:0.#} ms",
+            sent, Interlocked.Read(ref _delivered), Interlocked.Read(ref _errors), maxLagMs);
+
+        void Publish()
+        {
+            lock (_gate)
+                _progress = new ProducerProgress(sent, sent, 0, 0, malformed, lagMs, maxLagMs, arrivals.State, arrivals.CurrentRate, clock.Elapsed);
+        }
+    }
+
+    private void Send(IProducer<string, byte[]> producer, GeneratedRecord record, Action<DeliveryReport<string, byte[]>> onDelivery)
+    {
+        var message = new Message<string, byte[]> { Key = record.Key, Value = record.Value };
+        while (true)
+        {
+            try
+            {
+                producer.Produce(pipeline.Topics.Events, message, onDelivery);
+                return;
+            }
+            catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                producer.Poll(TimeSpan.FromMilliseconds(1)); // the client's queue is full: this shows up as schedule lag
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using CtrPipeline.Contracts;
+
+namespace Producer.Worker;
+
+/// <summary>The "Producer" configuration section: the offered load and what the generated events look like.</summary>
+public sealed class ProducerOptions
+{
+    public const string Section = "Producer";
+    public static readonly IReadOnlyList<string> Profiles = ["poisson", "mmpp"];
+
+    /// <summary>poisson (steady) or mmpp (bursty).</summary>
+    public string Profile { get; set; } = "poisson";
+
+    /// <summary>Mean offered rate, events per second (for MMPP the long-run mean over its states).</summary>
+    public double Rate { get; set; } = 20_000;
+
+    /// <summary>How long to send; empty = until stopped.</summary>
+    public TimeSpan? Duration { get; set; }
+
+    public int Seed { get; set; } = 42;
+
+    /// <summary>Mean true CTR; each ad's own CTR is drawn once around it (Beta distribution).</summary>
+    public double Ctr { get; set; } = 0.05;
+
+    /// <summary>Fraction of events whose event time lies before their send time.</summary>
+    public double OutOfOrderFraction { get; set; } = 0.05;
+
+    /// <summary>Mean of the exponential delay of out-of-order events.</summary>
+    public TimeSpan OutOfOrderMeanDelay { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Cap of that delay; keep it under Pipeline:WatermarkDelay for no late events.</summary>
+    public TimeSpan OutOfOrderMaxDelay { get; set; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>Fraction of records that are not valid events (not JSON, missing field, unknown type, unknown ad).</summary>
+    public double MalformedFraction { get; set; } = 0.001;
+
+    /// <summary>MMPP: each state's rate relative to the others (default normal and a 4x burst).</summary>
+    public double[] MmppRateMultipliers { get; set; } = [1, 4];
+
+    /// <summary>MMPP: switching rates per second, row-major N x N (diagonal ignored); default normal->burst 0.1/s, burst->normal 1/s.</summary>
+    public double[] MmppSwitchRates { get; set; } = [0, 0.1, 1, 0];
+
+    public ProducerOptions Validate()
+    {
+        Require(Profiles.Contains(Profile), $"Unknown profile '{Profile}'. Use one of: {string.Join(", ", Profiles)}.");
+        Require(double.IsFinite(Rate) && Rate > 0, $"The rate must be a positive number of events/s (got {Rate}).");
+        Require(Duration is null || Duration > TimeSpan.Zero, $"The duration must be positive (got {Duration}).");
+        Require(Ctr is > 0 and < 1, $"Producer:Ctr must be between 0 and 1, exclusive (got {Ctr}).");
+        Require(OutOfOrderFraction is >= 0 and <= 1, $"Producer:OutOfOrderFraction must be between 0 and 1 (got {OutOfOrderFraction}).");
+        Require(MalformedFraction is >= 0 and <= 1, $"Producer:MalformedFraction must be between 0 and 1 (got {MalformedFraction}).");
+        Require(OutOfOrderMeanDelay > TimeSpan.Zero && OutOfOrderMaxDelay >= OutOfOrderMeanDelay,
+            $"Producer:OutOfOrderMeanDelay must be positive and at most Producer:OutOfOrderMaxDelay (got {OutOfOrderMeanDelay} and {OutOfOrderMaxDelay}).");
+        var n = MmppRateMultipliers.Length;
+        Require(n >= 1 && MmppRateMultipliers.All(m => double.IsFinite(m) && m >= 0) && MmppRateMultipliers.Any(m => m > 0),
+            "Producer:MmppRateMultipliers needs at least one state, no negative values and one positive value.");
+        Require(MmppSwitchRates.Length == n * n, $"Producer:MmppSwitchRates must be a {n} x {n} matrix ({n * n} values, row-major); got {MmppSwitchRates.Length} values.");
+        Require(MmppSwitchRates.All(r => double.IsFinite(r) && r >= 0), "Producer:MmppSwitchRates must not be negative.");
+        return this;
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new ConfigurationException(message);
+    }
+}
