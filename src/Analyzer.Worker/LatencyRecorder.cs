@@ -4,76 +4,109 @@ using HdrHistogram;
 
 namespace Analyzer.Worker;
 
-/// <summary>Percentiles of one latency, in milliseconds, from an HDR histogram.</summary>
-public sealed record LatencyPercentiles(long Count, double P50, double P90, double P99, double P999, double Max);
+/// <summary>What each latency measures; the same words go to the metrics, the summary file and the docs.</summary>
+public static class LatencyDefinitions
+{
+    public const string L1 =
+        "L1, processing latency: computed_at minus max_event_kafka_ts (the Kafka timestamp of the newest event in the row).";
+
+    public const string L2 =
+        "L2, sink latency: the result record's Kafka timestamp minus computed_at. With CreateTime timestamps it ends at the engine's produce call.";
+
+    public const string L2Received =
+        "L2r, received latency: the analyzer's wall clock when it consumed the result minus computed_at (broker, fetch and polling included).";
+
+    public const string CreateTimeNote =
+        "The results topic carries CreateTime timestamps (the broker keeps the producer's clock), so L2 only spans computed_at to the engine's produce call; L2r also covers the broker and the fetch.";
+}
+
+/// <summary>The distribution of one latency for one engine, in milliseconds.</summary>
+/// <param name="ClampedNegative">Rows whose difference was negative (clocks of two hosts disagree), recorded as 0.</param>
+public sealed record LatencyPercentiles(long Count, double P50, double P90, double P99, double P999, double Max, long ClampedNegative);
 
 /// <summary>What the analyzer measured for one engine.</summary>
+/// <param name="TimestampType">Kafka timestamp type of the engine's latest result record.</param>
+/// <param name="L2">Rows without a Kafka timestamp (NotAvailable) are left out of L2, so its count can be below <paramref name="Results"/>.</param>
 public sealed record EngineLatency(
     string Engine, long Results, long FinalResults, TimestampType TimestampType,
-    LatencyPercentiles L1, LatencyPercentiles L2, LatencyPercentiles L2Received, long ClampedNegative);
+    LatencyPercentiles L1, LatencyPercentiles L2, LatencyPercentiles L2Received);
+
+/// <summary>The three latencies of one result row in milliseconds, as measured (negative under clock skew).</summary>
+/// <param name="L2">Null when the record has no Kafka timestamp.</param>
+public readonly record struct RowLatency(long L1, long? L2, long L2Received)
+{
+    public static RowLatency Of(CtrResult row, Timestamp kafkaTimestamp, long receivedAtMs) => new(
+        row.ComputedAt - row.MaxEventKafkaTs,
+        kafkaTimestamp.Type == TimestampType.NotAvailable ? null : kafkaTimestamp.UnixTimestampMs - row.ComputedAt,
+        receivedAtMs - row.ComputedAt);
+}
 
 /// <summary>
-/// Per-engine HDR histograms of L1 = computed_at - max_event_kafka_ts, L2 = result Kafka timestamp - computed_at and
-/// L2 received = analyzer receipt - computed_at. Values are recorded in microseconds (the inputs have millisecond
-/// resolution) with three significant digits; a negative difference (clock skew between hosts) is recorded as 0 and
-/// counted. Not thread-safe: the analyzer's consume loop owns it.
+/// Per-engine HDR histograms of L1, L2 and L2r (see <see cref="LatencyDefinitions"/>). Values are recorded in whole
+/// milliseconds, the resolution of every input, with three significant digits: exact below 2048 ms, within 0.1% above.
+/// A negative difference is recorded as 0 and counted; anything above one hour is recorded as one hour.
+/// Not thread-safe: the analyzer's consume loop owns it.
 /// </summary>
 public sealed class LatencyRecorder
 {
-    private const long HighestTrackableUs = 3_600_000_000; // one hour
-    private readonly Dictionary<string, EngineHistograms> _engines = [];
+    public const long HighestTrackableMs = 3_600_000;
 
-    public long Results { get; private set; }
+    private readonly Dictionary<string, EngineHistograms> _engines = new(StringComparer.Ordinal);
 
-    public void Record(CtrResult row, Timestamp kafkaTimestamp, long receivedAtMs)
+    /// <summary>Records one result row; returns its latencies as measured, before clamping.</summary>
+    public RowLatency Record(CtrResult row, Timestamp kafkaTimestamp, long receivedAtMs)
     {
-        if (!_engines.TryGetValue(row.Engine, out var h))
-            _engines[row.Engine] = h = new EngineHistograms();
-        Results++;
-        h.Results++;
-        if (row.Final) h.Final++;
-        h.TimestampType = kafkaTimestamp.Type;
-        h.Record(h.L1, row.ComputedAt - row.MaxEventKafkaTs);
-        h.Record(h.L2, kafkaTimestamp.UnixTimestampMs - row.ComputedAt);
-        h.Record(h.L2Received, receivedAtMs - row.ComputedAt);
+        ArgumentException.ThrowIfNullOrEmpty(row.Engine, nameof(row));
+        if (!_engines.TryGetValue(row.Engine, out var engine))
+            _engines[row.Engine] = engine = new EngineHistograms();
+
+        var latency = RowLatency.Of(row, kafkaTimestamp, receivedAtMs);
+        engine.Results++;
+        if (row.Final) engine.FinalResults++;
+        engine.TimestampType = kafkaTimestamp.Type;
+        engine.L1.Record(latency.L1);
+        if (latency.L2 is { } l2) engine.L2.Record(l2);
+        engine.L2Received.Record(latency.L2Received);
+        return latency;
     }
 
+    /// <summary>One entry per engine seen since the last reset, ordered by engine id.</summary>
     public IReadOnlyList<EngineLatency> Snapshot() =>
         [.. _engines.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new EngineLatency(
-            e.Key, e.Value.Results, e.Value.Final, e.Value.TimestampType,
-            Percentiles(e.Value.L1), Percentiles(e.Value.L2), Percentiles(e.Value.L2Received), e.Value.ClampedNegative))];
+            e.Key, e.Value.Results, e.Value.FinalResults, e.Value.TimestampType,
+            e.Value.L1.Percentiles(), e.Value.L2.Percentiles(), e.Value.L2Received.Percentiles()))];
 
-    public void Reset()
-    {
-        _engines.Clear();
-        Results = 0;
-    }
-
-    private static LatencyPercentiles Percentiles(HistogramBase h) => h.TotalCount == 0
-        ? new LatencyPercentiles(0, 0, 0, 0, 0, 0)
-        : new LatencyPercentiles(h.TotalCount, Ms(h.GetValueAtPercentile(50)), Ms(h.GetValueAtPercentile(90)),
-            Ms(h.GetValueAtPercentile(99)), Ms(h.GetValueAtPercentile(99.9)), Ms(h.GetMaxValue()));
-
-    private static double Ms(long us) => us / 1000.0;
+    public void Reset() => _engines.Clear();
 
     private sealed class EngineHistograms
     {
-        public readonly LongHistogram L1 = new(HighestTrackableUs, 3);
-        public readonly LongHistogram L2 = new(HighestTrackableUs, 3);
-        public readonly LongHistogram L2Received = new(HighestTrackableUs, 3);
+        public readonly LatencyHistogram L1 = new();
+        public readonly LatencyHistogram L2 = new();
+        public readonly LatencyHistogram L2Received = new();
         public long Results;
-        public long Final;
-        public long ClampedNegative;
+        public long FinalResults;
         public TimestampType TimestampType = TimestampType.NotAvailable;
+    }
 
-        public void Record(LongHistogram histogram, long ms)
+    private sealed class LatencyHistogram
+    {
+        private readonly LongHistogram _histogram = new(HighestTrackableMs, 3);
+        private long _clampedNegative;
+
+        public void Record(long ms)
         {
             if (ms < 0)
             {
-                ClampedNegative++;
+                _clampedNegative++;
                 ms = 0;
             }
-            histogram.RecordValue(Math.Min(ms * 1000, HighestTrackableUs));
+            _histogram.RecordValue(Math.Min(ms, HighestTrackableMs));
         }
+
+        public LatencyPercentiles Percentiles() => _histogram.TotalCount == 0
+            ? new LatencyPercentiles(0, 0, 0, 0, 0, 0, 0)
+            : new LatencyPercentiles(_histogram.TotalCount,
+                _histogram.GetValueAtPercentile(50), _histogram.GetValueAtPercentile(90), _histogram.GetValueAtPercentile(99),
+                _histogram.GetValueAtPercentile(99.9), _histogram.GetMaxValue(), _clampedNegative);
     }
 }

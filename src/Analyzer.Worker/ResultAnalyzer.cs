@@ -1,8 +1,6 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
@@ -11,72 +9,72 @@ using Microsoft.Extensions.Logging;
 namespace Analyzer.Worker;
 
 /// <summary>
-/// Consumes the results topic and measures L1 and L2 for every row (DESIGN.md section 1): HDR histograms per engine for
-/// the run summary, and OpenTelemetry histograms so the latencies show live in the Aspire dashboard.
+/// Consumes the results topic and measures L1, L2 and L2r for every row (DESIGN.md section 1): HDR histograms per
+/// engine for the run summary, and OpenTelemetry histograms so the latencies show live in the Aspire dashboard.
+/// Records that are not result rows are counted and skipped; they never stop the analyzer.
 /// </summary>
-public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pipeline, string bootstrapServers, ILogger<ResultAnalyzer> logger)
+public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pipeline, string bootstrapServers, ILogger logger)
 {
+    private static readonly TimeSpan CommitInterval = TimeSpan.FromSeconds(1);
+
+    // From sub-millisecond in-process hops to a minute-long backlog.
     private static readonly double[] LatencyBucketsMs =
-        [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000];
+        [0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000];
 
     private static readonly Meter Meter = new(PipelineTelemetry.AnalyzerMeter);
-    private static readonly Histogram<double> L1 = Meter.CreateHistogram("ctr.analyzer.l1", "ms",
-        "L1, processing latency: computed_at minus the Kafka timestamp of the newest event in the row.", null,
-        new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBucketsMs });
-    private static readonly Histogram<double> L2 = Meter.CreateHistogram("ctr.analyzer.l2", "ms",
-        "L2, sink latency: the result's Kafka timestamp minus computed_at.", null,
-        new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBucketsMs });
-    private static readonly Histogram<double> L2Received = Meter.CreateHistogram("ctr.analyzer.l2_received", "ms",
-        "Computed_at to the analyzer holding the row (broker and fetch included).", null,
-        new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBucketsMs });
-    private static readonly Counter<long> ResultsCounter = Meter.CreateCounter<long>("ctr.analyzer.results", "{row}", "Result rows read from the results topic.");
-    private static readonly Counter<long> MalformedCounter = Meter.CreateCounter<long>("ctr.analyzer.malformed", "{row}", "Records in the results topic that are not result rows.");
+    private static readonly Histogram<double> L1 = LatencyHistogram("ctr.analyzer.l1", LatencyDefinitions.L1);
+    private static readonly Histogram<double> L2 = LatencyHistogram("ctr.analyzer.l2", LatencyDefinitions.L2);
+    private static readonly Histogram<double> L2Received = LatencyHistogram("ctr.analyzer.l2_received", LatencyDefinitions.L2Received);
+    private static readonly Counter<long> ResultsCounter =
+        Meter.CreateCounter<long>("ctr.analyzer.results", "{row}", "Result rows read from the results topic, by engine and whether the row is final.");
+    private static readonly Counter<long> MalformedCounter =
+        Meter.CreateCounter<long>("ctr.analyzer.malformed", "{record}", "Records in the results topic that are not result rows; they are skipped.");
 
     private readonly Lock _gate = new();
     private readonly LatencyRecorder _recorder = new();
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _malformed;
 
+    /// <summary>Completes once the consumer group has given the analyzer its partitions.</summary>
+    public Task Assigned => _assigned.Task;
+
+    /// <summary>Records in the results topic that were not result rows.</summary>
+    public long Malformed => Interlocked.Read(ref _malformed);
+
+    /// <summary>The latencies per engine so far; safe to call from any thread.</summary>
     public IReadOnlyList<EngineLatency> Snapshot()
     {
         lock (_gate) return _recorder.Snapshot();
     }
 
-    /// <summary>Completes once the consumer group has given the analyzer its partitions.</summary>
-    public Task Assigned => _assigned.Task;
+    public AnalyzerSummary Summary() => AnalyzerSummary.Of(Snapshot(), Malformed, DateTimeOffset.UtcNow);
 
-    public long Malformed => Interlocked.Read(ref _malformed);
-
+    /// <summary>Consumes until <paramref name="cancel"/> fires, then writes a last summary and commits.</summary>
     public Task RunAsync(CancellationToken cancel) =>
         Task.Factory.StartNew(() => Run(cancel), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void Run(CancellationToken cancel)
     {
-        using var consumer = new ConsumerBuilder<string, byte[]>(KafkaClients.Consumer(bootstrapServers, options.GroupId, "analyzer"))
+        // The key is never read, so a record with a key that is not text cannot fail the consume call.
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrapServers, options.GroupId, "analyzer"))
             .SetErrorHandler((_, e) => logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason))
             .SetPartitionsAssignedHandler((_, _) => { _assigned.TrySetResult(); })
             .Build();
         consumer.Subscribe(pipeline.Topics.Results);
         logger.LogInformation("Analyzing {Topic} on {Bootstrap}", pipeline.Topics.Results, bootstrapServers);
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         var nextSummary = options.SummaryInterval;
-        var nextCommit = TimeSpan.FromSeconds(1);
+        var nextCommit = CommitInterval;
         try
         {
             while (!cancel.IsCancellationRequested)
             {
-                var r = consumer.Consume(TimeSpan.FromMilliseconds(50));
-                if (r is not null && !r.IsPartitionEOF)
-                {
-                    var receivedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                    consumer.StoreOffset(r);
-                    Measure(r, receivedAt);
-                }
+                Poll(consumer);
                 if (clock.Elapsed >= nextCommit)
                 {
                     CommitQuietly(consumer);
-                    nextCommit = clock.Elapsed + TimeSpan.FromSeconds(1);
+                    nextCommit = clock.Elapsed + CommitInterval;
                 }
                 if (clock.Elapsed >= nextSummary)
                 {
@@ -93,30 +91,58 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
         }
     }
 
-    private void Measure(ConsumeResult<string, byte[]> r, long receivedAt)
+    private void Poll(IConsumer<Ignore, byte[]> consumer)
     {
-        CtrResult row;
         try
         {
-            row = WireFormat.ParseResult(r.Message.Value);
+            if (consumer.Consume(TimeSpan.FromMilliseconds(50)) is not { IsPartitionEOF: false } record) return;
+            var receivedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            Measure(record, receivedAt);
+            consumer.StoreOffset(record);
         }
-        catch (JsonException e)
+        catch (ConsumeException e) when (!e.Error.IsFatal)
+        {
+            logger.LogWarning("Reading {Topic} failed: {Reason}. The analyzer keeps reading.", pipeline.Topics.Results, e.Error.Reason);
+        }
+    }
+
+    private void Measure(ConsumeResult<Ignore, byte[]> record, long receivedAt)
+    {
+        if (TryParse(record.Message.Value, out var reason) is not { } row)
         {
             if (Interlocked.Increment(ref _malformed) == 1)
-                logger.LogWarning("Skipping a record in {Topic} that is not a result row ({Reason}); further ones are only counted.", r.Topic, e.Message);
+                logger.LogWarning("Skipping a record at {TopicPartitionOffset} that is not a result row ({Reason}); further ones are only counted.",
+                    record.TopicPartitionOffset, reason);
             MalformedCounter.Add(1);
             return;
         }
 
-        lock (_gate) _recorder.Record(row, r.Message.Timestamp, receivedAt);
+        RowLatency latency;
+        lock (_gate) latency = _recorder.Record(row, record.Message.Timestamp, receivedAt);
         var engine = new KeyValuePair<string, object?>("engine", row.Engine);
-        L1.Record(Math.Max(0, row.ComputedAt - row.MaxEventKafkaTs), engine);
-        L2.Record(Math.Max(0, r.Message.Timestamp.UnixTimestampMs - row.ComputedAt), engine);
-        L2Received.Record(Math.Max(0, receivedAt - row.ComputedAt), engine);
+        L1.Record(Math.Max(0, latency.L1), engine);
+        if (latency.L2 is { } l2) L2.Record(Math.Max(0, l2), engine);
+        L2Received.Record(Math.Max(0, latency.L2Received), engine);
         ResultsCounter.Add(1, engine, new KeyValuePair<string, object?>("final", row.Final));
     }
 
-    private void CommitQuietly(IConsumer<string, byte[]> consumer)
+    /// <summary>The result row, or null with the reason when the record is not one.</summary>
+    private static CtrResult? TryParse(byte[]? value, out string reason)
+    {
+        try
+        {
+            var row = WireFormat.ParseResult(value);
+            reason = "the engine is missing";
+            return string.IsNullOrEmpty(row.Engine) ? null : row;
+        }
+        catch (JsonException e)
+        {
+            reason = e.Message;
+            return null;
+        }
+    }
+
+    private void CommitQuietly(IConsumer<Ignore, byte[]> consumer)
     {
         try { consumer.Commit(); }
         catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_NoOffset) { }
@@ -125,29 +151,29 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
 
     private void Summarize()
     {
-        var snapshot = Snapshot();
-        if (snapshot.Count == 0) return;
-        logger.LogInformation("{Summary}", Format(snapshot));
-        if (options.SummaryPath is { Length: > 0 } path)
+        var summary = Summary();
+        if (summary.Engines.Count > 0 || summary.Malformed > 0)
+            logger.LogInformation("Latency summary\n{Summary}", summary.ToTable());
+        if (options.SummaryPath is { Length: > 0 } path) Write(summary, path);
+    }
+
+    private void Write(AnalyzerSummary summary, string path)
+    {
+        try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            File.WriteAllText(path, JsonSerializer.Serialize(snapshot, AnalyzerJson.Default.IReadOnlyListEngineLatency));
+            // Replace the file in one step, so a reader never sees half a summary.
+            var partial = path + ".partial";
+            File.WriteAllText(partial, summary.ToJson());
+            File.Move(partial, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Could not write the summary to {Path}: {Reason}", path, e.Message);
         }
     }
 
-    /// <summary>A compact table: one line per engine.</summary>
-    public static string Format(IReadOnlyList<EngineLatency> snapshot)
-    {
-        var text = new StringBuilder("engine              results     L1 p50    L1 p99    L2 p99   L2r p99  timestamps");
-        foreach (var e in snapshot)
-            text.Append(CultureInfo.InvariantCulture,
-                $"\n{e.Engine,-18} {e.Results,8} {e.L1.P50,8:0.#}ms {e.L1.P99,7:0.#}ms {e.L2.P99,7:0.#}ms {e.L2Received.P99,7:0.#}ms  {e.TimestampType}");
-        if (snapshot.Any(e => e.TimestampType == TimestampType.CreateTime))
-            text.Append("\n(CreateTime: the broker keeps the producer's timestamps, so L2 ends at the engine's send; L2r includes the broker and the fetch.)");
-        return text.ToString();
-    }
+    private static Histogram<double> LatencyHistogram(string name, string description) =>
+        Meter.CreateHistogram(name, "ms", description, tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBucketsMs });
 }
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, UseStringEnumConverter = true)]
-[JsonSerializable(typeof(IReadOnlyList<EngineLatency>))]
-internal sealed partial class AnalyzerJson : JsonSerializerContext;

@@ -1,31 +1,36 @@
+using System.Runtime.InteropServices;
 using CtrPipeline.Contracts;
 
 namespace CtrPipeline.Streaming;
 
 /// <summary>
 /// The native CTR engine: stream-static join with the campaign catalog, tumbling event-time windows per campaign,
-/// watermarks, late-record detection, and the two output paradigms (<see cref="ExecutionMode"/>). Single-threaded and
-/// free of I/O: the host feeds records and ticks and publishes what comes out. Window state is evicted as soon as a
-/// window is final, so memory stays bounded by the windows the watermark still keeps open.
+/// watermarks, late-record detection, and the two output paradigms (<see cref="ExecutionMode"/>), which share all
+/// state and watermark code and differ only in when the watermark advances and what a tick emits.
+/// Single-threaded and free of I/O: the host feeds records and ticks and publishes what comes out. A window's state
+/// is evicted as soon as its final row is out, so memory is bounded by the windows the watermark keeps open.
+/// <para>
+/// One invariant drives everything: every window whose end is at or before <see cref="Watermark"/> has been
+/// finalized and evicted. A record for such a window is late.
+/// </para>
 /// </summary>
 public sealed class CtrEngine
 {
-    private readonly string _engineId;
     private readonly CampaignCatalog _catalog;
     private readonly Func<long> _clock;
     private readonly long _windowMs;
     private readonly WatermarkTracker _watermark;
-    private readonly SortedDictionary<long, Window> _open = [];
+    private readonly Dictionary<long, Window> _open = [];
+    private readonly List<Window> _closing = [];
     private readonly Dictionary<int, long> _nextOffset = [];
     private Window? _lastWindow;
+    private long _earliestOpenEnd = long.MaxValue;
 
-    /// <summary>The watermark that decides lateness: the live one (continuous) or the previous trigger's (micro-batch, as Spark).</summary>
-    private long _latenessWatermark = long.MinValue;
-
-    public CtrEngine(string engineId, ExecutionMode mode, PipelineSettings settings, CampaignCatalog catalog, Func<long> clock)
+    /// <param name="clock">Processing time in epoch milliseconds: drives idleness and stamps computed_at.</param>
+    public CtrEngine(ExecutionMode mode, PipelineSettings settings, CampaignCatalog catalog, Func<long> clock)
     {
-        _engineId = engineId;
         Mode = mode;
+        EngineId = mode == ExecutionMode.Continuous ? Engines.NativeContinuous : Engines.NativeMicroBatch;
         _catalog = catalog;
         _clock = clock;
         _windowMs = (long)settings.WindowSize.TotalMilliseconds;
@@ -35,12 +40,17 @@ public sealed class CtrEngine
 
     public ExecutionMode Mode { get; }
 
-    /// <summary>How often the host must call <see cref="Tick"/>: the watermark interval, or the micro-batch trigger.</summary>
+    /// <summary>The engine id written into every result row.</summary>
+    public string EngineId { get; }
+
+    /// <summary>How often the host calls <see cref="Tick"/>: the watermark interval (continuous) or the trigger (micro-batch).</summary>
     public TimeSpan TickInterval { get; }
 
+    /// <summary>Event time up to which every window is final; long.MinValue before any record, long.MaxValue after <see cref="Drain"/>.</summary>
     public long Watermark => _watermark.Current;
 
-    public int OpenWindows => _open.Count;
+    /// <summary>State size: the (window, campaign) rows held by windows that are not final yet.</summary>
+    public int OpenWindows { get; private set; }
 
     public long Accepted { get; private set; }
 
@@ -48,49 +58,39 @@ public sealed class CtrEngine
 
     public long UnknownAds { get; private set; }
 
-    public static long WindowStart(long eventTime, long windowMs) => eventTime - (((eventTime % windowMs) + windowMs) % windowMs);
+    /// <summary>The start of the tumbling window holding <paramref name="eventTime"/>: floor division, also for negative times.</summary>
+    public static long WindowStart(long eventTime, long windowMs)
+    {
+        var remainder = eventTime % windowMs;
+        return remainder < 0 ? eventTime - remainder - windowMs : eventTime - remainder;
+    }
 
-    /// <summary>Takes one record; in continuous mode, rows whose window the watermark has now closed go to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Takes one record. Continuous mode then advances the watermark and appends the final rows of the windows it
+    /// closed to <paramref name="output"/>; micro-batch mode only aggregates and waits for its trigger.
+    /// </summary>
     public RecordOutcome Process(in StreamRecord record, List<CtrResult> output)
     {
         var now = _clock();
         _nextOffset[record.Partition] = record.Offset + 1;
-        var e = record.Event;
-        _watermark.Observe(record.Partition, e.EventTime, now);
-
-        RecordOutcome outcome;
-        if (!_catalog.TryGetCampaign(e.AdId, out var campaignId))
-        {
-            UnknownAds++;
-            outcome = RecordOutcome.UnknownAd;
-        }
-        else
-        {
-            var start = WindowStart(e.EventTime, _windowMs);
-            if (start + _windowMs <= _latenessWatermark)
-            {
-                Late++;
-                outcome = RecordOutcome.Late;
-            }
-            else
-            {
-                WindowFor(start).Add(campaignId, e.EventType, record);
-                Accepted++;
-                outcome = RecordOutcome.Accepted;
-            }
-        }
-
+        _watermark.Observe(record.Partition, record.Event.EventTime, now);
+        var outcome = Assign(record);
         if (Mode == ExecutionMode.Continuous)
-        {
-            _latenessWatermark = _watermark.Advance(now);
-            EmitClosed(output, now);
-        }
+            CloseWindows(_watermark.Advance(now), now, output);
         return outcome;
     }
 
     /// <summary>
-    /// Periodic work: continuous mode re-evaluates the watermark (a partition may have gone idle); micro-batch mode
-    /// runs its trigger — changed rows of open windows (final=false), then final rows of the windows behind the watermark.
+    /// A record the host handled without the engine (e.g. a malformed one it dead-lettered): it only moves the
+    /// partition's commit position, so a restart does not read it again.
+    /// </summary>
+    public void Skip(int partition, long offset) => _nextOffset[partition] = offset + 1;
+
+    /// <summary>
+    /// Periodic work. Both modes advance the watermark (an idle partition may have stopped holding it back) and
+    /// finalize the windows it closed. Micro-batch mode is Spark's trigger: it first emits the changed rows of the
+    /// windows that stay open (update mode, final=false); the watermark it computes here is the one that judges
+    /// lateness until the next trigger.
     /// </summary>
     public void Tick(List<CtrResult> output)
     {
@@ -99,23 +99,21 @@ public sealed class CtrEngine
         if (Mode == ExecutionMode.MicroBatch)
             foreach (var window in _open.Values)
                 if (window.End > watermark)
-                    window.EmitChanged(_engineId, now, output);
-        _latenessWatermark = watermark;
-        EmitClosed(output, now);
+                    window.EmitChanged(EngineId, now, output);
+        CloseWindows(watermark, now, output);
     }
 
-    /// <summary>End of input (a bounded source is exhausted): the watermark jumps to +infinity and every window closes.</summary>
+    /// <summary>End of input (a bounded source is exhausted): the watermark jumps to +infinity and every window is finalized.</summary>
     public void Drain(List<CtrResult> output)
     {
         _watermark.Finish();
-        _latenessWatermark = _watermark.Current;
-        EmitClosed(output, _clock());
+        CloseWindows(_watermark.Current, _clock(), output);
     }
 
     /// <summary>
-    /// Per partition, the offset up to which every record has been fully accounted for in emitted results: the
-    /// smallest offset still held by an open window, or the next offset when no open window holds one. Committing these
-    /// after the emitted rows are delivered loses nothing on a restart (at-least-once).
+    /// Per partition, the offset to commit for at-least-once delivery: the smallest offset held by a window that is
+    /// not final yet, or the offset after the last record seen when no such window holds one. Committing these once
+    /// the rows emitted so far are delivered loses nothing on a restart.
     /// </summary>
     public IReadOnlyDictionary<int, long> SafeCommitOffsets()
     {
@@ -126,24 +124,55 @@ public sealed class CtrEngine
         return safe;
     }
 
-    private Window WindowFor(long start)
+    private RecordOutcome Assign(in StreamRecord record)
+    {
+        if (!_catalog.TryGetCampaign(record.Event.AdId, out var campaignId))
+        {
+            UnknownAds++;
+            return RecordOutcome.UnknownAd;
+        }
+        var start = WindowStart(record.Event.EventTime, _windowMs);
+        if (start + _windowMs <= _watermark.Current)
+        {
+            Late++;
+            return RecordOutcome.Late;
+        }
+        if (WindowAt(start).Add(campaignId, record)) OpenWindows++;
+        Accepted++;
+        return RecordOutcome.Accepted;
+    }
+
+    private Window WindowAt(long start)
     {
         if (_lastWindow?.Start == start) return _lastWindow;
         if (!_open.TryGetValue(start, out var window))
+        {
             _open[start] = window = new Window(start, start + _windowMs);
+            if (window.End < _earliestOpenEnd) _earliestOpenEnd = window.End;
+        }
         return _lastWindow = window;
     }
 
-    private void EmitClosed(List<CtrResult> output, long now)
+    /// <summary>Emits final rows for every window ending at or before <paramref name="watermark"/>, oldest first, and evicts them.</summary>
+    private void CloseWindows(long watermark, long now, List<CtrResult> output)
     {
-        while (_open.Count > 0)
+        if (_earliestOpenEnd > watermark) return; // the common case: one comparison per record
+
+        _earliestOpenEnd = long.MaxValue;
+        foreach (var window in _open.Values)
         {
-            var (start, window) = _open.First();
-            if (window.End > _latenessWatermark) return;
-            window.EmitFinal(_engineId, now, output);
-            _open.Remove(start);
-            if (ReferenceEquals(_lastWindow, window)) _lastWindow = null;
+            if (window.End <= watermark) _closing.Add(window);
+            else if (window.End < _earliestOpenEnd) _earliestOpenEnd = window.End;
         }
+        _closing.Sort(static (a, b) => a.Start.CompareTo(b.Start));
+        foreach (var window in _closing)
+        {
+            window.EmitFinal(EngineId, now, output);
+            OpenWindows -= window.Rows;
+            _open.Remove(window.Start);
+        }
+        _closing.Clear();
+        _lastWindow = null;
     }
 
     /// <summary>One tumbling window: counts per campaign and, per partition, the first offset it holds.</summary>
@@ -153,17 +182,22 @@ public sealed class CtrEngine
 
         public long Start { get; } = start;
         public long End { get; } = end;
+        public int Rows => _cells.Count;
         public Dictionary<int, long> FirstOffsets { get; } = [];
 
-        public void Add(int campaignId, EventType type, in StreamRecord record)
+        /// <summary>Counts the record; true when it opened a new (window, campaign) row.</summary>
+        public bool Add(int campaignId, in StreamRecord record)
         {
-            if (!_cells.TryGetValue(campaignId, out var cell))
-                _cells[campaignId] = cell = new Cell();
-            if (type == EventType.Click) cell.Clicks++;
+            ref var cell = ref CollectionsMarshal.GetValueRefOrAddDefault(_cells, campaignId, out var existed);
+            cell ??= new Cell();
+            if (record.Event.EventType == EventType.Click) cell.Clicks++;
             else cell.Views++;
             if (record.KafkaTimestamp > cell.MaxKafkaTs) cell.MaxKafkaTs = record.KafkaTimestamp;
             cell.Changed = true;
-            FirstOffsets.TryAdd(record.Partition, record.Offset); // offsets grow within a partition
+
+            ref var first = ref CollectionsMarshal.GetValueRefOrAddDefault(FirstOffsets, record.Partition, out var held);
+            if (!held || record.Offset < first) first = record.Offset;
+            return !existed;
         }
 
         public void EmitChanged(string engine, long now, List<CtrResult> output)

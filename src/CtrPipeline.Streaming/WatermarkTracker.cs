@@ -2,22 +2,24 @@ namespace CtrPipeline.Streaming;
 
 /// <summary>
 /// Bounded-out-of-orderness watermarks tracked per partition: each partition's watermark trails the newest event
-/// time it delivered by <c>delay</c>; the engine's watermark is the minimum over the partitions that are active.
-/// A partition silent for longer than <c>idleTimeout</c> (processing time) stops holding it back, as Flink's
-/// <c>withIdleness</c>. The watermark never goes backwards.
+/// time it delivered by <c>delayMs</c>; the engine's watermark is the minimum over the partitions that are active.
+/// A partition silent for <c>idleTimeoutMs</c> of processing time stops holding it back (Flink's <c>withIdleness</c>);
+/// partitions join as they send their first record. The watermark never goes backwards.
 /// </summary>
 public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
 {
     private readonly Dictionary<int, Partition> _partitions = [];
 
-    /// <summary>No event can be later than this any more; long.MinValue before any record.</summary>
+    /// <summary>No accepted event can be older than this any more; long.MinValue before any record.</summary>
     public long Current { get; private set; } = long.MinValue;
 
+    /// <summary>Notes a record of <paramref name="partition"/> with <paramref name="eventTime"/>, seen at processing time <paramref name="now"/>.</summary>
     public void Observe(int partition, long eventTime, long now)
     {
         if (!_partitions.TryGetValue(partition, out var p))
-            _partitions[partition] = p = new Partition { MaxEventTime = long.MinValue };
-        if (eventTime > p.MaxEventTime) p.MaxEventTime = eventTime;
+            _partitions[partition] = p = new Partition { MaxEventTime = eventTime };
+        else if (eventTime > p.MaxEventTime)
+            p.MaxEventTime = eventTime;
         p.LastSeen = now;
     }
 
@@ -25,19 +27,20 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
     public long Advance(long now)
     {
         var min = long.MaxValue;
-        var active = false;
+        var anyActive = false;
         foreach (var p in _partitions.Values)
         {
             if (now - p.LastSeen >= idleTimeoutMs) continue;
-            active = true;
-            var wm = p.MaxEventTime == long.MinValue ? long.MinValue : p.MaxEventTime - delayMs;
-            if (wm < min) min = wm;
+            anyActive = true;
+            // Saturate instead of wrapping around for event times within delayMs of long.MinValue.
+            var watermark = p.MaxEventTime < long.MinValue + delayMs ? long.MinValue : p.MaxEventTime - delayMs;
+            if (watermark < min) min = watermark;
         }
-        if (active && min > Current) Current = min;
+        if (anyActive && min > Current) Current = min;
         return Current;
     }
 
-    /// <summary>End of input: every window may close.</summary>
+    /// <summary>End of input (Flink's MAX_WATERMARK): every window may close.</summary>
     public void Finish() => Current = long.MaxValue;
 
     private sealed class Partition

@@ -1,1 +1,73 @@
-Console.WriteLine("todo");
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+
+// The embedded Kafka-protocol broker the AppHost starts when no container runtime is there: librdkafka's mock
+// cluster, in memory only, behind a fixed bootstrap port. HTTP: /health, GET /topics, POST /topics/reset.
+// `EmbeddedKafka reset --url http://127.0.0.1:PORT` empties the topics of a running instance from the command line.
+if (args is ["reset", ..])
+    return await ResetCommand.RunAsync(args);
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+PipelineSettings pipeline;
+int brokers, port;
+try
+{
+    pipeline = (builder.Configuration.GetSection(PipelineSettings.Section).Get<PipelineSettings>() ?? new()).Validate();
+    brokers = builder.Configuration.GetValue("EmbeddedKafka:Brokers", 1);
+    port = builder.Configuration.GetValue("EmbeddedKafka:Port", 9092);
+    if (brokers is < 1 or > 16) throw new ConfigurationException($"EmbeddedKafka:Brokers must be between 1 and 16 (got {brokers}).");
+    if (port is < 0 or > 65535) throw new ConfigurationException($"EmbeddedKafka:Port must be a TCP port, or 0 for none (got {port}).");
+}
+catch (ConfigurationException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+using var cluster = EmbeddedKafkaCluster.Start(brokers, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
+await using var proxy = port == 0 ? null : new BootstrapProxy(port, cluster.BootstrapServers.Split(',')[0]);
+var bootstrap = proxy?.Address ?? cluster.BootstrapServers;
+
+builder.Services.AddSingleton(cluster);
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapGet("/topics", () => cluster.Offsets().Select(o => new { topic = o.Topic, partition = o.Partition, start = o.Low, end = o.High }));
+app.MapPost("/topics/reset", () =>
+{
+    var removed = cluster.ResetTopics();
+    app.Logger.LogInformation("Topics reset: {Removed}", string.Join(", ", removed.Select(r => $"{r.Key} -{r.Value}")));
+    return Results.Ok(removed);
+});
+
+app.Logger.LogWarning(
+    "Embedded Kafka broker (librdkafka mock cluster, {Brokers} broker(s)) at {Bootstrap}: data is kept in memory only and lost when it stops; each partition keeps its newest 5 MiB. Topics: {Topics} x {Partitions} partitions.",
+    brokers, bootstrap, string.Join(", ", pipeline.Topics.All), pipeline.Partitions);
+await app.RunAsync();
+return 0;
+
+/// <summary>`reset --url http://127.0.0.1:PORT`: asks a running embedded broker to empty its topics.</summary>
+internal static class ResetCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var url = args.SkipWhile(a => a != "--url").Skip(1).FirstOrDefault();
+        if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var baseUri))
+        {
+            Console.Error.WriteLine("error: usage: EmbeddedKafka reset --url http://127.0.0.1:PORT (the broker's HTTP endpoint, shown in the dashboard)");
+            return 2;
+        }
+        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            var response = await http.PostAsync("/topics/reset", null);
+            Console.WriteLine(await response.Content.ReadAsStringAsync());
+            return response.IsSuccessStatusCode ? 0 : 1;
+        }
+        catch (HttpRequestException e)
+        {
+            Console.Error.WriteLine($"error: no embedded broker answered at {baseUri}: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -3,34 +3,53 @@ using CtrPipeline.Contracts;
 
 namespace NativeEngine.Worker;
 
-/// <summary>The engine's OpenTelemetry instruments (meter CtrPipeline.Engine), tagged with the engine id.</summary>
-internal sealed class EngineMetrics
+/// <summary>
+/// The engine's OpenTelemetry instruments (meter CtrPipeline.Engine), tagged engine=&lt;id&gt;. Counters are fed
+/// with the increase since the last report, so the per-record path never touches them.
+/// </summary>
+internal sealed class EngineMetrics : IDisposable
 {
-    private static readonly Meter Meter = new(PipelineTelemetry.EngineMeter);
-    private static readonly Counter<long> Consumed = Meter.CreateCounter<long>("ctr.engine.events.consumed", "{event}", "Records read from the events topic.");
-    private static readonly Counter<long> Late = Meter.CreateCounter<long>("ctr.engine.events.late", "{event}", "Events whose window the watermark had already closed; sent to the late topic.");
-    private static readonly Counter<long> Bad = Meter.CreateCounter<long>("ctr.engine.events.bad", "{event}", "Malformed records and unknown ads; sent to the dead-letter topic.");
-    private static readonly Counter<long> Published = Meter.CreateCounter<long>("ctr.engine.results.published", "{row}", "CTR rows published to the results topic.");
-
+    private readonly Meter _meter = new(PipelineTelemetry.EngineMeter);
+    private readonly Counter<long> _consumed;
+    private readonly Counter<long> _late;
+    private readonly Counter<long> _bad;
+    private readonly Counter<long> _published;
     private readonly KeyValuePair<string, object?> _engine;
+    private EngineProgress _reported = EngineProgress.None;
 
     public EngineMetrics(string engine, Func<EngineProgress> progress)
     {
         _engine = new("engine", engine);
-        Meter.CreateObservableGauge("ctr.engine.consumer_lag", () => new Measurement<long>(progress().ConsumerLag, _engine), "{event}", "Records in the events topic the engine has not read yet.");
-        Meter.CreateObservableGauge("ctr.engine.open_windows", () => new Measurement<int>(progress().OpenWindows, _engine), "{window}", "Windows the watermark still keeps open (state size).");
-        Meter.CreateObservableGauge("ctr.engine.watermark_delay", () =>
-        {
-            var wm = progress().Watermark;
-            return new Measurement<double>(wm is long.MinValue or long.MaxValue ? 0 : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - wm, _engine);
-        }, "ms", "Wall clock minus the engine's event-time watermark.");
+        _consumed = _meter.CreateCounter<long>("ctr.engine.events.consumed", "{event}", "Records read from the events topic.");
+        _late = _meter.CreateCounter<long>("ctr.engine.events.late", "{event}", "Events whose window the watermark had already closed; sent to the late topic.");
+        _bad = _meter.CreateCounter<long>("ctr.engine.events.bad", "{event}", "Malformed records and unknown ads; sent to the dead-letter topic.");
+        _published = _meter.CreateCounter<long>("ctr.engine.results.published", "{row}", "CTR rows handed to the producer for the results topic.");
+        _meter.CreateObservableGauge("ctr.engine.consumer_lag", () => new Measurement<long>(progress().ConsumerLag, _engine),
+            "{event}", "Records in the assigned events partitions that the engine has not read yet.");
+        _meter.CreateObservableGauge("ctr.engine.open_windows", () => new Measurement<int>(progress().OpenWindows, _engine),
+            "{row}", "(window, campaign) rows the watermark still keeps open: the engine's state size.");
+        _meter.CreateObservableGauge("ctr.engine.watermark_delay_ms", () => WatermarkDelay(progress().Watermark),
+            "ms", "Wall clock minus the event-time watermark; absent before the first record and after the drain.");
     }
 
-    public void Record(long consumed, long late, long bad, long published)
+    public void Report(EngineProgress now)
     {
-        if (consumed > 0) Consumed.Add(consumed, _engine);
-        if (late > 0) Late.Add(late, _engine);
-        if (bad > 0) Bad.Add(bad, _engine);
-        if (published > 0) Published.Add(published, _engine);
+        Add(_consumed, now.Consumed - _reported.Consumed);
+        Add(_late, now.Late - _reported.Late);
+        Add(_bad, now.Bad - _reported.Bad);
+        Add(_published, now.ResultsPublished - _reported.ResultsPublished);
+        _reported = now;
     }
+
+    public void Dispose() => _meter.Dispose();
+
+    private void Add(Counter<long> counter, long increase)
+    {
+        if (increase > 0) counter.Add(increase, _engine);
+    }
+
+    private IEnumerable<Measurement<long>> WatermarkDelay(long watermark) =>
+        watermark is long.MinValue or long.MaxValue
+            ? []
+            : [new Measurement<long>(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - watermark, _engine)];
 }

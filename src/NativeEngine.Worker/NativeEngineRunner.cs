@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using CtrPipeline.Contracts;
@@ -8,39 +11,70 @@ using Microsoft.Extensions.Logging;
 namespace NativeEngine.Worker;
 
 /// <summary>
-/// Runs a <see cref="CtrEngine"/> against Kafka: consumes the events topic, publishes CTR rows, dead-letters malformed
-/// records and unknown ads, routes late records, and commits offsets.
+/// Runs a <see cref="CtrEngine"/> against Kafka: consumes the events topic, publishes CTR rows (key = campaign id),
+/// dead-letters malformed records and unknown ads (headers "error" and "engine"), sends late records to the late
+/// topic (header "engine"), and commits offsets.
 /// <para>
-/// Delivery guarantee: at-least-once. Offsets are committed only after every row, dead letter and late record that
-/// depends on them has been delivered (the producer is flushed first), and only up to the first record still held by
-/// an open window. A restart therefore replays every event of the windows that were open and rebuilds them; nothing is
-/// lost. Rows of windows finalized before the crash can be published again, and because the watermark restarts from
-/// nothing, a replayed event of an already-emitted window can produce a partial duplicate row: readers take the last
-/// final row per (engine, window, campaign) and should expect this after a crash.
+/// Delivery guarantee: at-least-once. Every <see cref="EngineOptions.CommitInterval"/> the producer is flushed, and
+/// only once everything emitted so far is delivered are offsets committed, each partition's no further than the first
+/// record still held by a window that is not final (<see cref="CtrEngine.SafeCommitOffsets"/>). After the first
+/// failed delivery nothing is committed any more, so a restart brings the lost output back.
+/// </para>
+/// <para>
+/// What a restart does: the group resumes every partition at its last committed offset, and the engine starts empty
+/// with its watermark at minus infinity. It re-reads and re-counts all events of the windows that were open at the
+/// last commit, so their rows come out complete: nothing is lost. What can repeat: rows emitted after the last commit
+/// are emitted again, and replayed events that belong to a window already final before that commit (disorder within
+/// the watermark delay) make an extra final row for it with a partial count, since the fresh watermark cannot know the
+/// window was closed. A reader that needs one row per (engine, window, campaign) keeps the first final row it sees:
+/// that one is complete.
 /// </para>
 /// </summary>
-public sealed class NativeEngineRunner(EngineOptions options, PipelineSettings pipeline, CampaignCatalog catalog, string bootstrapServers, ILogger<NativeEngineRunner> logger)
+public sealed class NativeEngineRunner
 {
-    private readonly Lock _gate = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CommitFlushTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly EngineOptions _options;
+    private readonly PipelineSettings _pipeline;
+    private readonly CampaignCatalog _catalog;
+    private readonly string _bootstrapServers;
+    private readonly ILogger _logger;
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
     private volatile bool _drainRequested;
-    private EngineProgress _progress = new(0, 0, 0, 0, 0, 0, 0, long.MinValue, 0);
+    private volatile EngineProgress _progress = EngineProgress.None;
     private long _deliveryErrors;
 
-    public EngineProgress Progress
+    public NativeEngineRunner(EngineOptions options, PipelineSettings pipeline, CampaignCatalog catalog, string bootstrapServers, ILogger logger)
     {
-        get { lock (_gate) return _progress with { DeliveryErrors = Interlocked.Read(ref _deliveryErrors) }; }
+        _options = options.Validate();
+        _pipeline = pipeline;
+        _catalog = catalog;
+        _bootstrapServers = bootstrapServers;
+        _logger = logger;
     }
+
+    /// <summary>The latest counters, refreshed about every 100 ms; safe to read from any thread.</summary>
+    public EngineProgress Progress => _progress with { DeliveryErrors = Interlocked.Read(ref _deliveryErrors) };
 
     /// <summary>Completes once the consumer group has given the engine its partitions.</summary>
     public Task Assigned => _assigned.Task;
 
-    /// <summary>The consume loop, on its own thread (Confluent.Kafka's Consume blocks).</summary>
+    /// <summary>
+    /// The consume loop, on a dedicated thread (Confluent.Kafka's Consume blocks). Ends when
+    /// <paramref name="cancel"/> fires (after committing what is safe) or after <see cref="DrainAsync"/>.
+    /// </summary>
     public Task RunAsync(CancellationToken cancel) =>
-        Task.Factory.StartNew(() => Run(cancel), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task.Factory.StartNew(() => Run(cancel), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    /// <summary>End of input: close every window, publish, flush and commit. Completes when that is done.</summary>
+    /// <summary>
+    /// End of input: the loop finalizes every window, publishes, flushes and commits, then stops. Completes when that
+    /// is done; fails or is canceled if the loop ends otherwise.
+    /// </summary>
     public Task DrainAsync(CancellationToken cancel)
     {
         _drainRequested = true;
@@ -49,161 +83,293 @@ public sealed class NativeEngineRunner(EngineOptions options, PipelineSettings p
 
     private void Run(CancellationToken cancel)
     {
-        var engine = new CtrEngine(options.Id, options.Mode, pipeline, catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        var metrics = new EngineMetrics(options.Id, () => Progress);
-        var reportedErrors = new HashSet<ErrorCode>();
-        void OnError(Error e)
-        {
-            // librdkafka reconnects by itself; say so once per kind of error instead of flooding the log.
-            if (reportedErrors.Add(e.Code))
-                logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason);
-        }
-
-        using var consumer = new ConsumerBuilder<string, byte[]>(KafkaClients.Consumer(bootstrapServers, options.GroupId, options.Id))
-            .SetErrorHandler((_, e) => OnError(e))
-            .SetPartitionsAssignedHandler((_, partitions) => { _assigned.TrySetResult(); })
-            .Build();
-        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(bootstrapServers, options.Id))
-            .SetErrorHandler((_, e) => OnError(e)).Build();
-        consumer.Subscribe(pipeline.Topics.Events);
-        logger.LogInformation("{Engine} consuming {Topic} from {Bootstrap} (window {Window}, watermark delay {Delay}, tick {Tick})",
-            options.Id, pipeline.Topics.Events, bootstrapServers, pipeline.WindowSize, pipeline.WatermarkDelay, engine.TickInterval);
-
-        var output = new List<CtrResult>();
-        var engineHeader = Encoding.UTF8.GetBytes(options.Id);
-        Action<DeliveryReport<string, byte[]>> onDelivery = r =>
-        {
-            if (r.Error.IsError && Interlocked.Increment(ref _deliveryErrors) == 1)
-                logger.LogError("Publishing to {Topic} failed: {Reason}", r.Topic, r.Error.Reason);
-        };
-        long consumed = 0, bad = 0, published = 0, lag = 0;
-        long reportedConsumed = 0, reportedLate = 0, reportedBad = 0, reportedPublished = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var nextTick = engine.TickInterval;
-        var nextCommit = options.CommitInterval;
-
-        void Publish()
-        {
-            foreach (var row in output)
-                Send(pipeline.Topics.Results, row.CampaignId.ToString(System.Globalization.CultureInfo.InvariantCulture), WireFormat.Serialize(row), null);
-            published += output.Count;
-            output.Clear();
-        }
-
-        void Send(string topic, string? key, byte[] value, Headers? headers)
-        {
-            var message = new Message<string, byte[]> { Key = key!, Value = value, Headers = headers };
-            while (true)
-            {
-                try
-                {
-                    producer.Produce(topic, message, onDelivery);
-                    return;
-                }
-                catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(10)); // back-pressure from the broker: wait for deliveries
-                }
-            }
-        }
-
-        void SideOutput(string topic, ConsumeResult<string, byte[]> r, string? reason)
-        {
-            var headers = new Headers { { "engine", engineHeader } };
-            if (reason is not null) headers.Add("error", Encoding.UTF8.GetBytes(reason));
-            Send(topic, r.Message.Key, r.Message.Value, headers);
-        }
-
-        void Commit()
-        {
-            producer.Flush(cancel); // everything the offsets vouch for is delivered first
-            var assigned = consumer.Assignment.Where(tp => tp.Topic == pipeline.Topics.Events).Select(tp => tp.Partition.Value).ToHashSet();
-            var offsets = engine.SafeCommitOffsets()
-                .Where(o => assigned.Contains(o.Key))
-                .Select(o => new TopicPartitionOffset(pipeline.Topics.Events, o.Key, o.Value)).ToList();
-            if (offsets.Count > 0)
-            {
-                try { consumer.Commit(offsets); }
-                catch (KafkaException e) { logger.LogWarning("Offset commit failed, will retry: {Reason}", e.Error.Reason); }
-            }
-            lag = 0;
-            foreach (var tp in consumer.Assignment)
-            {
-                var high = consumer.GetWatermarkOffsets(tp).High;
-                var position = consumer.Position(tp);
-                if (high != Offset.Unset) lag += Math.Max(0, high.Value - (position == Offset.Unset ? 0 : position.Value));
-            }
-        }
-
-        void Report()
-        {
-            lock (_gate)
-                _progress = new EngineProgress(consumed, engine.Accepted, engine.Late, bad, published, 0, lag, engine.Watermark, engine.OpenWindows);
-            metrics.Record(consumed - reportedConsumed, engine.Late - reportedLate, bad - reportedBad, published - reportedPublished);
-            (reportedConsumed, reportedLate, reportedBad, reportedPublished) = (consumed, engine.Late, bad, published);
-        }
-
         try
         {
-            while (!cancel.IsCancellationRequested)
-            {
-                if (_drainRequested && !_drained.Task.IsCompleted)
-                {
-                    engine.Drain(output);
-                    Publish();
-                    Commit();
-                    Report();
-                    _drained.TrySetResult();
-                }
+            using var loop = new ConsumeLoop(this, cancel);
+            loop.Run();
+            _drained.TrySetCanceled(CancellationToken.None); // stopped without a drain request
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            _drained.TrySetCanceled(cancel);
+        }
+        catch (Exception e)
+        {
+            _drained.TrySetException(e);
+            throw;
+        }
+    }
 
-                var r = consumer.Consume(TimeSpan.FromMilliseconds(5));
-                if (r is not null && !r.IsPartitionEOF)
+    /// <summary>librdkafka retries by itself: say so once per kind of error rather than once per retry.</summary>
+    private void ReportKafkaError(Error error)
+    {
+        if (error.IsFatal)
+            _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _bootstrapServers, error.Reason, error.Code);
+        else if (_reportedErrors.TryAdd(error.Code, true))
+            _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying; check that the broker is running and reachable.",
+                _bootstrapServers, error.Reason, error.Code);
+    }
+
+    /// <summary>The state of one run: the Kafka clients, the engine and the counters only the loop thread touches.</summary>
+    private sealed class ConsumeLoop : IDisposable
+    {
+        private readonly NativeEngineRunner _runner;
+        private readonly CancellationToken _cancel;
+        private readonly TopicNames _topics;
+        private readonly CtrEngine _engine;
+        private readonly IConsumer<byte[], byte[]> _consumer;
+        private readonly IProducer<byte[], byte[]> _producer;
+        private readonly EngineMetrics _metrics;
+        private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+        private readonly byte[] _engineHeader;
+        private readonly List<CtrResult> _output = [];
+        private readonly Dictionary<int, long> _committed = [];
+        private long _consumed, _bad, _published, _lag;
+        private bool _commitPostponed;
+
+        public ConsumeLoop(NativeEngineRunner runner, CancellationToken cancel)
+        {
+            _runner = runner;
+            _cancel = cancel;
+            var options = runner._options;
+            _topics = runner._pipeline.Topics;
+            _engine = new CtrEngine(options.Mode, runner._pipeline, runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            _engineHeader = Encoding.UTF8.GetBytes(options.Id);
+            _metrics = new EngineMetrics(options.Id, () => runner.Progress);
+            _onDelivery = OnDelivery;
+
+            var logger = runner._logger;
+            _consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(runner._bootstrapServers, options.GroupId, options.Id))
+                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
+                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+                .SetPartitionsAssignedHandler((_, partitions) =>
                 {
-                    consumed++;
-                    if (!WireFormat.TryParseEvent(r.Message.Value, out var e, out var reason))
-                    {
-                        bad++;
-                        SideOutput(pipeline.Topics.DeadLetters, r, $"malformed: {reason}");
-                    }
-                    else
-                    {
-                        switch (engine.Process(new StreamRecord(e!, r.Partition.Value, r.Offset.Value, r.Message.Timestamp.UnixTimestampMs), output))
-                        {
-                            case RecordOutcome.Late:
-                                SideOutput(pipeline.Topics.Late, r, null);
-                                break;
-                            case RecordOutcome.UnknownAd:
-                                bad++;
-                                SideOutput(pipeline.Topics.DeadLetters, r, $"unknown ad_id {e!.AdId}");
-                                break;
-                        }
-                        if (output.Count > 0) Publish();
-                    }
+                    logger.LogInformation("{Engine} assigned {Partitions}", options.Id, string.Join(", ", partitions.Select(p => p.Partition.Value)));
+                    runner._assigned.TrySetResult();
+                })
+                .Build();
+
+            var producerConfig = KafkaClients.Producer(runner._bootstrapServers, options.Id);
+            // Keep retrying while the broker is away instead of dropping rows whose offsets are not committed yet.
+            producerConfig.MessageTimeoutMs = 0;
+            _producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
+                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
+                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+                .Build();
+        }
+
+        public void Run()
+        {
+            var pipeline = _runner._pipeline;
+            _consumer.Subscribe(_topics.Events);
+            _runner._logger.LogInformation(
+                "{Engine} consuming {Topic} at {Bootstrap}: window {Window}, watermark delay {Delay}, idle timeout {Idle}, tick {Tick}, commit every {Commit}",
+                _engine.EngineId, _topics.Events, _runner._bootstrapServers, pipeline.WindowSize, pipeline.WatermarkDelay, pipeline.IdleTimeout,
+                _engine.TickInterval, _runner._options.CommitInterval);
+
+            var clock = Stopwatch.StartNew();
+            TimeSpan nextTick = _engine.TickInterval, nextCommit = _runner._options.CommitInterval, nextLag = TimeSpan.Zero, nextProgress = ProgressInterval;
+            while (!_cancel.IsCancellationRequested)
+            {
+                if (_runner._drainRequested)
+                {
+                    Drain();
+                    return;
                 }
+                ConsumeOne();
 
                 var now = clock.Elapsed;
                 if (now >= nextTick)
                 {
-                    engine.Tick(output);
+                    _engine.Tick(_output);
                     Publish();
-                    nextTick = now + engine.TickInterval;
-                    Report();
+                    nextTick = now + _engine.TickInterval;
                 }
                 if (now >= nextCommit)
                 {
                     Commit();
-                    nextCommit = now + options.CommitInterval;
+                    nextCommit = now + _runner._options.CommitInterval;
+                }
+                if (now >= nextLag)
+                {
+                    RefreshLag();
+                    nextLag = now + LagInterval;
+                }
+                if (now >= nextProgress)
+                {
+                    ReportProgress();
+                    nextProgress = now + ProgressInterval;
+                }
+            }
+            // A clean stop: every row emitted so far is in the producer, so what is delivered may be committed.
+            Commit();
+            ReportProgress();
+        }
+
+        private void ConsumeOne()
+        {
+            ConsumeResult<byte[], byte[]>? record;
+            try
+            {
+                record = _consumer.Consume(PollTimeout);
+            }
+            catch (ConsumeException error)
+            {
+                _runner.ReportKafkaError(error.Error);
+                return;
+            }
+            if (record is null) return;
+
+            _consumed++;
+            var message = record.Message;
+            var partition = record.Partition.Value;
+            if (!WireFormat.TryParseEvent(message.Value, out var e, out var reason))
+            {
+                _bad++;
+                _engine.Skip(partition, record.Offset.Value);
+                SideOutput(_topics.DeadLetters, message, $"malformed: {reason}");
+                return;
+            }
+
+            switch (_engine.Process(new StreamRecord(e!, partition, record.Offset.Value, message.Timestamp.UnixTimestampMs), _output))
+            {
+                case RecordOutcome.Late:
+                    SideOutput(_topics.Late, message, error: null);
+                    break;
+                case RecordOutcome.UnknownAd:
+                    _bad++;
+                    SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}");
+                    break;
+            }
+            if (_output.Count > 0) Publish();
+        }
+
+        private void Publish()
+        {
+            foreach (var row in _output)
+                Send(_topics.Results, Encoding.UTF8.GetBytes(row.CampaignId.ToString(CultureInfo.InvariantCulture)), WireFormat.Serialize(row), headers: null);
+            _published += _output.Count;
+            _output.Clear();
+        }
+
+        /// <summary>The original record, unchanged, plus headers saying which engine sent it here and why.</summary>
+        private void SideOutput(string topic, Message<byte[], byte[]> original, string? error)
+        {
+            var headers = new Headers { { "engine", _engineHeader } };
+            if (error is not null) headers.Add("error", Encoding.UTF8.GetBytes(error));
+            Send(topic, original.Key, original.Value, headers);
+        }
+
+        private void Send(string topic, byte[]? key, byte[]? value, Headers? headers)
+        {
+            var message = new Message<byte[], byte[]> { Key = key!, Value = value!, Headers = headers };
+            while (true)
+            {
+                try
+                {
+                    _producer.Produce(topic, message, _onDelivery);
+                    return;
+                }
+                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    // Back-pressure: the broker is slower than the engine; wait for deliveries to free the queue.
+                    _cancel.ThrowIfCancellationRequested();
+                    Thread.Sleep(10);
                 }
             }
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+
+        private void OnDelivery(DeliveryReport<byte[], byte[]> report)
         {
+            if (report.Error.IsError && Interlocked.Increment(ref _runner._deliveryErrors) == 1)
+                _runner._logger.LogError(
+                    "{Engine} could not deliver to {Topic}: {Reason}. Offsets are no longer committed; restart the engine to re-read and re-emit everything since the last commit.",
+                    _engine.EngineId, report.Topic, report.Error.Reason);
         }
-        finally
+
+        /// <summary>Flushes, then commits the safe offsets of the assigned partitions, if everything emitted so far was delivered.</summary>
+        private void Commit()
         {
-            Report();
-            _drained.TrySetCanceled(CancellationToken.None);
-            consumer.Close();
+            if (_producer.Flush(CommitFlushTimeout) > 0)
+            {
+                if (!_commitPostponed)
+                    _runner._logger.LogWarning("{Engine}: output not delivered within {Timeout}; offsets are committed once it is.", _engine.EngineId, CommitFlushTimeout);
+                _commitPostponed = true;
+                return;
+            }
+            if (Interlocked.Read(ref _runner._deliveryErrors) > 0) return;
+
+            var safe = _engine.SafeCommitOffsets();
+            var offsets = new List<TopicPartitionOffset>();
+            foreach (var tp in _consumer.Assignment)
+                if (tp.Topic == _topics.Events && safe.TryGetValue(tp.Partition.Value, out var offset)
+                    && _committed.GetValueOrDefault(tp.Partition.Value, -1) != offset)
+                    offsets.Add(new TopicPartitionOffset(tp, offset));
+            try
+            {
+                if (offsets.Count > 0) _consumer.Commit(offsets);
+                foreach (var o in offsets) _committed[o.Partition.Value] = o.Offset.Value;
+                _commitPostponed = false;
+            }
+            catch (KafkaException e)
+            {
+                _runner.ReportKafkaError(e.Error);
+            }
+        }
+
+        private void Drain()
+        {
+            _engine.Drain(_output);
+            Publish();
+            _producer.Flush(_cancel);
+            Commit();
+            ReportProgress();
+            _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad",
+                _engine.EngineId, _published, _engine.Late, _bad);
+            _runner._drained.TrySetResult();
+        }
+
+        /// <summary>Consumer lag from the high watermarks librdkafka learns with every fetch, against the consumer's position.</summary>
+        private void RefreshLag()
+        {
+            long lag = 0;
+            try
+            {
+                foreach (var tp in _consumer.Assignment)
+                {
+                    var high = _consumer.GetWatermarkOffsets(tp).High;
+                    var position = _consumer.Position(tp);
+                    if (high != Offset.Unset && position != Offset.Unset) lag += Math.Max(0, high.Value - position.Value);
+                }
+                _lag = lag;
+            }
+            catch (KafkaException e)
+            {
+                _runner.ReportKafkaError(e.Error);
+            }
+        }
+
+        private void ReportProgress()
+        {
+            var progress = new EngineProgress(_consumed, _engine.Accepted, _engine.Late, _bad, _published,
+                DeliveryErrors: 0, _lag, _engine.Watermark, _engine.OpenWindows);
+            _runner._progress = progress;
+            _metrics.Report(progress);
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _consumer.Close(); // leaves the group now instead of after the session timeout
+            }
+            catch (KafkaException e)
+            {
+                _runner.ReportKafkaError(e.Error);
+            }
+            _consumer.Dispose();
+            _producer.Dispose();
+            _metrics.Dispose();
         }
     }
 }

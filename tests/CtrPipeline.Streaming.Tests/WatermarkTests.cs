@@ -1,0 +1,76 @@
+using CtrPipeline.Streaming;
+
+namespace CtrPipeline.Streaming.Tests;
+
+public sealed class WatermarkTests
+{
+    private readonly WatermarkTracker _tracker = new(delayMs: 2_000, idleTimeoutMs: 5_000);
+
+    [Theory]
+    [InlineData(0, 10_000, 0)]
+    [InlineData(9_999, 10_000, 0)]
+    [InlineData(10_000, 10_000, 10_000)]
+    [InlineData(1_700_000_012_345, 1_000, 1_700_000_012_000)]
+    [InlineData(-1, 10_000, -10_000)]
+    [InlineData(-10_000, 10_000, -10_000)]
+    [InlineData(-10_001, 10_000, -20_000)]
+    [InlineData(-25_000, 10_000, -30_000)]
+    public void Window_start_is_the_floor_of_event_time_to_the_window_size(long eventTime, long windowMs, long expectedStart) =>
+        Assert.Equal(expectedStart, CtrEngine.WindowStart(eventTime, windowMs));
+
+    [Fact]
+    public void Watermark_is_minus_infinity_before_any_record()
+    {
+        Assert.Equal(long.MinValue, _tracker.Current);
+        Assert.Equal(long.MinValue, _tracker.Advance(now: 0));
+    }
+
+    [Fact]
+    public void Watermark_is_the_minimum_over_partitions_of_their_newest_event_time_minus_the_delay()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 15_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 12_000, now: 0); // out of order: the partition's maximum stays
+        Assert.Equal(13_000, _tracker.Advance(now: 1));
+
+        _tracker.Observe(partition: 1, eventTime: 30_000, now: 2);
+        Assert.Equal(18_000, _tracker.Advance(now: 2));
+    }
+
+    [Fact]
+    public void Watermark_never_goes_backwards_when_a_slower_partition_appears()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0));
+
+        _tracker.Observe(partition: 3, eventTime: 1_000, now: 1);
+        Assert.Equal(18_000, _tracker.Advance(now: 1));
+    }
+
+    [Fact]
+    public void A_silent_partition_stops_holding_the_watermark_back_after_the_idle_timeout()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 10_000, now: 0);
+        _tracker.Observe(partition: 0, eventTime: 25_000, now: 4_000);
+        Assert.Equal(8_000, _tracker.Advance(now: 4_999));
+
+        Assert.Equal(23_000, _tracker.Advance(now: 5_000));
+    }
+
+    [Fact]
+    public void Watermark_stays_put_when_every_partition_is_idle()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0));
+        Assert.Equal(18_000, _tracker.Advance(now: 60_000));
+    }
+
+    [Fact]
+    public void Finish_moves_the_watermark_to_plus_infinity()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Finish();
+        Assert.Equal(long.MaxValue, _tracker.Advance(now: 1));
+    }
+}

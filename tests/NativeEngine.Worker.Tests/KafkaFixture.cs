@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace NativeEngine.Worker.Tests;
+
+/// <summary>
+/// An embedded Kafka cluster with the pipeline's topics, and real clients to write events and read topics back.
+/// </summary>
+internal sealed class KafkaFixture : IDisposable
+{
+    public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(20);
+
+    /// <summary>A window boundary (10 s windows), so event times read as offsets into windows.</summary>
+    public const long T0 = 1_700_000_000_000;
+
+    /// <summary>3 campaigns x 2 ads: ads 1-2 belong to campaign 1, 3-4 to campaign 2, 5-6 to campaign 3.</summary>
+    public static readonly CampaignCatalog Catalog = CampaignCatalog.Generate(3, 2);
+
+    private readonly EmbeddedKafkaCluster _cluster;
+    private readonly IProducer<byte[], byte[]> _producer;
+    private long _nextEventId;
+
+    public KafkaFixture()
+    {
+        _cluster = EmbeddedKafkaCluster.Start(1, Pipeline.Topics.All.Select(t => (t, Pipeline.Partitions)));
+        _producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(Bootstrap, "test-events")).Build();
+    }
+
+    /// <summary>Windows of 10 s, watermark 2 s behind, no idleness during a test, quick ticks and triggers.</summary>
+    public PipelineSettings Pipeline { get; } = new PipelineSettings
+    {
+        Partitions = 2,
+        WindowSize = TimeSpan.FromSeconds(10),
+        WatermarkDelay = TimeSpan.FromSeconds(2),
+        IdleTimeout = TimeSpan.FromMinutes(1),
+        WatermarkInterval = TimeSpan.FromMilliseconds(50),
+        TriggerInterval = TimeSpan.FromMilliseconds(200),
+    }.Validate();
+
+    public string Bootstrap => _cluster.BootstrapServers;
+
+    /// <summary>Writes an event at <paramref name="eventTimeInRun"/> ms after <see cref="T0"/>; returns its bytes.</summary>
+    public byte[] Send(int partition, long eventTimeInRun, int adId, EventType type = EventType.View)
+    {
+        var value = WireFormat.Serialize(new AdEvent(++_nextEventId, type, adId, 42, T0 + eventTimeInRun));
+        SendRaw(partition, value, Encoding.UTF8.GetBytes(adId.ToString()));
+        return value;
+    }
+
+    public void SendRaw(int partition, byte[] value, byte[] key)
+    {
+        _producer.Produce(new TopicPartition(Pipeline.Topics.Events, partition), new Message<byte[], byte[]> { Key = key, Value = value });
+        Assert.Equal(0, _producer.Flush(WaitLimit));
+    }
+
+    /// <summary>Every record of <paramref name="topic"/>, read from the beginning by a fresh consumer up to the end of each partition.</summary>
+    public List<ConsumeResult<byte[], byte[]>> ReadAll(string topic)
+    {
+        var config = KafkaClients.Consumer(Bootstrap, $"reader-{Guid.NewGuid():N}", "test-reader");
+        config.EnablePartitionEof = true;
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
+        consumer.Assign(Enumerable.Range(0, Pipeline.Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var records = new List<ConsumeResult<byte[], byte[]>>();
+        var atEnd = new HashSet<int>();
+        var clock = Stopwatch.StartNew();
+        while (atEnd.Count < Pipeline.Partitions)
+        {
+            Assert.True(clock.Elapsed < WaitLimit, $"reading {topic} took longer than {WaitLimit}");
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is not { } r) continue;
+            if (r.IsPartitionEOF) atEnd.Add(r.Partition.Value);
+            else records.Add(r);
+        }
+        return records;
+    }
+
+    /// <summary>The offsets the engine's consumer group has committed, per events partition (-1001 when none).</summary>
+    public Dictionary<int, long> Committed(string groupId)
+    {
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = Bootstrap, GroupId = groupId }).Build();
+        return probe.Committed(Enumerable.Range(0, Pipeline.Partitions).Select(p => new TopicPartition(Pipeline.Topics.Events, p)), WaitLimit)
+            .ToDictionary(o => o.Partition.Value, o => o.Offset.Value);
+    }
+
+    public static async Task Until(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < WaitLimit, $"gave up waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    public void Dispose()
+    {
+        _producer.Dispose();
+        _cluster.Dispose();
+    }
+}
+
+/// <summary>Log lines into the test's output; lines that come after the test ended are dropped.</summary>
+internal sealed class TestOutputLogger(ITestOutputHelper output) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (!IsEnabled(logLevel)) return;
+        try
+        {
+            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}");
+        }
+        catch (InvalidOperationException)
+        {
+            // xunit refuses output once the test is over; the engine's last lines are not worth failing for.
+        }
+    }
+}
