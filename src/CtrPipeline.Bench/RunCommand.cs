@@ -12,7 +12,7 @@ public static class RunCommand
     public static Command Create()
     {
         var engine = new Option<string>("--engine") { Description = $"Engine id(s), comma-separated, or 'all' ({string.Join(", ", Engines.Native)}).", DefaultValueFactory = _ => Engines.NativeContinuous };
-        var profile = new Option<string>("--profile") { Description = "Arrival process: poisson (steady) or mmpp (bursty).", DefaultValueFactory = _ => "poisson" };
+        var profile = new Option<string>("--profile") { Description = "Arrival process: poisson (steady) or mmpp (bursty).", DefaultValueFactory = _ => TrafficProfiles.Poisson };
         var rate = new Option<double>("--rate") { Description = "Mean offered rate in events/s.", DefaultValueFactory = _ => 20_000 };
         var duration = new Option<string>("--duration") { Description = "How long the producer sends, e.g. 30s or 2m.", DefaultValueFactory = _ => "30s" };
         var seed = new Option<int>("--seed") { Description = "Seed of the generator (same seed, same events).", DefaultValueFactory = _ => 42 };
@@ -50,9 +50,7 @@ public static class RunCommand
                     TriggerInterval = Durations.Parse(parse.GetValue(trigger)!, "--trigger"),
                     Partitions = parse.GetValue(partitions),
                 };
-                var engines = parse.GetValue(engine)!.Trim() == "all"
-                    ? Engines.Native
-                    : parse.GetValue(engine)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var engines = Engines.ParseList(parse.GetValue(engine)!);
                 var settings = new ExperimentSettings(engines, producer, pipeline, parse.GetValue(verify), parse.GetValue(output)!, parse.GetValue(brokers)).Validate();
                 return await RunAsync(settings, cancel);
             }

@@ -13,7 +13,7 @@ PipelineSettings pipeline;
 int brokers, port;
 try
 {
-    pipeline = (builder.Configuration.GetSection(PipelineSettings.Section).Get<PipelineSettings>() ?? new()).Validate();
+    pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
     brokers = builder.Configuration.GetValue("EmbeddedKafka:Brokers", 1);
     port = builder.Configuration.GetValue("EmbeddedKafka:Port", 9092);
     if (brokers is < 1 or > 16) throw new ConfigurationException($"EmbeddedKafka:Brokers must be between 1 and 16 (got {brokers}).");

@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using MathNet.Numerics.Distributions;
 using MathNet.Numerics.LinearAlgebra;
 
@@ -15,7 +16,7 @@ public interface IArrivalProcess
 
     static IArrivalProcess Create(ProducerOptions options, Random random) => options.Profile switch
     {
-        "mmpp" => new MmppArrivals(options.Rate, options.MmppRateMultipliers, options.MmppSwitchRates, random),
+        TrafficProfiles.Mmpp => new MmppArrivals(options.Rate, options.MmppRateMultipliers, options.MmppSwitchRates, random),
         _ => new PoissonArrivals(options.Rate, random),
     };
 }

@@ -6,10 +6,8 @@ namespace Producer.Worker;
 public sealed class ProducerOptions
 {
     public const string Section = "Producer";
-    public static readonly IReadOnlyList<string> Profiles = ["poisson", "mmpp"];
-
     /// <summary>poisson (steady) or mmpp (bursty).</summary>
-    public string Profile { get; set; } = "poisson";
+    public string Profile { get; set; } = TrafficProfiles.Poisson;
 
     /// <summary>Mean offered rate, events per second (for MMPP the long-run mean over its states).</summary>
     public double Rate { get; set; } = 20_000;
@@ -42,7 +40,7 @@ public sealed class ProducerOptions
 
     public ProducerOptions Validate()
     {
-        Require(Profiles.Contains(Profile), $"Unknown profile '{Profile}'. Use one of: {string.Join(", ", Profiles)}.");
+        TrafficProfiles.Require(Profile);
         Require(double.IsFinite(Rate) && Rate > 0, $"The rate must be a positive number of events/s (got {Rate}).");
         Require(Duration is null || Duration > TimeSpan.Zero, $"The duration must be positive (got {Duration}).");
         Require(Ctr is > 0 and < 1, $"Producer:Ctr must be between 0 and 1, exclusive (got {Ctr}).");

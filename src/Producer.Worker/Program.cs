@@ -6,8 +6,8 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.AddServiceDefaults();
 try
 {
-    var options = (builder.Configuration.GetSection(ProducerOptions.Section).Get<ProducerOptions>() ?? new()).Validate();
-    var pipeline = (builder.Configuration.GetSection(PipelineSettings.Section).Get<PipelineSettings>() ?? new()).Validate();
+    var options = builder.Configuration.BindSection<ProducerOptions>(ProducerOptions.Section).Validate();
+    var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
     var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
     var bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
     builder.Services.AddSingleton(sp => new EventProducer(options, pipeline, catalog, bootstrap, sp.GetRequiredService<ILogger<EventProducer>>()));

@@ -1,7 +1,6 @@
 using System.Globalization;
-using CtrPipeline.Contracts;
 
-namespace CtrPipeline.Bench;
+namespace CtrPipeline.Contracts;
 
 /// <summary>Human durations on the command line: "30s", "500ms", "2m", "1h", or a TimeSpan such as "00:00:30".</summary>
 public static class Durations

@@ -1,0 +1,52 @@
+using System.Globalization;
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
+
+namespace CtrPipeline.AppHost;
+
+public enum PipelineMode { Auto, Embedded, Containers }
+
+/// <summary>
+/// What a user chooses when starting the AppHost, from the "Parameters" configuration section:
+/// <c>dotnet run --project src/CtrPipeline.AppHost -- --Parameters:rate=50000</c> or <c>Parameters__rate=50000</c>.
+/// Validated up front with the same rules the services apply, so a bad value stops the AppHost with one message
+/// instead of leaving crashed resources in the dashboard.
+/// </summary>
+public sealed record PipelineParameters(
+    PipelineMode Mode, IReadOnlyList<string> Engines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay)
+{
+    public const string Section = "Parameters";
+
+    public static PipelineParameters From(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(Section);
+        string Get(string key, string fallback) => section[key] is { Length: > 0 } value ? value : fallback;
+
+        var modeText = Get("mode", "auto");
+        if (!Enum.TryParse<PipelineMode>(modeText, ignoreCase: true, out var mode) || !Enum.IsDefined(mode))
+            throw new ConfigurationException($"Parameters:mode must be auto, embedded or containers (got '{modeText}').");
+        var rateText = Get("rate", "5000");
+        if (!double.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || !double.IsFinite(rate) || rate <= 0)
+            throw new ConfigurationException($"Parameters:rate must be a positive number of events/s (got '{rateText}').");
+
+        var parameters = new PipelineParameters(
+            mode,
+            CtrPipeline.Contracts.Engines.ParseList(Get("engine", "all")),
+            TrafficProfiles.Require(Get("profile", TrafficProfiles.Mmpp)),
+            rate,
+            Durations.Parse(Get("window", "10s"), "Parameters:window"),
+            Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"));
+        parameters.Pipeline().Validate();
+        return parameters;
+    }
+
+    /// <summary>The pipeline settings these parameters imply; every service receives them as Pipeline__* variables.</summary>
+    public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay };
+
+    /// <summary>Embedded unless containers were asked for, or a healthy container runtime was found in auto mode.</summary>
+    public PipelineMode Resolve(Func<bool> containerRuntimeIsHealthy) => Mode switch
+    {
+        PipelineMode.Auto => containerRuntimeIsHealthy() ? PipelineMode.Containers : PipelineMode.Embedded,
+        _ => Mode,
+    };
+}

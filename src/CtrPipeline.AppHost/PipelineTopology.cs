@@ -1,0 +1,89 @@
+using System.Globalization;
+using CtrPipeline.Contracts;
+
+namespace CtrPipeline.AppHost;
+
+/// <summary>The resources of one pipeline and how they are wired; Program.cs only chooses what to add.</summary>
+public static class PipelineTopology
+{
+    public const string KafkaConnection = "kafka";
+    public const string EmbeddedBroker = "embedded-kafka";
+    public const string Producer = "producer";
+    public const string Analyzer = "analyzer";
+    public const string ResetTopicsCommand = "reset-topics";
+
+    /// <summary>
+    /// The embedded broker (librdkafka's in-memory mock cluster in the EmbeddedKafka project) and the "kafka"
+    /// connection string pointing at its bootstrap port, which DCP allocates and hands over as EmbeddedKafka__Port.
+    /// </summary>
+    public static KafkaBinding AddEmbeddedKafka(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
+    {
+        var broker = builder.AddProject<Projects.EmbeddedKafka>(EmbeddedBroker)
+            .WithPipelineSettings(builder, parameters)
+            .WithHttpEndpoint(name: "http")
+            .WithEndpoint(name: "kafka", scheme: "tcp", env: "EmbeddedKafka__Port", isProxied: false)
+            .WithHttpHealthCheck("/health")
+            .WithHttpCommand("/topics/reset", "Reset topics", commandName: ResetTopicsCommand, commandOptions: new HttpCommandOptions
+            {
+                Method = HttpMethod.Post,
+                Description = "Empty every pipeline topic (events, results, dead letters, late records).",
+                ConfirmationMessage = "Delete all records from every pipeline topic?",
+                IconName = "Delete",
+            });
+        var bootstrap = broker.GetEndpoint("kafka");
+        var connection = builder.AddConnectionString(KafkaConnection,
+            ReferenceExpression.Create($"{bootstrap.Property(EndpointProperty.Host)}:{bootstrap.Property(EndpointProperty.Port)}"));
+        return new KafkaBinding(connection, broker);
+    }
+
+    /// <summary>The producer, one worker per engine and the analyzer, each waiting for Kafka.</summary>
+    public static void AddPipelineWorkers(this IDistributedApplicationBuilder builder, KafkaBinding kafka, PipelineParameters parameters)
+    {
+        var engines = parameters.Engines.Select(engine => builder.AddProject<Projects.NativeEngine_Worker>(engine)
+                .WithEnvironment("Engine__Id", engine)
+                .WithPipelineSettings(builder, parameters)
+                .WithKafka(kafka))
+            .ToList();
+
+        var analyzer = builder.AddProject<Projects.Analyzer_Worker>(Analyzer)
+            .WithEnvironment("Analyzer__SummaryPath", Path.Combine(RunsFolder(builder), "analyzer-summary.json"))
+            .WithPipelineSettings(builder, parameters)
+            .WithKafka(kafka);
+
+        // The producer starts last so that the first events do not wait in Kafka for engines that are still starting,
+        // which would show up as L1 that no engine caused.
+        var producer = builder.AddProject<Projects.Producer_Worker>(Producer)
+            .WithEnvironment("Producer__Profile", parameters.Profile)
+            .WithEnvironment("Producer__Rate", parameters.Rate.ToString(CultureInfo.InvariantCulture))
+            .WithPipelineSettings(builder, parameters)
+            .WithKafka(kafka)
+            .WaitFor(analyzer);
+        foreach (var engine in engines) producer.WaitFor(engine);
+    }
+
+    /// <summary>runs/apphost in the repository, next to the headless runs.</summary>
+    public static string RunsFolder(IDistributedApplicationBuilder builder) =>
+        Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "runs", "apphost"));
+
+    private static IResourceBuilder<ProjectResource> WithKafka(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka) =>
+        project.WithReference(kafka.Connection).WaitFor(kafka.Server);
+
+    /// <summary>The shared settings (DESIGN.md section 4), set once here for every service as Pipeline__* variables.</summary>
+    private static IResourceBuilder<ProjectResource> WithPipelineSettings(
+        this IResourceBuilder<ProjectResource> project, IDistributedApplicationBuilder builder, PipelineParameters parameters)
+    {
+        var settings = parameters.Pipeline();
+        return project
+            .WithEnvironment("Pipeline__WindowSize", settings.WindowSize.ToString("c", CultureInfo.InvariantCulture))
+            .WithEnvironment("Pipeline__WatermarkDelay", settings.WatermarkDelay.ToString("c", CultureInfo.InvariantCulture))
+            .WithEnvironment("Pipeline__Partitions", settings.Partitions.ToString(CultureInfo.InvariantCulture))
+            .WithEnvironment("Pipeline__CatalogPath", CatalogPath(builder));
+    }
+
+    /// <summary>data/campaigns.csv in the repository: one catalog file for every engine and the producer.</summary>
+    public static string CatalogPath(IDistributedApplicationBuilder builder) =>
+        Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "data", "campaigns.csv"));
+}
+
+/// <summary>Where the services find Kafka: a connection string, and the resource to wait for before they start.</summary>
+public sealed record KafkaBinding(IResourceBuilder<IResourceWithConnectionString> Connection, IResourceBuilder<IResource> Server);

@@ -1,0 +1,99 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using CtrPipeline.AppHost;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CtrPipeline.AppHost.Tests;
+
+/// <summary>The embedded-mode app model, built from Program.cs exactly as `dotnet run` builds it, without starting anything.</summary>
+public sealed class AppModelTests
+{
+    private static async Task<IDistributedApplicationTestingBuilder> Model(params string[] args) =>
+        await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(["--Parameters:mode=embedded", .. args]);
+
+    private static IResource Resource(IDistributedApplicationTestingBuilder builder, string name) =>
+        builder.Resources.SingleOrDefault(r => r.Name == name) ?? throw new Xunit.Sdk.XunitException(
+            $"No resource '{name}'; the model has: {string.Join(", ", builder.Resources.Select(r => r.Name))}");
+
+    /// <summary>The resource's environment as the publish manifest would write it (references as {resource.property}).</summary>
+    private static async Task<Dictionary<string, string>> Environment(IResource resource)
+    {
+        var configuration = await ExecutionConfigurationBuilder.Create(resource).WithEnvironmentVariablesConfig()
+            .BuildAsync(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), NullLogger.Instance, CancellationToken.None);
+        Assert.Null(configuration.Exception);
+        return configuration.EnvironmentVariables.ToDictionary(v => v.Key, v => v.Value);
+    }
+
+    private static IEnumerable<string> WaitsFor(IResource resource) =>
+        resource.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
+
+    [Fact]
+    public async Task Default_model_has_broker_connection_both_native_engines_analyzer_and_producer()
+    {
+        await using var builder = await Model();
+        var names = builder.Resources.Select(r => r.Name).ToHashSet();
+        string[] expected = ["embedded-kafka", "kafka", "native-continuous", "native-microbatch", "analyzer", "producer"];
+        Assert.Superset(expected.ToHashSet(), names);
+        Assert.IsType<ConnectionStringResource>(Resource(builder, "kafka"));
+    }
+
+    [Fact]
+    public async Task Broker_gets_its_allocated_bootstrap_port_a_health_check_and_the_reset_command()
+    {
+        await using var builder = await Model();
+        var broker = Resource(builder, "embedded-kafka");
+        var endpoint = broker.Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == "kafka");
+        Assert.Equal("tcp", endpoint.UriScheme);
+        Assert.False(endpoint.IsProxied);
+        Assert.Equal("{embedded-kafka.bindings.kafka.targetPort}", (await Environment(broker))["EmbeddedKafka__Port"]);
+        Assert.Contains(broker.Annotations.OfType<HealthCheckAnnotation>(), h => h.Key.Contains("embedded-kafka"));
+        var reset = Assert.Single(broker.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == PipelineTopology.ResetTopicsCommand);
+        Assert.Equal("Reset topics", reset.DisplayName);
+
+        var connection = (ConnectionStringResource)Resource(builder, "kafka");
+        var manifest = connection.ConnectionStringExpression.ValueExpression;
+        Assert.Equal("{embedded-kafka.bindings.kafka.host}:{embedded-kafka.bindings.kafka.port}", manifest);
+    }
+
+    [Fact]
+    public async Task Every_worker_gets_the_kafka_connection_and_the_same_pipeline_settings_and_waits_for_the_broker()
+    {
+        await using var builder = await Model("--Parameters:window=5s", "--Parameters:watermark=750ms");
+        string[] workers = ["native-continuous", "native-microbatch", "analyzer", "producer"];
+        var catalog = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "data", "campaigns.csv"));
+        foreach (var name in workers)
+        {
+            var worker = Resource(builder, name);
+            var env = await Environment(worker);
+            Assert.Equal("{kafka.connectionString}", env["ConnectionStrings__kafka"]);
+            Assert.Equal("00:00:05", env["Pipeline__WindowSize"]);
+            Assert.Equal("00:00:00.7500000", env["Pipeline__WatermarkDelay"]);
+            Assert.Equal(catalog, env["Pipeline__CatalogPath"]);
+            Assert.True(File.Exists(env["Pipeline__CatalogPath"]), $"{name}: the catalog it is given does not exist");
+            Assert.Contains("embedded-kafka", WaitsFor(worker));
+        }
+    }
+
+    [Fact]
+    public async Task Engines_are_one_resource_each_and_the_producer_starts_after_them_and_the_analyzer()
+    {
+        await using var builder = await Model("--Parameters:rate=1234.5", "--Parameters:profile=poisson");
+        Assert.Equal("native-continuous", (await Environment(Resource(builder, "native-continuous")))["Engine__Id"]);
+        Assert.Equal("native-microbatch", (await Environment(Resource(builder, "native-microbatch")))["Engine__Id"]);
+        var producer = Resource(builder, "producer");
+        var env = await Environment(producer);
+        Assert.Equal("poisson", env["Producer__Profile"]);
+        Assert.Equal("1234.5", env["Producer__Rate"]);
+        Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "analyzer" }, WaitsFor(producer).ToHashSet());
+        Assert.EndsWith(Path.Combine("runs", "apphost", "analyzer-summary.json"), (await Environment(Resource(builder, "analyzer")))["Analyzer__SummaryPath"]);
+    }
+
+    [Fact]
+    public async Task The_engine_parameter_selects_which_engines_run()
+    {
+        await using var builder = await Model("--Parameters:engine=native-microbatch");
+        Assert.DoesNotContain(builder.Resources, r => r.Name == "native-continuous");
+        Assert.Contains(builder.Resources, r => r.Name == "native-microbatch");
+    }
+}

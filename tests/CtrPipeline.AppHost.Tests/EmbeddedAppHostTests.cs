@@ -1,0 +1,73 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using CtrPipeline.Contracts;
+using Xunit.Abstractions;
+
+namespace CtrPipeline.AppHost.Tests;
+
+/// <summary>Starts the real AppHost in embedded mode (DCP runs every project as a process) and follows data through it.</summary>
+public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Embedded_mode_runs_every_resource_and_both_engines_publish_results_to_kafka()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var cancel = timeout.Token;
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(
+            ["--Parameters:mode=embedded", "--Parameters:rate=2000", "--Parameters:window=2s", "--Parameters:watermark=500ms"], cancel);
+        await using var app = await builder.BuildAsync(cancel);
+        await app.StartAsync(cancel);
+
+        var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        await notifications.WaitForResourceHealthyAsync(PipelineTopology.EmbeddedBroker, cancel);
+        foreach (var name in new[] { "native-continuous", "native-microbatch", PipelineTopology.Analyzer, PipelineTopology.Producer })
+        {
+            await notifications.WaitForResourceAsync(name, KnownResourceStates.Running, cancel);
+            output.WriteLine($"{name}: running");
+        }
+
+        var bootstrap = await app.GetConnectionStringAsync(PipelineTopology.KafkaConnection, cancel);
+        Assert.False(string.IsNullOrEmpty(bootstrap));
+        var engines = await EnginesWithResultsAsync(bootstrap!, TimeSpan.FromSeconds(90), cancel);
+        Assert.Equal(Engines.Native.Order(), engines.Order());
+
+        var commands = app.Services.GetRequiredService<ResourceCommandService>();
+        var reset = await commands.ExecuteCommandAsync(PipelineTopology.EmbeddedBroker, PipelineTopology.ResetTopicsCommand, cancel);
+        Assert.True(reset.Success, reset.Message);
+
+        // Nothing else stopped: the engines are still running after the topics were emptied under them.
+        foreach (var name in Engines.Native)
+            Assert.Equal(KnownResourceStates.Running, await CurrentStateAsync(notifications, name, cancel));
+    }
+
+    private async Task<IReadOnlyCollection<string>> EnginesWithResultsAsync(string bootstrap, TimeSpan within, CancellationToken cancel)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = $"apphost-test-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe(new PipelineSettings().Topics.Results);
+        var seen = new HashSet<string>();
+        var deadline = DateTime.UtcNow + within;
+        while (seen.Count < Engines.Native.Count && DateTime.UtcNow < deadline)
+        {
+            var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (record?.Message?.Value is not { } value) continue;
+            var result = WireFormat.ParseResult(value);
+            if (seen.Add(result.Engine)) output.WriteLine($"first result from {result.Engine}: window {result.WindowStart}, campaign {result.CampaignId}, L1 {result.ComputedAt - result.MaxEventKafkaTs} ms");
+        }
+        consumer.Close();
+        return seen;
+    }
+
+    private static async Task<string?> CurrentStateAsync(ResourceNotificationService notifications, string name, CancellationToken cancel)
+    {
+        var e = await notifications.WaitForResourceAsync(name, _ => true, cancel);
+        return e.Snapshot.State?.Text;
+    }
+}

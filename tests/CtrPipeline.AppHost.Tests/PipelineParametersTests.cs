@@ -1,0 +1,51 @@
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
+
+namespace CtrPipeline.AppHost.Tests;
+
+public sealed class PipelineParametersTests
+{
+    private static PipelineParameters From(params (string Key, string Value)[] values) =>
+        PipelineParameters.From(new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>($"Parameters:{v.Key}", v.Value)))
+            .Build());
+
+    [Fact]
+    public void Defaults_run_both_native_engines_on_bursty_traffic()
+    {
+        var p = From();
+        Assert.Equal(PipelineMode.Auto, p.Mode);
+        Assert.Equal(Engines.Native, p.Engines);
+        Assert.Equal("mmpp", p.Profile);
+        Assert.Equal(5000, p.Rate);
+        Assert.Equal(TimeSpan.FromSeconds(10), p.WindowSize);
+        Assert.Equal(TimeSpan.FromSeconds(2), p.WatermarkDelay);
+    }
+
+    [Theory]
+    [InlineData("rate", "-5", "Parameters:rate must be a positive number")]
+    [InlineData("rate", "fast", "Parameters:rate must be a positive number")]
+    [InlineData("engine", "spark-ish", "Unknown engine 'spark-ish'")]
+    [InlineData("profile", "zipf", "Unknown profile 'zipf'")]
+    [InlineData("mode", "cloud", "Parameters:mode must be auto, embedded or containers")]
+    [InlineData("window", "100ms", "must not be smaller than the watermark's tick")]
+    [InlineData("watermark", "soon", "Parameters:watermark: 'soon' is not a duration")]
+    public void Bad_values_are_rejected_with_a_message_naming_the_parameter(string key, string value, string message)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => From((key, value)));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("auto", true, PipelineMode.Containers)]
+    [InlineData("auto", false, PipelineMode.Embedded)]
+    [InlineData("embedded", true, PipelineMode.Embedded)]
+    [InlineData("containers", false, PipelineMode.Containers)]
+    public void Auto_mode_follows_the_container_runtime_and_explicit_modes_do_not(string mode, bool healthy, PipelineMode expected)
+    {
+        var probes = 0;
+        var resolved = From(("mode", mode)).Resolve(() => { probes++; return healthy; });
+        Assert.Equal(expected, resolved);
+        Assert.Equal(mode == "auto" ? 1 : 0, probes); // the runtime is only probed when it decides something
+    }
+}
