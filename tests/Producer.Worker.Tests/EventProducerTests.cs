@@ -1,0 +1,29 @@
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using Producer.Worker;
+
+namespace Producer.Worker.Tests;
+
+/// <summary>The producer against the embedded broker over real sockets.</summary>
+public sealed class EventProducerTests
+{
+    [Fact]
+    public async Task Sends_the_scheduled_events_open_loop_and_every_one_is_delivered()
+    {
+        var pipeline = new PipelineSettings { Partitions = 2 };
+        using var cluster = EmbeddedKafkaCluster.Start(1, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
+        var options = new ProducerOptions { Rate = 5_000, Duration = TimeSpan.FromSeconds(2), Seed = 11 };
+        var producer = new EventProducer(options, pipeline, CampaignCatalog.Generate(5, 4), cluster.BootstrapServers, NullLogger<EventProducer>.Instance);
+
+        await producer.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var p = producer.Progress;
+        Assert.InRange(p.Sent, 9_000, 11_000); // Poisson count over 2 s at 5000/s: sd ~ 100
+        Assert.Equal(p.Sent, p.Delivered);
+        Assert.Equal(0, p.DeliveryErrors);
+        Assert.InRange(p.MaxScheduleLagMs, 0, 1_000);
+        var inTopic = cluster.Offsets().Where(o => o.Topic == pipeline.Topics.Events).Sum(o => o.High - o.Low);
+        Assert.Equal(p.Sent, inTopic);
+    }
+}
