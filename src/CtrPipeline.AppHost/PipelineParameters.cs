@@ -13,7 +13,7 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// instead of leaving crashed resources in the dashboard.
 /// </summary>
 public sealed record PipelineParameters(
-    PipelineMode Mode, IReadOnlyList<string> Engines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay)
+    PipelineMode Mode, IReadOnlyList<string> Engines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort)
 {
     public const string Section = "Parameters";
 
@@ -29,13 +29,18 @@ public sealed record PipelineParameters(
         if (!double.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || !double.IsFinite(rate) || rate <= 0)
             throw new ConfigurationException($"Parameters:rate must be a positive number of events/s (got '{rateText}').");
 
+        var portText = Get("kafka-port", "9092");
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+            throw new ConfigurationException($"Parameters:kafka-port must be a TCP port, or 0 for any free port (got '{portText}').");
+
         var parameters = new PipelineParameters(
             mode,
             CtrPipeline.Contracts.Engines.ParseList(Get("engine", "all")),
             TrafficProfiles.Require(Get("profile", TrafficProfiles.Mmpp)),
             rate,
             Durations.Parse(Get("window", "10s"), "Parameters:window"),
-            Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"));
+            Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"),
+            port == 0 ? null : port);
         parameters.Pipeline().Validate();
         return parameters;
     }

@@ -14,14 +14,15 @@ public static class PipelineTopology
 
     /// <summary>
     /// The embedded broker (librdkafka's in-memory mock cluster in the EmbeddedKafka project) and the "kafka"
-    /// connection string pointing at its bootstrap port, which DCP allocates and hands over as EmbeddedKafka__Port.
+    /// connection string pointing at its bootstrap port (9092 unless the kafka-port parameter says otherwise; 0 lets DCP
+    /// allocate one), handed to the broker as EmbeddedKafka__Port.
     /// </summary>
     public static KafkaBinding AddEmbeddedKafka(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {
         var broker = builder.AddProject<Projects.EmbeddedKafka>(EmbeddedBroker)
             .WithPipelineSettings(builder, parameters)
             .WithHttpEndpoint(name: "http")
-            .WithEndpoint(name: "kafka", scheme: "tcp", env: "EmbeddedKafka__Port", isProxied: false)
+            .WithEndpoint(name: "kafka", scheme: "tcp", port: parameters.KafkaPort, env: "EmbeddedKafka__Port", isProxied: false)
             .WithHttpHealthCheck("/health")
             .WithHttpCommand("/topics/reset", "Reset topics", commandName: ResetTopicsCommand, commandOptions: new HttpCommandOptions
             {

@@ -26,7 +26,18 @@ catch (ConfigurationException e)
 }
 
 using var cluster = EmbeddedKafkaCluster.Start(brokers, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
-await using var proxy = port == 0 ? null : new BootstrapProxy(port, cluster.BootstrapServers.Split(',')[0]);
+BootstrapProxy? proxy = null;
+try
+{
+    proxy = port == 0 ? null : new BootstrapProxy(port, cluster.BootstrapServers.Split(',')[0]);
+}
+catch (System.Net.Sockets.SocketException e)
+{
+    Console.Error.WriteLine($"error: cannot listen on 127.0.0.1:{port} ({e.Message}). Is another Kafka running? " +
+        "Choose another port: EmbeddedKafka:Port, or the AppHost parameter kafka-port (0 = any free port).");
+    return 2;
+}
+await using var _ = proxy;
 var bootstrap = proxy?.Address ?? cluster.BootstrapServers;
 
 builder.Services.AddSingleton(cluster);

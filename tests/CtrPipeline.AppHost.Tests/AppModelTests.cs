@@ -46,6 +46,7 @@ public sealed class AppModelTests
         var endpoint = broker.Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == "kafka");
         Assert.Equal("tcp", endpoint.UriScheme);
         Assert.False(endpoint.IsProxied);
+        Assert.Equal(9092, endpoint.Port); // where kcat and other local tools expect Kafka
         Assert.Equal("{embedded-kafka.bindings.kafka.targetPort}", (await Environment(broker))["EmbeddedKafka__Port"]);
         Assert.Contains(broker.Annotations.OfType<HealthCheckAnnotation>(), h => h.Key.Contains("embedded-kafka"));
         var reset = Assert.Single(broker.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == PipelineTopology.ResetTopicsCommand);
@@ -87,6 +88,14 @@ public sealed class AppModelTests
         Assert.Equal("1234.5", env["Producer__Rate"]);
         Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "analyzer" }, WaitsFor(producer).ToHashSet());
         Assert.EndsWith(Path.Combine("runs", "apphost", "analyzer-summary.json"), (await Environment(Resource(builder, "analyzer")))["Analyzer__SummaryPath"]);
+    }
+
+    [Fact]
+    public async Task Kafka_port_zero_lets_the_orchestrator_choose_a_free_port()
+    {
+        await using var builder = await Model("--Parameters:kafka-port=0");
+        var endpoint = Resource(builder, "embedded-kafka").Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == "kafka");
+        Assert.Null(endpoint.Port);
     }
 
     [Fact]

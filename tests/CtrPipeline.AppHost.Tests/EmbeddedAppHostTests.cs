@@ -17,7 +17,7 @@ public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var cancel = timeout.Token;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(
-            ["--Parameters:mode=embedded", "--Parameters:rate=2000", "--Parameters:window=2s", "--Parameters:watermark=500ms"], cancel);
+            ["--Parameters:mode=embedded", "--Parameters:kafka-port=0", "--Parameters:rate=2000", "--Parameters:window=2s", "--Parameters:watermark=500ms"], cancel);
         await using var app = await builder.BuildAsync(cancel);
         await app.StartAsync(cancel);
 

@@ -20,6 +20,7 @@ public sealed class PipelineParametersTests
         Assert.Equal(5000, p.Rate);
         Assert.Equal(TimeSpan.FromSeconds(10), p.WindowSize);
         Assert.Equal(TimeSpan.FromSeconds(2), p.WatermarkDelay);
+        Assert.Equal(9092, p.KafkaPort);
     }
 
     [Theory]
@@ -30,6 +31,8 @@ public sealed class PipelineParametersTests
     [InlineData("mode", "cloud", "Parameters:mode must be auto, embedded or containers")]
     [InlineData("window", "100ms", "must not be smaller than the watermark's tick")]
     [InlineData("watermark", "soon", "Parameters:watermark: 'soon' is not a duration")]
+    [InlineData("kafka-port", "99999", "Parameters:kafka-port must be a TCP port")]
+    [InlineData("kafka-port", "-1", "Parameters:kafka-port must be a TCP port")]
     public void Bad_values_are_rejected_with_a_message_naming_the_parameter(string key, string value, string message)
     {
         var e = Assert.Throws<ConfigurationException>(() => From((key, value)));
