@@ -51,8 +51,8 @@ public static class PipelineTopology
             .WithPipelineSettings(builder, parameters)
             .WithKafka(kafka);
 
-        // The producer starts last so that the first events do not wait in Kafka for engines that are still starting,
-        // which would show up as L1 that no engine caused.
+        // The producer starts last, once the engine and analyzer processes run, so the load does not pile up in Kafka
+        // while they start; their consumer-group join (a few seconds) still shows in the first windows' L1.
         var producer = builder.AddProject<Projects.Producer_Worker>(Producer)
             .WithEnvironment("Producer__Profile", parameters.Profile)
             .WithEnvironment("Producer__Rate", parameters.Rate.ToString(CultureInfo.InvariantCulture))
