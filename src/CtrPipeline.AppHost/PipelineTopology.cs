@@ -63,8 +63,7 @@ public static class PipelineTopology
     }
 
     /// <summary>runs/apphost in the repository, next to the headless runs.</summary>
-    public static string RunsFolder(IDistributedApplicationBuilder builder) =>
-        Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "runs", "apphost"));
+    public static string RunsFolder(IDistributedApplicationBuilder builder) => InRepository(builder, "runs", "apphost");
 
     private static IResourceBuilder<ProjectResource> WithKafka(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka) =>
         project.WithReference(kafka.Connection).WaitFor(kafka.Server);
@@ -82,8 +81,11 @@ public static class PipelineTopology
     }
 
     /// <summary>data/campaigns.csv in the repository: one catalog file for every engine and the producer.</summary>
-    public static string CatalogPath(IDistributedApplicationBuilder builder) =>
-        Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "data", "campaigns.csv"));
+    public static string CatalogPath(IDistributedApplicationBuilder builder) => InRepository(builder, "data", "campaigns.csv");
+
+    /// <summary>A path under the repository root, two levels above src/CtrPipeline.AppHost.</summary>
+    private static string InRepository(IDistributedApplicationBuilder builder, params string[] parts) =>
+        Path.GetFullPath(Path.Combine([builder.AppHostDirectory, "..", "..", .. parts]));
 }
 
 /// <summary>Where the services find Kafka: a connection string, and the resource to wait for before they start.</summary>

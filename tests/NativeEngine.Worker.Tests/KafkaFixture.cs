@@ -102,24 +102,3 @@ internal sealed class KafkaFixture : IDisposable
         _cluster.Dispose();
     }
 }
-
-/// <summary>Log lines into the test's output; lines that come after the test ended are dropped.</summary>
-internal sealed class TestOutputLogger(ITestOutputHelper output) : ILogger
-{
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        if (!IsEnabled(logLevel)) return;
-        try
-        {
-            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}");
-        }
-        catch (InvalidOperationException)
-        {
-            // xunit refuses output once the test is over; the engine's last lines are not worth failing for.
-        }
-    }
-}

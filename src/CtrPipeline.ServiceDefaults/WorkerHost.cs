@@ -1,0 +1,37 @@
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>The host of every worker (producer, engine, analyzer): one long-running loop with the service defaults.</summary>
+public static class WorkerHost
+{
+    /// <summary>
+    /// Lets <paramref name="configure"/> read and validate the worker's settings and return its loop, then runs it until
+    /// the process is stopped. A <see cref="ConfigurationException"/> ends the process with one "error:" line and exit
+    /// code 2. A loop that finishes (a producer whose duration is over) leaves the process up and idle, so the
+    /// dashboard does not show it as crashed.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, Func<HostApplicationBuilder, Func<IServiceProvider, CancellationToken, Task>> configure)
+    {
+        var builder = Host.CreateApplicationBuilder(args);
+        builder.AddServiceDefaults();
+        try
+        {
+            var loop = configure(builder);
+            builder.Services.AddHostedService(services => new LoopService(stop => loop(services, stop)));
+        }
+        catch (ConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
+        await builder.Build().RunAsync();
+        return 0;
+    }
+
+    private sealed class LoopService(Func<CancellationToken, Task> loop) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => loop(stoppingToken);
+    }
+}
