@@ -28,7 +28,7 @@ internal sealed class EngineMetrics : IDisposable
             "{event}", "Records in the assigned events partitions that the engine has not read yet.");
         _meter.CreateObservableGauge("ctr.engine.open_windows", () => new Measurement<int>(progress().OpenWindows, _engine),
             "{row}", "(window, campaign) rows the watermark still keeps open: the engine's state size.");
-        _meter.CreateObservableGauge("ctr.engine.watermark_delay_ms", () => WatermarkDelay(progress().Watermark),
+        _meter.CreateObservableGauge("ctr.engine.watermark_delay", () => WatermarkDelay(progress().Watermark),
             "ms", "Wall clock minus the event-time watermark; absent before the first record and after the drain.");
     }
 

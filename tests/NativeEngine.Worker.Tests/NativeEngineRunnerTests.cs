@@ -78,7 +78,7 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
             (metrics.Total("ctr.engine.events.consumed"), metrics.Total("ctr.engine.events.late"), metrics.Total("ctr.engine.events.bad"), (int)metrics.Total("ctr.engine.results.published")));
         Assert.Equal(
             [("ctr.engine.consumer_lag", "{event}"), ("ctr.engine.events.bad", "{event}"), ("ctr.engine.events.consumed", "{event}"), ("ctr.engine.events.late", "{event}"),
-             ("ctr.engine.open_windows", "{row}"), ("ctr.engine.results.published", "{row}"), ("ctr.engine.watermark_delay_ms", "ms")],
+             ("ctr.engine.open_windows", "{row}"), ("ctr.engine.results.published", "{row}"), ("ctr.engine.watermark_delay", "ms")],
             metrics.Units.Select(u => (u.Key, u.Value)).Order());
     }
 
