@@ -124,6 +124,21 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
         if (latency.L2 is { } l2) L2.Record(Math.Max(0, l2), engine);
         L2Received.Record(Math.Max(0, latency.L2Received), engine);
         ResultsCounter.Add(1, engine, new KeyValuePair<string, object?>("final", row.Final));
+        if (KafkaTracing.Extract(record.Message.Headers) is { } parent) Trace(parent, record, row, latency);
+    }
+
+    /// <summary>The last span of a traced event's trace: this row read from the results topic, with its latencies.</summary>
+    private void Trace(ActivityContext parent, ConsumeResult<Ignore, byte[]> record, CtrResult row, RowLatency latency)
+    {
+        using var span = KafkaTracing.StartMessaging("process", pipeline.Topics.Results, ActivityKind.Consumer, parent);
+        span?.SetRecordPosition(record.Partition.Value, record.Offset.Value)
+            .SetTag("ctr.engine", row.Engine)
+            .SetTag("ctr.window.start", row.WindowStart)
+            .SetTag("ctr.campaign_id", row.CampaignId)
+            .SetTag("ctr.final", row.Final)
+            .SetTag("ctr.l1_ms", latency.L1)
+            .SetTag("ctr.l2_ms", latency.L2)
+            .SetTag("ctr.l2_received_ms", latency.L2Received);
     }
 
     /// <summary>The result row, or null with the reason when the record is not one.</summary>

@@ -124,6 +124,7 @@ public sealed class NativeEngineRunner
         private readonly byte[] _engineHeader;
         private readonly List<CtrResult> _output = [];
         private readonly Dictionary<int, long> _committed = [];
+        private readonly Dictionary<(long WindowStart, int CampaignId), List<ActivityContext>> _tracedCells = [];
         private long _consumed, _bad, _published, _lag;
         private bool _commitPostponed;
 
@@ -231,7 +232,9 @@ public sealed class NativeEngineRunner
                 return;
             }
 
-            switch (_engine.Process(new StreamRecord(e!, partition, record.Offset.Value, message.Timestamp.UnixTimestampMs), _output))
+            var outcome = _engine.Process(new StreamRecord(e!, partition, record.Offset.Value, message.Timestamp.UnixTimestampMs), _output);
+            if (KafkaTracing.Extract(message.Headers) is { } parent) TraceEvent(parent, record, e!, outcome);
+            switch (outcome)
             {
                 case RecordOutcome.Late:
                     SideOutput(_topics.Late, message, error: null);
@@ -247,9 +250,70 @@ public sealed class NativeEngineRunner
         private void Publish()
         {
             foreach (var row in _output)
-                Send(_topics.Results, Encoding.UTF8.GetBytes(row.CampaignId.ToString(CultureInfo.InvariantCulture)), WireFormat.Serialize(row), headers: null);
+            {
+                var key = Encoding.UTF8.GetBytes(row.CampaignId.ToString(CultureInfo.InvariantCulture));
+                if (_tracedCells.Count > 0 && _tracedCells.TryGetValue((row.WindowStart, row.CampaignId), out var events))
+                {
+                    if (row.Final) _tracedCells.Remove((row.WindowStart, row.CampaignId));
+                    PublishTraced(row, key, events);
+                }
+                else Send(_topics.Results, key, WireFormat.Serialize(row), headers: null);
+            }
             _published += _output.Count;
             _output.Clear();
+        }
+
+        /// <summary>
+        /// A traced event: a "process events" span under the producer's, remembered with its (window, campaign) cell
+        /// so that the rows computed from that cell can be traced back to it.
+        /// </summary>
+        private void TraceEvent(ActivityContext parent, ConsumeResult<byte[], byte[]> record, AdEvent e, RecordOutcome outcome)
+        {
+            using var span = KafkaTracing.StartMessaging("process", _topics.Events, ActivityKind.Consumer, parent);
+            if (span is null) return;
+            span.SetRecordPosition(record.Partition.Value, record.Offset.Value)
+                .SetTag("ctr.engine", _engine.EngineId)
+                .SetTag("ctr.event.ad_id", e.AdId)
+                .SetTag("ctr.event.time", e.EventTime)
+                .SetTag("ctr.event.outcome", outcome.ToString());
+            if (outcome != RecordOutcome.Accepted || !_runner._catalog.TryGetCampaign(e.AdId, out var campaign)) return;
+
+            var cell = (CtrEngine.WindowStart(e.EventTime, (long)_runner._pipeline.WindowSize.TotalMilliseconds), campaign);
+            if (!_tracedCells.TryGetValue(cell, out var events)) _tracedCells[cell] = events = [];
+            events.Add(span.Context);
+        }
+
+        /// <summary>
+        /// A row computed from traced events: a "compute ctr window" span under the first of them (linked to the
+        /// others), and under it a "send ctr_results" span whose context the row's record carries to the analyzer.
+        /// </summary>
+        private void PublishTraced(CtrResult row, byte[] key, List<ActivityContext> events)
+        {
+            var links = events.Skip(1).Select(context => new ActivityLink(context));
+            using var compute = KafkaTracing.StartDetached("compute ctr window", ActivityKind.Internal, events[0], links);
+            compute?.SetTag("ctr.engine", row.Engine)
+                .SetTag("ctr.window.start", row.WindowStart)
+                .SetTag("ctr.window.end", row.WindowEnd)
+                .SetTag("ctr.campaign_id", row.CampaignId)
+                .SetTag("ctr.views", row.Views)
+                .SetTag("ctr.clicks", row.Clicks)
+                .SetTag("ctr.final", row.Final)
+                .SetTag("ctr.traced_events", events.Count);
+            var send = compute is null ? null : KafkaTracing.StartMessaging("send", _topics.Results, ActivityKind.Producer, compute.Context);
+            if (send is null)
+            {
+                Send(_topics.Results, key, WireFormat.Serialize(row), headers: null);
+                return;
+            }
+            var headers = new Headers();
+            KafkaTracing.Inject(send, headers);
+            Send(_topics.Results, key, WireFormat.Serialize(row), headers, report =>
+            {
+                _onDelivery(report);
+                if (report.Error.IsError) send.SetStatus(ActivityStatusCode.Error, report.Error.Reason);
+                else send.SetRecordPosition(report.Partition.Value, report.Offset.Value);
+                send.Stop();
+            });
         }
 
         /// <summary>The original record, unchanged, plus headers saying which engine sent it here and why.</summary>
@@ -260,14 +324,14 @@ public sealed class NativeEngineRunner
             Send(topic, original.Key, original.Value, headers);
         }
 
-        private void Send(string topic, byte[]? key, byte[]? value, Headers? headers)
+        private void Send(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[], byte[]>>? onDelivery = null)
         {
             var message = new Message<byte[], byte[]> { Key = key!, Value = value!, Headers = headers };
             while (true)
             {
                 try
                 {
-                    _producer.Produce(topic, message, _onDelivery);
+                    _producer.Produce(topic, message, onDelivery ?? _onDelivery);
                     return;
                 }
                 catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)

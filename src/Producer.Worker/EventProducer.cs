@@ -72,6 +72,8 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
         var clock = Stopwatch.StartNew();
         var end = options.Duration?.TotalSeconds ?? double.PositiveInfinity;
         var due = arrivals.NextGapSeconds();
+        var traceEvery = options.TracedEventsPerSecond > 0 ? 1 / options.TracedEventsPerSecond : double.PositiveInfinity;
+        var nextTraced = due;
         long sent = 0, malformed = 0, sentReported = 0;
         double lagMs = 0, maxLagMs = 0;
         var nextReport = TimeSpan.FromSeconds(1);
@@ -91,7 +93,9 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
             while (due <= now && due < end)
             {
                 var record = generator.Next(startEpochMs + (long)(due * 1000));
-                Send(producer, record, onDelivery);
+                var traced = due >= nextTraced;
+                if (traced) nextTraced = due + traceEvery;
+                Send(producer, record, traced ? Traced(record, onDelivery) : (null, onDelivery));
                 sent++;
                 if (record.Malformed) malformed++;
                 lagMs = (clock.Elapsed.TotalSeconds - due) * 1000;
@@ -129,9 +133,30 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
         }
     }
 
-    private void Send(IProducer<string, byte[]> producer, GeneratedRecord record, Action<DeliveryReport<string, byte[]>> onDelivery)
+    /// <summary>
+    /// A traced record: a "send events" span whose context goes into the record's headers, ended by the delivery
+    /// report (so its duration is the produce-to-acknowledgement time). No span and no headers when nobody listens.
+    /// </summary>
+    private (Headers?, Action<DeliveryReport<string, byte[]>>) Traced(GeneratedRecord record, Action<DeliveryReport<string, byte[]>> onDelivery)
     {
-        var message = new Message<string, byte[]> { Key = record.Key, Value = record.Value };
+        if (KafkaTracing.StartMessaging("send", pipeline.Topics.Events, ActivityKind.Producer, parent: default) is not { } span)
+            return (null, onDelivery);
+        span.SetTag("ctr.event.key", record.Key).SetTag("ctr.event.malformed", record.Malformed);
+        var headers = new Headers();
+        KafkaTracing.Inject(span, headers);
+        return (headers, report =>
+        {
+            onDelivery(report);
+            if (report.Error.IsError) span.SetStatus(ActivityStatusCode.Error, report.Error.Reason);
+            else span.SetRecordPosition(report.Partition.Value, report.Offset.Value);
+            span.Stop();
+        });
+    }
+
+    private void Send(IProducer<string, byte[]> producer, GeneratedRecord record, (Headers? Headers, Action<DeliveryReport<string, byte[]>> OnDelivery) delivery)
+    {
+        var (headers, onDelivery) = delivery;
+        var message = new Message<string, byte[]> { Key = record.Key, Value = record.Value, Headers = headers };
         while (true)
         {
             try

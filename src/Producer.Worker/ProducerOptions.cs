@@ -38,6 +38,12 @@ public sealed class ProducerOptions
     /// <summary>MMPP: switching rates per second, row-major N x N (diagonal ignored); default normal->burst 0.1/s, burst->normal 1/s.</summary>
     public double[] MmppSwitchRates { get; set; } = [0, 0.1, 1, 0];
 
+    /// <summary>
+    /// Events per second that start a trace (W3C traceparent in the record's headers), spread evenly over the schedule
+    /// whatever the offered rate, so tracing costs the same at 1,000 and at 100,000 events/s; 0 turns tracing off.
+    /// </summary>
+    public double TracedEventsPerSecond { get; set; } = 2;
+
     public ProducerOptions Validate()
     {
         TrafficProfiles.Require(Profile);
@@ -48,6 +54,8 @@ public sealed class ProducerOptions
         Require(MalformedFraction is >= 0 and <= 1, $"Producer:MalformedFraction must be between 0 and 1 (got {MalformedFraction}).");
         Require(OutOfOrderMeanDelay > TimeSpan.Zero && OutOfOrderMaxDelay >= OutOfOrderMeanDelay,
             $"Producer:OutOfOrderMeanDelay must be positive and at most Producer:OutOfOrderMaxDelay (got {OutOfOrderMeanDelay} and {OutOfOrderMaxDelay}).");
+        Require(double.IsFinite(TracedEventsPerSecond) && TracedEventsPerSecond >= 0,
+            $"Producer:TracedEventsPerSecond must be 0 (no tracing) or a positive number (got {TracedEventsPerSecond}).");
         var n = MmppRateMultipliers.Length;
         Require(n >= 1 && MmppRateMultipliers.All(m => double.IsFinite(m) && m >= 0) && MmppRateMultipliers.Any(m => m > 0),
             "Producer:MmppRateMultipliers needs at least one state, no negative values and one positive value.");

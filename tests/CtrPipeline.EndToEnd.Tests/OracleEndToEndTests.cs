@@ -11,6 +11,7 @@ namespace CtrPipeline.EndToEnd.Tests;
 /// the allowed lateness and some malformed records, each native engine, the analyzer, then DuckDB recomputing the
 /// expected per-window counts from the events actually in the topic.
 /// </summary>
+[Collection(PipelineCollection.Name)]
 public sealed class OracleEndToEndTests(ITestOutputHelper output)
 {
     [Theory]
