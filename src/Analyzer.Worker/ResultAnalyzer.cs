@@ -17,9 +17,11 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
 {
     private static readonly TimeSpan CommitInterval = TimeSpan.FromSeconds(1);
 
-    // From sub-millisecond in-process hops to a minute-long backlog.
+    // From sub-millisecond in-process hops to a minute-long backlog; dense around the window and watermark delays
+    // (seconds), where the dashboard's percentiles, interpolated within a bucket, would otherwise be coarse.
     private static readonly double[] LatencyBucketsMs =
-        [0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000];
+        [0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1_000, 1_250, 1_500, 2_000, 2_500, 3_000, 4_000, 5_000,
+         7_500, 10_000, 15_000, 20_000, 30_000, 60_000];
 
     private static readonly Meter Meter = new(PipelineTelemetry.AnalyzerMeter);
     private static readonly Histogram<double> L1 = LatencyHistogram("ctr.analyzer.l1", LatencyDefinitions.L1);
