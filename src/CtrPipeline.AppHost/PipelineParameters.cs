@@ -13,7 +13,8 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// instead of leaving crashed resources in the dashboard.
 /// </summary>
 public sealed record PipelineParameters(
-    PipelineMode Mode, IReadOnlyList<string> Engines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort)
+    PipelineMode Mode, IReadOnlyList<string> Engines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
+    double TracesPerSecond)
 {
     public const string Section = "Parameters";
 
@@ -29,6 +30,10 @@ public sealed record PipelineParameters(
         if (!double.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || !double.IsFinite(rate) || rate <= 0)
             throw new ConfigurationException($"Parameters:rate must be a positive number of events/s (got '{rateText}').");
 
+        var tracesText = Get("traces", "2");
+        if (!double.TryParse(tracesText, NumberStyles.Float, CultureInfo.InvariantCulture, out var traces) || !double.IsFinite(traces) || traces < 0)
+            throw new ConfigurationException($"Parameters:traces must be the number of events traced per second, 0 for none (got '{tracesText}').");
+
         var portText = Get("kafka-port", "9092");
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
             throw new ConfigurationException($"Parameters:kafka-port must be a TCP port, or 0 for any free port (got '{portText}').");
@@ -40,7 +45,8 @@ public sealed record PipelineParameters(
             rate,
             Durations.Parse(Get("window", "10s"), "Parameters:window"),
             Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"),
-            port == 0 ? null : port);
+            port == 0 ? null : port,
+            traces);
         parameters.Pipeline().Validate();
         return parameters;
     }

@@ -56,6 +56,7 @@ public static class PipelineTopology
         var producer = builder.AddProject<Projects.Producer_Worker>(Producer)
             .WithEnvironment("Producer__Profile", parameters.Profile)
             .WithEnvironment("Producer__Rate", parameters.Rate.ToString(CultureInfo.InvariantCulture))
+            .WithEnvironment("Producer__TracedEventsPerSecond", parameters.TracesPerSecond.ToString(CultureInfo.InvariantCulture))
             .WithPipelineSettings(builder, parameters)
             .WithKafka(kafka)
             .WaitFor(analyzer);

@@ -79,13 +79,14 @@ public sealed class AppModelTests
     [Fact]
     public async Task Engines_are_one_resource_each_and_the_producer_starts_after_them_and_the_analyzer()
     {
-        await using var builder = await Model("--Parameters:rate=1234.5", "--Parameters:profile=poisson");
+        await using var builder = await Model("--Parameters:rate=1234.5", "--Parameters:profile=poisson", "--Parameters:traces=0.5");
         Assert.Equal("native-continuous", (await Environment(Resource(builder, "native-continuous")))["Engine__Id"]);
         Assert.Equal("native-microbatch", (await Environment(Resource(builder, "native-microbatch")))["Engine__Id"]);
         var producer = Resource(builder, "producer");
         var env = await Environment(producer);
         Assert.Equal("poisson", env["Producer__Profile"]);
         Assert.Equal("1234.5", env["Producer__Rate"]);
+        Assert.Equal("0.5", env["Producer__TracedEventsPerSecond"]);
         Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "analyzer" }, WaitsFor(producer).ToHashSet());
         Assert.EndsWith(Path.Combine("runs", "apphost", "analyzer-summary.json"), (await Environment(Resource(builder, "analyzer")))["Analyzer__SummaryPath"]);
     }

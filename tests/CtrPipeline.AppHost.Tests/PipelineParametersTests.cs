@@ -21,6 +21,7 @@ public sealed class PipelineParametersTests
         Assert.Equal(TimeSpan.FromSeconds(10), p.WindowSize);
         Assert.Equal(TimeSpan.FromSeconds(2), p.WatermarkDelay);
         Assert.Equal(9092, p.KafkaPort);
+        Assert.Equal(2, p.TracesPerSecond);
     }
 
     [Theory]
@@ -33,6 +34,8 @@ public sealed class PipelineParametersTests
     [InlineData("watermark", "soon", "Parameters:watermark: 'soon' is not a duration")]
     [InlineData("kafka-port", "99999", "Parameters:kafka-port must be a TCP port")]
     [InlineData("kafka-port", "-1", "Parameters:kafka-port must be a TCP port")]
+    [InlineData("traces", "-1", "Parameters:traces must be the number of events traced per second")]
+    [InlineData("traces", "many", "Parameters:traces must be the number of events traced per second")]
     public void Bad_values_are_rejected_with_a_message_naming_the_parameter(string key, string value, string message)
     {
         var e = Assert.Throws<ConfigurationException>(() => From((key, value)));

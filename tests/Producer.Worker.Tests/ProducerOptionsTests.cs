@@ -20,6 +20,7 @@ public sealed class ProducerOptionsTests
         { o => o.MmppSwitchRates = [0, 1, 1], "must be a 2 x 2 matrix" },
         { o => o.MmppSwitchRates = [0, -1, 1, 0], "must not be negative" },
         { o => o.MmppRateMultipliers = [0, 0], "one positive value" },
+        { o => o.TracedEventsPerSecond = -1, "Producer:TracedEventsPerSecond must be 0" },
     };
 
     [Theory]
