@@ -15,6 +15,7 @@ namespace CtrPipeline.AppHost.Tests;
 /// opened in headless Chromium (Debian's package). The dashboard runs without login for this check only. Screenshots
 /// go to artifacts/dashboard/ in the repository.
 /// </summary>
+[Collection(RunningAppHostCollection.Name)]
 public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
 {
     private static readonly string[] ChromiumFlags =

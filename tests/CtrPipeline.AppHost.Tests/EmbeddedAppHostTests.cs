@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace CtrPipeline.AppHost.Tests;
 
 /// <summary>Starts the real AppHost in embedded mode (DCP runs every project as a process) and follows data through it.</summary>
+[Collection(RunningAppHostCollection.Name)]
 public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
 {
     [Fact]
@@ -70,4 +71,11 @@ public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
         var e = await notifications.WaitForResourceAsync(name, _ => true, cancel);
         return e.Snapshot.State?.Text;
     }
+}
+
+/// <summary>Tests that start the whole AppHost: one at a time, so two pipelines do not share the two cores.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RunningAppHostCollection
+{
+    public const string Name = "running apphost";
 }
