@@ -85,7 +85,7 @@ public static class PipelineTopology
     public static string CatalogPath(IDistributedApplicationBuilder builder) => InRepository(builder, "data", "campaigns.csv");
 
     /// <summary>A path under the repository root, two levels above src/CtrPipeline.AppHost.</summary>
-    private static string InRepository(IDistributedApplicationBuilder builder, params string[] parts) =>
+    internal static string InRepository(IDistributedApplicationBuilder builder, params string[] parts) =>
         Path.GetFullPath(Path.Combine([builder.AppHostDirectory, "..", "..", .. parts]));
 }
 

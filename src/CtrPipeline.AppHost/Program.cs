@@ -16,20 +16,15 @@ catch (ConfigurationException e)
 }
 
 var mode = parameters.Resolve(() => ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5)));
-if (mode == PipelineMode.Containers)
-{
-    // Real Kafka, Flink and Spark containers are not part of this build yet.
-    if (parameters.Mode == PipelineMode.Containers)
-    {
-        Console.Error.WriteLine("error: containers mode (Apache Kafka, Flink, Spark in containers) is not part of this build yet; use --Parameters:mode=embedded.");
-        return 2;
-    }
-    Console.WriteLine($"A healthy container runtime ({ContainerRuntime.Name}) was found, but containers mode is not part of this build yet: running in embedded mode.");
-    mode = PipelineMode.Embedded;
-}
 Console.WriteLine($"Mode: {mode}. Engines: {string.Join(", ", parameters.Engines)}. Load: {parameters.Profile} at {parameters.Rate:N0} events/s.");
 
 var kafka = builder.AddEmbeddedKafka(parameters);
 builder.AddPipelineWorkers(kafka, parameters);
+if (mode == PipelineMode.Containers)
+{
+    Console.WriteLine("Containers mode: telemetry goes through an OpenTelemetry Collector to the dashboard and to Prometheus, shown in Grafana. "
+        + "Apache Kafka, Flink and Spark containers are not part of this build yet: the broker is the embedded one.");
+    builder.RouteTelemetryThrough(builder.AddObservability());
+}
 await builder.Build().RunAsync();
 return 0;
