@@ -9,12 +9,23 @@ namespace Analyzer.Worker.Tests;
 /// <summary>The worker process itself, started the way the AppHost starts it: configuration from the environment.</summary>
 public sealed class ProgramTests
 {
-    [Fact]
-    public async Task Worker_binds_its_settings_and_writes_the_summary_it_measures()
+    /// <param name="otlpEndpoint">
+    /// Where telemetry goes: nowhere (a headless run), or a collector that is not listening, which must not hold the
+    /// worker up.
+    /// </param>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("http://127.0.0.1:9")]
+    public async Task Worker_binds_its_settings_and_writes_the_summary_it_measures(string? otlpEndpoint)
     {
         using var cluster = EmbeddedKafkaCluster.Start(1, [("ctr_results", 1)]);
         var summaryPath = Path.Combine(Path.GetTempPath(), $"analyzer-{Guid.NewGuid():N}.json");
         var start = Worker(cluster.BootstrapServers);
+        if (otlpEndpoint is not null)
+        {
+            start.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpEndpoint;
+            start.Environment["OTEL_METRIC_EXPORT_INTERVAL"] = "100"; // export (and fail) often meanwhile
+        }
         start.Environment["Analyzer__SummaryPath"] = summaryPath;
         start.Environment["Analyzer__SummaryInterval"] = "00:00:00.2";
         using var process = Process.Start(start)!;
