@@ -6,20 +6,30 @@ public static class Engines
     public const string NativeContinuous = "native-continuous";
     public const string NativeMicroBatch = "native-microbatch";
 
+    /// <summary>Apache Flink, running the CTR job as Flink SQL submitted through its SQL Gateway (containers mode).</summary>
+    public const string Flink = "flink";
+
+    /// <summary>The engines that run in-process, anywhere: the headless runner and embedded mode run these.</summary>
     public static IReadOnlyList<string> Native { get; } = [NativeContinuous, NativeMicroBatch];
 
-    public static string RequireNative(string engine) =>
-        Native.Contains(engine)
-            ? engine
-            : throw new ConfigurationException($"Unknown engine '{engine}'. This build runs: {string.Join(", ", Native)}.");
+    /// <summary>Every engine; those beyond <see cref="Native"/> need their cluster (containers mode).</summary>
+    public static IReadOnlyList<string> All { get; } = [.. Native, Flink];
 
-    /// <summary>"all", or engine ids separated by commas; each must be known, none twice.</summary>
-    public static IReadOnlyList<string> ParseList(string text)
+    public static string RequireNative(string engine) => Require(engine, Native);
+
+    public static string Require(string engine, IReadOnlyList<string> known) =>
+        known.Contains(engine)
+            ? engine
+            : throw new ConfigurationException($"Unknown engine '{engine}'. Known here: {string.Join(", ", known)}.");
+
+    /// <summary>"all" (every engine in <paramref name="known"/>, the native ones by default), or engine ids separated by commas; each must be known, none twice.</summary>
+    public static IReadOnlyList<string> ParseList(string text, IReadOnlyList<string>? known = null)
     {
-        if (text.Trim() == "all") return Native;
+        known ??= Native;
+        if (text.Trim() == "all") return known;
         var engines = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (engines.Length == 0) throw new ConfigurationException($"No engine given. Use 'all' or one of: {string.Join(", ", Native)}.");
-        foreach (var engine in engines) RequireNative(engine);
+        if (engines.Length == 0) throw new ConfigurationException($"No engine given. Use 'all' or one of: {string.Join(", ", known)}.");
+        foreach (var engine in engines) Require(engine, known);
         if (engines.Distinct().Count() != engines.Length) throw new ConfigurationException($"An engine is listed twice in '{text}'.");
         return engines;
     }

@@ -13,6 +13,7 @@ public static class PipelineTelemetry
     public const string EngineMeter = "CtrPipeline.Engine";
     public const string AnalyzerMeter = "CtrPipeline.Analyzer";
     public const string BrokerMeter = "CtrPipeline.Broker";
+    public const string FlinkMeter = "CtrPipeline.Flink";
 
     public const string ActivitySource = "CtrPipeline";
 }

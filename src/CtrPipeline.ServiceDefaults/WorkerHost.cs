@@ -10,7 +10,8 @@ public static class WorkerHost
     /// Lets <paramref name="configure"/> read and validate the worker's settings and return its loop, then runs it until
     /// the process is stopped. A <see cref="ConfigurationException"/> ends the process with one "error:" line and exit
     /// code 2. A loop that finishes (a producer whose duration is over) leaves the process up and idle, so the
-    /// dashboard does not show it as crashed.
+    /// dashboard does not show it as crashed. A loop that fails on purpose sets <see cref="Environment.ExitCode"/> and stops
+    /// the application; that code is the process's exit code.
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Func<HostApplicationBuilder, Func<IServiceProvider, CancellationToken, Task>> configure)
     {
@@ -27,7 +28,7 @@ public static class WorkerHost
             return 2;
         }
         await builder.Build().RunAsync();
-        return 0;
+        return Environment.ExitCode;
     }
 
     private sealed class LoopService(Func<CancellationToken, Task> loop) : BackgroundService
