@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+
+// One-shot set-up of a real Kafka cluster (the container of containers mode, or an existing cluster): creates the
+// pipeline topics that are missing (LogAppendTime, Pipeline:Partitions partitions) and exits 0. The AppHost's workers
+// wait for it to complete. It retries while the broker is starting, for KafkaSetup:Timeout (3 minutes by default).
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddServiceDefaults();
+PipelineSettings pipeline;
+string bootstrap;
+TimeSpan timeout;
+try
+{
+    pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
+    bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
+    timeout = builder.Configuration.GetValue("KafkaSetup:Timeout", TimeSpan.FromMinutes(3));
+    if (timeout <= TimeSpan.Zero) throw new ConfigurationException($"KafkaSetup:Timeout must be positive (got {timeout}).");
+}
+catch (Exception e) when (e is ConfigurationException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+using var host = builder.Build();
+await host.StartAsync(); // telemetry export, so these log lines reach the dashboard
+var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("KafkaSetup");
+var waited = Stopwatch.StartNew();
+var nextReport = TimeSpan.Zero;
+var exitCode = 0;
+while (true)
+{
+    try
+    {
+        await TopicProvisioner.EnsureAsync(bootstrap, pipeline, logger);
+        logger.LogInformation("Kafka at {Bootstrap} is ready for the pipeline", bootstrap);
+        break;
+    }
+    catch (KafkaException e) when (waited.Elapsed < timeout)
+    {
+        if (waited.Elapsed >= nextReport)
+        {
+            logger.LogInformation("Waiting for Kafka at {Bootstrap} ({Waited:0} s of {Timeout:0} s): {Reason}",
+                bootstrap, waited.Elapsed.TotalSeconds, timeout.TotalSeconds, e.Message);
+            nextReport += TimeSpan.FromSeconds(10);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(2));
+    }
+    catch (KafkaException e)
+    {
+        logger.LogError("Kafka at {Bootstrap} did not become ready within {Timeout}: {Reason}", bootstrap, timeout, e.Message);
+        exitCode = 1;
+        break;
+    }
+}
+await host.StopAsync();
+return exitCode;
