@@ -1,0 +1,75 @@
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
+
+namespace FlinkGateway;
+
+/// <summary>
+/// Where the Flink cluster is and how the CTR job runs on it, bound from the "Flink" section. The two URLs come from
+/// the connection strings the AppHost sets (ConnectionStrings:flink-gateway, ConnectionStrings:flink-rest) unless given here.
+/// </summary>
+public sealed class FlinkOptions
+{
+    public const string Section = "Flink";
+    public const string GatewayConnection = "flink-gateway";
+    public const string RestConnection = "flink-rest";
+
+    /// <summary>The SQL Gateway's REST endpoint, e.g. http://localhost:8083.</summary>
+    public string GatewayUrl { get; set; } = "";
+
+    /// <summary>The JobManager's REST endpoint (job state, metrics, cancel); optional: without it the job is only submitted and stopped.</summary>
+    public string RestUrl { get; set; } = "";
+
+    /// <summary>Kafka as the Flink cluster reaches it; inside the AppHost's network that is not the address the host uses.</summary>
+    public string KafkaBootstrapServers { get; set; } = "";
+
+    /// <summary>The campaign catalog as the cluster reads it: CSV without a header (ad_id, campaign_id, campaign_name, advertiser).</summary>
+    public string CatalogPath { get; set; } = "file:///opt/ctr/campaigns.csv";
+
+    /// <summary>The job's name in Flink (pipeline.name); a running job of this name left by an earlier run is cancelled first.</summary>
+    public string JobName { get; set; } = "ctr-pipeline";
+
+    public string GroupId { get; set; } = "ctr-flink";
+
+    /// <summary>Parallelism of the job; 0 means one task per events partition.</summary>
+    public int Parallelism { get; set; }
+
+    /// <summary>Checkpoints commit the source's Kafka offsets and flush the sink (at-least-once).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the job's state and metrics are read from the JobManager.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long to wait for the gateway to answer at start, and for one statement to finish.</summary>
+    public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>Fills the URLs and Kafka address from the connection strings, then checks every setting.</summary>
+    public FlinkOptions Resolve(IConfiguration configuration)
+    {
+        if (GatewayUrl.Length == 0) GatewayUrl = configuration.GetConnectionString(GatewayConnection) ?? "";
+        if (RestUrl.Length == 0) RestUrl = configuration.GetConnectionString(RestConnection) ?? "";
+        if (KafkaBootstrapServers.Length == 0) KafkaBootstrapServers = configuration.GetConnectionString("kafka") ?? "";
+
+        Require(GatewayUrl.Length > 0,
+            "No Flink SQL Gateway: set ConnectionStrings:flink-gateway (environment variable ConnectionStrings__flink-gateway), e.g. http://localhost:8083, or start the pipeline through the AppHost in containers mode.");
+        RequireUrl(GatewayUrl, "ConnectionStrings:flink-gateway (or Flink:GatewayUrl)");
+        if (RestUrl.Length > 0) RequireUrl(RestUrl, "ConnectionStrings:flink-rest (or Flink:RestUrl)");
+        Require(KafkaBootstrapServers.Length > 0,
+            "No Kafka address for Flink: set Flink:KafkaBootstrapServers (as the Flink cluster reaches Kafka) or ConnectionStrings:kafka.");
+        Require(CatalogPath.Length > 0, "Flink:CatalogPath must name the campaign catalog as the Flink cluster reads it, e.g. file:///opt/ctr/campaigns.csv.");
+        Require(JobName.Length > 0 && GroupId.Length > 0, "Flink:JobName and Flink:GroupId must not be empty.");
+        Require(Parallelism is >= 0 and <= 1024, $"Flink:Parallelism must be between 0 (one per partition) and 1024 (got {Parallelism}).");
+        Require(CheckpointInterval >= TimeSpan.FromSeconds(1), $"Flink:CheckpointInterval must be at least 1 s (got {CheckpointInterval}).");
+        Require(PollInterval > TimeSpan.Zero, $"Flink:PollInterval must be positive (got {PollInterval}).");
+        Require(StartupTimeout > TimeSpan.Zero, $"Flink:StartupTimeout must be positive (got {StartupTimeout}).");
+        return this;
+    }
+
+    private static void RequireUrl(string url, string setting) =>
+        Require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https",
+            $"{setting} must be an http(s) URL (got '{url}').");
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new ConfigurationException(message);
+    }
+}

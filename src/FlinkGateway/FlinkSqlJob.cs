@@ -1,0 +1,154 @@
+using System.Globalization;
+using CtrPipeline.Contracts;
+
+namespace FlinkGateway;
+
+/// <summary>
+/// The CTR job as Flink SQL statements, in the order the gateway runs them: session settings, the events source, the
+/// campaign catalog, the join, the result sink, and the INSERT that starts the job. Everything configurable comes from
+/// <see cref="PipelineSettings"/> (window, watermark, idle timeout, topics) and <see cref="FlinkOptions"/>.
+/// </summary>
+/// <remarks>
+/// Why the join is an event-time temporal join: a regular join in Flink drops the time attribute of its inputs, so a
+/// window could not follow it. The catalog is therefore a versioned table (primary key ad_id, every row valid from
+/// the epoch), which keeps the events' rowtime. Epoch milliseconds come back out of TIMESTAMP values through
+/// DATE_FORMAT, because Flink allows no CAST from TIMESTAMP_LTZ to BIGINT; the session time zone is UTC for that.
+/// </remarks>
+public static class FlinkSqlJob
+{
+    public static IReadOnlyList<string> Statements(PipelineSettings pipeline, FlinkOptions flink)
+    {
+        var topics = pipeline.Topics;
+        var parallelism = flink.Parallelism > 0 ? flink.Parallelism : pipeline.Partitions;
+        var kafka = Literal(flink.KafkaBootstrapServers);
+        return
+        [
+            Set("table.local-time-zone", "UTC"),
+            Set("pipeline.name", flink.JobName),
+            Set("parallelism.default", parallelism.ToString(CultureInfo.InvariantCulture)),
+            Set("table.exec.source.idle-timeout", Duration(pipeline.IdleTimeout)),
+            Set("execution.checkpointing.interval", Duration(flink.CheckpointInterval)),
+            $"""
+            CREATE TEMPORARY TABLE events (
+              event_id BIGINT,
+              event_type STRING,
+              ad_id INT,
+              user_id INT,
+              event_time BIGINT,
+              kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+              event_ts AS TO_TIMESTAMP_LTZ(event_time, 3),
+              WATERMARK FOR event_ts AS event_ts - {Interval(pipeline.WatermarkDelay)}
+            ) WITH (
+              'connector' = 'kafka',
+              'topic' = {Literal(topics.Events)},
+              'properties.bootstrap.servers' = {kafka},
+              'properties.group.id' = {Literal(flink.GroupId)},
+              'scan.startup.mode' = 'group-offsets',
+              'properties.auto.offset.reset' = 'earliest',
+              'format' = 'json',
+              'json.ignore-parse-errors' = 'true'
+            )
+            """,
+            $"""
+            CREATE TEMPORARY VIEW valid_events AS
+            SELECT event_type, ad_id, event_ts, kafka_ts
+            FROM events
+            WHERE event_time IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')
+            """,
+            $"""
+            CREATE TEMPORARY TABLE campaigns (
+              ad_id INT NOT NULL,
+              campaign_id INT NOT NULL,
+              campaign_name STRING,
+              advertiser STRING,
+              valid_from AS TO_TIMESTAMP_LTZ(0, 3),
+              WATERMARK FOR valid_from AS valid_from,
+              PRIMARY KEY (ad_id) NOT ENFORCED
+            ) WITH (
+              'connector' = 'filesystem',
+              'path' = {Literal(flink.CatalogPath)},
+              'format' = 'csv'
+            )
+            """,
+            """
+            CREATE TEMPORARY VIEW campaign_events AS
+            SELECT c.campaign_id, e.event_type, e.event_ts, e.kafka_ts
+            FROM valid_events AS e
+            JOIN campaigns FOR SYSTEM_TIME AS OF e.event_ts AS c ON e.ad_id = c.ad_id
+            """,
+            $"""
+            CREATE TEMPORARY TABLE ctr_results (
+              result_key STRING,
+              engine STRING,
+              window_start BIGINT,
+              window_end BIGINT,
+              campaign_id INT,
+              views BIGINT,
+              clicks BIGINT,
+              ctr DOUBLE,
+              max_event_kafka_ts BIGINT,
+              computed_at BIGINT,
+              `final` BOOLEAN
+            ) WITH (
+              'connector' = 'kafka',
+              'topic' = {Literal(topics.Results)},
+              'properties.bootstrap.servers' = {kafka},
+              'key.format' = 'raw',
+              'key.fields' = 'result_key',
+              'value.format' = 'json',
+              'value.fields-include' = 'EXCEPT_KEY'
+            )
+            """,
+            $"""
+            INSERT INTO ctr_results
+            SELECT
+              CAST(campaign_id AS STRING),
+              {Literal(Engines.Flink)},
+              {EpochMillis("window_start")},
+              {EpochMillis("window_end")},
+              campaign_id,
+              views,
+              clicks,
+              CASE WHEN views = 0 THEN 0E0 ELSE CAST(clicks AS DOUBLE) / views END,
+              {EpochMillis("max_kafka_ts")},
+              {EpochMillis("CURRENT_ROW_TIMESTAMP()")},
+              TRUE
+            FROM (
+              SELECT window_start, window_end, campaign_id,
+                COUNT(*) FILTER (WHERE event_type = 'view') AS views,
+                COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
+                MAX(kafka_ts) AS max_kafka_ts
+              FROM TABLE(TUMBLE(TABLE campaign_events, DESCRIPTOR(event_ts), {Interval(pipeline.WindowSize)}))
+              GROUP BY window_start, window_end, campaign_id
+            )
+            """,
+        ];
+    }
+
+    /// <summary>A SQL string literal.</summary>
+    public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
+
+    /// <summary>An interval literal in seconds (fractions allowed; the leading precision widened past 99 s).</summary>
+    public static string Interval(TimeSpan span)
+    {
+        var seconds = (decimal)span.Ticks / TimeSpan.TicksPerSecond;
+        var text = seconds.ToString("0.###", CultureInfo.InvariantCulture);
+        var whole = decimal.Truncate(seconds).ToString(CultureInfo.InvariantCulture).Length;
+        return whole > 2 ? $"INTERVAL '{text}' SECOND({whole})" : $"INTERVAL '{text}' SECOND";
+    }
+
+    /// <summary>A Flink configuration duration: whole seconds as "N s", anything finer in milliseconds.</summary>
+    public static string Duration(TimeSpan span) =>
+        span.Ticks % TimeSpan.TicksPerSecond == 0
+            ? $"{(long)span.TotalSeconds} s"
+            : $"{(long)span.TotalMilliseconds} ms";
+
+    /// <summary>A TIMESTAMP or TIMESTAMP_LTZ expression as epoch milliseconds (BIGINT), read in the session's UTC.</summary>
+    public static string EpochMillis(string timestamp)
+    {
+        var local = $"CAST({timestamp} AS TIMESTAMP(3))";
+        return $"UNIX_TIMESTAMP(DATE_FORMAT({local}, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT({local}, 'SSS') AS BIGINT)";
+    }
+
+    private static string Set(string key, string value) => $"SET {Literal(key)} = {Literal(value)}";
+}

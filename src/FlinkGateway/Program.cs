@@ -1,0 +1,29 @@
+using CtrPipeline.Contracts;
+using FlinkGateway;
+
+// The Flink engine: submits the CTR job to a Flink cluster as Flink SQL through its SQL Gateway, follows it through
+// the JobManager's REST API, and cancels it when stopped. Flink reads events from and writes results to Kafka itself.
+return await WorkerHost.RunAsync(args, builder =>
+{
+    var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
+    var options = builder.Configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(builder.Configuration);
+    return async (services, stop) =>
+    {
+        var logger = services.GetRequiredService<ILogger<FlinkEngineRunner>>();
+        using var gatewayHttp = FlinkClients.Http(options.GatewayUrl);
+        using var restHttp = options.RestUrl.Length > 0 ? FlinkClients.Http(options.RestUrl) : null;
+        using var metrics = new FlinkMetrics();
+        var runner = new FlinkEngineRunner(options, pipeline, new SqlGatewayClient(gatewayHttp, options.StartupTimeout),
+            restHttp is null ? null : new FlinkRestClient(restHttp), metrics, logger);
+        try
+        {
+            await runner.RunAsync(stop);
+        }
+        catch (FlinkException e)
+        {
+            logger.LogError("{Reason}", e.Message);
+            Environment.ExitCode = 1;
+            services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        }
+    };
+});

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+
+namespace FlinkGateway.Tests;
+
+/// <summary>The FlinkGateway process, started the way the AppHost starts it: configuration from the environment.</summary>
+public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("", "", "No Flink SQL Gateway: set ConnectionStrings:flink-gateway")]
+    [InlineData("localhost:8083", "", "must be an http(s) URL (got 'localhost:8083')")]
+    [InlineData("http://127.0.0.1:9", "Flink__Parallelism=-1", "Flink:Parallelism must be between 0")]
+    [InlineData("http://127.0.0.1:9", "Flink__CheckpointInterval=00:00:00.1", "Flink:CheckpointInterval must be at least 1 s")]
+    [InlineData("http://127.0.0.1:9", "Pipeline__WindowSize=00:00:00", "Pipeline:WindowSize must be positive")]
+    public async Task Invalid_configuration_ends_with_one_clear_line_and_exit_code_2(string gateway, string setting, string expected)
+    {
+        var start = Worker(gateway);
+        if (setting.Split('=') is [var key, var value]) start.Environment[key] = value;
+
+        var (exitCode, stdout, stderr) = await RunAsync(start);
+
+        Assert.Equal(2, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+        Assert.Empty(stdout);
+    }
+
+    [Fact]
+    public async Task A_statement_flink_rejects_ends_the_process_with_exit_code_1_and_flinks_message_in_its_log()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE ctr_results"));
+
+        var (exitCode, stdout, _) = await RunAsync(Worker(flink.Address.ToString()));
+        output.WriteLine(stdout);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Flink rejected a statement: ValidationException: Could not find any factory for identifier 'kafka'", stdout);
+        Assert.Contains("CREATE TEMPORARY TABLE ctr_results (", stdout);
+        Assert.DoesNotContain("FetchResultsHandler.java", stdout);
+        Assert.Single(flink.ClosedSessions);
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start)
+    {
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(Limit);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// The worker from its own build output: this test project also references ASP.NET Core (for the stand-in server),
+    /// so the copy next to the tests would resolve the hosting assemblies from that framework instead of its packages.
+    /// </summary>
+    private static string WorkerAssembly()
+    {
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var configuration = testOutput.Parent!.Name; // bin/<configuration>/net10.0
+        var path = Path.GetFullPath(Path.Combine(testOutput.FullName, "..", "..", "..", "..", "..", "src", "FlinkGateway", "bin", configuration, testOutput.Name, "FlinkGateway.dll"));
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build src/FlinkGateway first (dotnet test builds it).", path);
+    }
+
+    private static ProcessStartInfo Worker(string gateway) => new(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+    {
+        ArgumentList = { "exec", WorkerAssembly() },
+        RedirectStandardError = true,
+        RedirectStandardOutput = true,
+        Environment =
+        {
+            ["ConnectionStrings__flink-gateway"] = gateway,
+            ["ConnectionStrings__kafka"] = "127.0.0.1:9092",
+            ["Flink__StartupTimeout"] = "00:00:05",
+        },
+    };
+}

@@ -1,0 +1,194 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using CtrPipeline.Contracts;
+using Xunit.Abstractions;
+
+namespace FlinkGateway.Tests;
+
+/// <summary>
+/// The engine's REST clients and its life cycle against <see cref="DocumentedFlinkRestServer"/>, a local HTTP server
+/// answering as the documented SQL Gateway and JobManager REST APIs do (this machine has no Flink).
+/// </summary>
+public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    private static FlinkOptions Options(Uri gateway, Uri? rest) => new FlinkOptions
+    {
+        GatewayUrl = gateway.ToString(),
+        RestUrl = rest?.ToString() ?? "",
+        KafkaBootstrapServers = "kafka:9093",
+        PollInterval = TimeSpan.FromMilliseconds(50),
+        StartupTimeout = TimeSpan.FromSeconds(2),
+    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+
+    /// <summary>The engine as Program.cs wires it, with its HTTP clients and meter disposed together.</summary>
+    private sealed class Engine : IDisposable
+    {
+        private readonly HttpClient _gateway;
+        private readonly HttpClient? _rest;
+        private readonly FlinkMetrics _metrics = new();
+
+        public Engine(FlinkOptions options, ITestOutputHelper output)
+        {
+            _gateway = FlinkClients.Http(options.GatewayUrl);
+            _rest = options.RestUrl.Length > 0 ? FlinkClients.Http(options.RestUrl) : null;
+            Runner = new FlinkEngineRunner(options, new PipelineSettings(), new SqlGatewayClient(_gateway, options.StartupTimeout),
+                _rest is null ? null : new FlinkRestClient(_rest), _metrics, new TestOutputLogger(output));
+        }
+
+        public FlinkEngineRunner Runner { get; }
+
+        public void Dispose()
+        {
+            _gateway.Dispose();
+            _rest?.Dispose();
+            _metrics.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Against_the_documented_gateway_api_the_job_is_submitted_followed_exported_and_cancelled_on_stop()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(withLeftoverJob: true));
+        var options = Options(flink.Address, flink.Address);
+        using var listener = new MetricCapture();
+        using var engine = new Engine(options, output);
+        var runner = engine.Runner;
+
+        using var stop = new CancellationTokenSource();
+        var run = runner.RunAsync(stop.Token);
+        while (flink.JobPolls < 3 && !run.IsCompleted) await Task.Delay(20).WaitAsync(Limit);
+        listener.Collect();
+        await stop.CancelAsync();
+        await run.WaitAsync(Limit);
+
+        // Every statement of the job, in order, in one session named after the job, which is closed at the end.
+        Assert.Equal(FlinkSqlJob.Statements(new PipelineSettings(), options), flink.Statements);
+        Assert.Equal(["ctr-pipeline"], flink.SessionNames);
+        Assert.Single(flink.ClosedSessions);
+        // The job an earlier run left RUNNING is cancelled before submitting; ours is cancelled on stop.
+        Assert.Equal([DocumentedFlinkRestServer.LeftoverJobId, DocumentedFlinkRestServer.JobId], flink.CancelledJobs);
+        Assert.Contains("GET /v2/sessions/", string.Join("\n", flink.Requests.Where(r => r.Contains("/result/0?rowFormat=JSON"))));
+
+        // Flink's own counters, exported under the vertex names Flink gives.
+        Assert.Equal(1, listener.Last("ctr.flink.job.running"));
+        Assert.True(listener.Last("ctr.flink.vertex.records_out", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]") >= 1000);
+        Assert.True(listener.Last("ctr.flink.vertex.records_in", "TemporalJoin[6] -> Calc[7] -> WindowAggregate[9] -> Sink: ctr_results[11]") >= 1000);
+        Assert.Equal(0.25, listener.Last("ctr.flink.vertex.backpressure", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]"));
+    }
+
+    [Fact]
+    public async Task A_failing_statement_ends_with_flinks_error_text_and_the_statement_not_a_stack_trace()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE events"));
+        var options = Options(flink.Address, flink.Address);
+        using var engine = new Engine(options, output);
+        var runner = engine.Runner;
+
+        var e = await Assert.ThrowsAsync<FlinkStatementException>(() => runner.RunAsync(CancellationToken.None).WaitAsync(Limit));
+
+        output.WriteLine(e.Message);
+        Assert.StartsWith("Flink rejected a statement: ValidationException: Could not find any factory for identifier 'kafka'", e.Message);
+        Assert.Contains("CREATE TEMPORARY TABLE events (", e.Message);
+        Assert.StartsWith("CREATE TEMPORARY TABLE events", e.Statement);
+        Assert.DoesNotContain("\tat ", e.Message);
+        Assert.DoesNotContain(".java:", e.Message);
+        // Nothing after the failed statement was sent, no job was started or cancelled, and the session was closed.
+        Assert.EndsWith("CREATE TEMPORARY TABLE events", string.Join("|", flink.Statements.Select(s => s.Split(" (")[0])));
+        Assert.Empty(flink.CancelledJobs);
+        Assert.Single(flink.ClosedSessions);
+    }
+
+    [Fact]
+    public async Task An_unreachable_gateway_ends_with_an_error_naming_its_address_after_the_startup_timeout()
+    {
+        var port = FreePort();
+        var options = Options(new Uri($"http://127.0.0.1:{port}/"), null);
+        using var engine = new Engine(options, output);
+        var runner = engine.Runner;
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<FlinkUnreachableException>(() => runner.RunAsync(CancellationToken.None).WaitAsync(Limit));
+
+        Assert.StartsWith($"Cannot reach the Flink SQL Gateway at http://127.0.0.1:{port}/:", e.Message);
+        Assert.InRange(clock.Elapsed, options.StartupTimeout, Limit); // it kept trying while the gateway might be starting
+    }
+
+    [Fact]
+    public async Task A_job_that_fails_in_flink_ends_the_run_with_flinks_root_exception()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(jobStateChange: (3, "FAILED")));
+        var options = Options(flink.Address, flink.Address);
+        using var engine = new Engine(options, output);
+        var runner = engine.Runner;
+
+        var e = await Assert.ThrowsAsync<FlinkException>(() => runner.RunAsync(CancellationToken.None).WaitAsync(Limit));
+
+        Assert.Equal($"The Flink job {DocumentedFlinkRestServer.JobId} ended as FAILED: TimeoutException: Topic events not present in metadata after 60000 ms.", e.Message);
+        Assert.Empty(flink.CancelledJobs); // it is not running any more
+        Assert.Single(flink.ClosedSessions);
+    }
+
+    [Fact]
+    public async Task Without_the_jobmanager_address_the_job_is_stopped_through_the_gateway()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure());
+        var options = Options(flink.Address, rest: null);
+        using var engine = new Engine(options, output);
+        var runner = engine.Runner;
+
+        using var stop = new CancellationTokenSource();
+        var run = runner.RunAsync(stop.Token);
+        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
+        await Task.Delay(200);
+        await stop.CancelAsync();
+        await run.WaitAsync(Limit);
+
+        Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}'", flink.Statements.Last());
+        Assert.DoesNotContain(flink.Requests, r => r.StartsWith("GET /jobs", StringComparison.Ordinal));
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new TcpListener(IPAddress.Loopback, 0);
+        socket.Start();
+        return ((IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
+    /// <summary>Every measurement of the Flink meter's instruments, by instrument and vertex.</summary>
+    private sealed class MetricCapture : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly List<(string Instrument, string? Vertex, double Value)> _values = [];
+
+        public MetricCapture()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == PipelineTelemetry.FlinkMeter) listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Add(i, v, tags));
+            _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Add(i, v, tags));
+            _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Add(i, v, tags));
+            _listener.Start();
+        }
+
+        private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? vertex = null;
+            foreach (var tag in tags) if (tag.Key == "vertex") vertex = (string?)tag.Value;
+            lock (_values) _values.Add((instrument.Name, vertex, value));
+        }
+
+        public void Collect() => _listener.RecordObservableInstruments();
+
+        public double Last(string instrument, string? vertex = null)
+        {
+            lock (_values) return _values.Last(v => v.Instrument == instrument && v.Vertex == vertex).Value;
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
