@@ -12,9 +12,12 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// Validated up front with the same rules the services apply, so a bad value stops the AppHost with one message
 /// instead of leaving crashed resources in the dashboard.
 /// </summary>
+/// <param name="ChosenEngines">The engines asked for; null for "all", which depends on the mode (see <see cref="EnginesFor"/>).</param>
+/// <param name="FlinkKafka">Kafka as the Flink cluster reaches it, when that is not what the AppHost knows (an existing cluster).</param>
+/// <param name="FlinkCatalog">The campaign catalog as the Flink cluster reads it, when not the copy in the AppHost's Flink image.</param>
 public sealed record PipelineParameters(
-    PipelineMode Mode, IReadOnlyList<string> Engines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
-    double TracesPerSecond)
+    PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
+    double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null)
 {
     public const string Section = "Parameters";
 
@@ -40,19 +43,36 @@ public sealed record PipelineParameters(
 
         var parameters = new PipelineParameters(
             mode,
-            CtrPipeline.Contracts.Engines.ParseList(Get("engine", "all")),
+            Get("engine", "all").Trim() == "all" ? null : Engines.ParseList(Get("engine", "all"), Engines.All),
             TrafficProfiles.Require(Get("profile", TrafficProfiles.Mmpp)),
             rate,
             Durations.Parse(Get("window", "10s"), "Parameters:window"),
             Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"),
             port == 0 ? null : port,
-            traces);
+            traces,
+            section["flink-kafka"] is { Length: > 0 } flinkKafka ? flinkKafka : null,
+            section["flink-catalog"] is { Length: > 0 } flinkCatalog ? flinkCatalog : null);
         parameters.Pipeline().Validate();
         return parameters;
     }
 
     /// <summary>The pipeline settings these parameters imply; every service receives them as Pipeline__* variables.</summary>
     public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay };
+
+    /// <summary>
+    /// The engines this run starts: "all" is the native engines, plus Flink where there is a Flink cluster (containers
+    /// mode, or an existing SQL Gateway in ConnectionStrings:flink-gateway). Asking for Flink without one is an error.
+    /// </summary>
+    public IReadOnlyList<string> EnginesFor(PipelineMode mode, bool externalFlink)
+    {
+        var flink = mode == PipelineMode.Containers || externalFlink;
+        if (ChosenEngines is null) return flink ? Engines.All : Engines.Native;
+        if (ChosenEngines.Contains(Engines.Flink) && !flink)
+            throw new ConfigurationException(
+                "The flink engine needs a Flink cluster: containers mode (a container runtime; Parameters:mode=containers), "
+                + "or ConnectionStrings:flink-gateway naming an existing Flink SQL Gateway.");
+        return ChosenEngines;
+    }
 
     /// <summary>Embedded unless containers were asked for, or a healthy container runtime was found in auto mode.</summary>
     public PipelineMode Resolve(Func<bool> containerRuntimeIsHealthy) => Mode switch

@@ -34,16 +34,19 @@ public static class PipelineTopology
         var bootstrap = broker.GetEndpoint("kafka");
         var connection = builder.AddConnectionString(KafkaConnection,
             ReferenceExpression.Create($"{bootstrap.Property(EndpointProperty.Host)}:{bootstrap.Property(EndpointProperty.Port)}"));
-        return new KafkaBinding(connection, broker);
+        return new KafkaBinding(connection, broker, Setup: null, ContainerBootstrap: null);
     }
 
-    /// <summary>The producer, one worker per engine and the analyzer, each waiting for Kafka.</summary>
-    public static void AddPipelineWorkers(this IDistributedApplicationBuilder builder, KafkaBinding kafka, PipelineParameters parameters)
+    /// <summary>The producer, one worker per engine and the analyzer, each waiting for Kafka; Flink's worker also for its cluster.</summary>
+    public static void AddPipelineWorkers(
+        this IDistributedApplicationBuilder builder, KafkaBinding kafka, PipelineParameters parameters, IReadOnlyList<string> engineIds, FlinkCluster? flink)
     {
-        var engines = parameters.Engines.Select(engine => builder.AddProject<Projects.NativeEngine_Worker>(engine)
-                .WithEnvironment("Engine__Id", engine)
-                .WithPipelineSettings(builder, parameters)
-                .WithKafka(kafka))
+        var engines = engineIds.Select(engine => engine == Engines.Flink
+                ? builder.AddFlinkEngine(flink ?? throw new InvalidOperationException("The flink engine needs a Flink cluster."), kafka, parameters)
+                : builder.AddProject<Projects.NativeEngine_Worker>(engine)
+                    .WithEnvironment("Engine__Id", engine)
+                    .WithPipelineSettings(builder, parameters)
+                    .WithKafka(kafka))
             .ToList();
 
         var analyzer = builder.AddProject<Projects.Analyzer_Worker>(Analyzer)
@@ -66,11 +69,17 @@ public static class PipelineTopology
     /// <summary>runs/apphost in the repository, next to the headless runs.</summary>
     public static string RunsFolder(IDistributedApplicationBuilder builder) => InRepository(builder, "runs", "apphost");
 
-    private static IResourceBuilder<ProjectResource> WithKafka(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka) =>
-        project.WithReference(kafka.Connection).WaitFor(kafka.Server);
+    /// <summary>The kafka connection string, and the wait for the broker to run and for its topics to exist.</summary>
+    internal static IResourceBuilder<ProjectResource> WithKafka(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka)
+    {
+        project.WithReference(kafka.Connection);
+        if (kafka.Server is not null) project.WaitFor(kafka.Server);
+        if (kafka.Setup is not null) project.WaitForCompletion(kafka.Setup);
+        return project;
+    }
 
     /// <summary>The shared settings (DESIGN.md section 4), set once here for every service as Pipeline__* variables.</summary>
-    private static IResourceBuilder<ProjectResource> WithPipelineSettings(
+    internal static IResourceBuilder<ProjectResource> WithPipelineSettings(
         this IResourceBuilder<ProjectResource> project, IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {
         var settings = parameters.Pipeline();
@@ -89,5 +98,13 @@ public static class PipelineTopology
         Path.GetFullPath(Path.Combine([builder.AppHostDirectory, "..", "..", .. parts]));
 }
 
-/// <summary>Where the services find Kafka: a connection string, and the resource to wait for before they start.</summary>
-public sealed record KafkaBinding(IResourceBuilder<IResourceWithConnectionString> Connection, IResourceBuilder<IResource> Server);
+/// <summary>
+/// Where the services find Kafka: a connection string; the broker to wait for (none for an existing cluster); the
+/// one-shot topic set-up to wait for (none for the embedded broker, which creates its topics itself); and the
+/// bootstrap address as other containers reach it (null where they cannot).
+/// </summary>
+public sealed record KafkaBinding(
+    IResourceBuilder<IResourceWithConnectionString> Connection,
+    IResourceBuilder<IResource>? Server,
+    IResourceBuilder<ProjectResource>? Setup,
+    string? ContainerBootstrap);

@@ -1,29 +1,38 @@
 using CtrPipeline.AppHost;
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
 
 // The whole pipeline with the Aspire dashboard. Parameters (see README): mode, engine, profile, rate, window, watermark,
 // e.g. `dotnet run --project src/CtrPipeline.AppHost -- --Parameters:rate=50000 --Parameters:engine=native-continuous`.
+// Existing clusters instead of containers: --ConnectionStrings:kafka=host:9092, --ConnectionStrings:flink-gateway=http://host:8083.
 var builder = DistributedApplication.CreateBuilder(args);
 PipelineParameters parameters;
+PipelineMode mode;
+IReadOnlyList<string> engines;
+var externalKafka = builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection) is { Length: > 0 };
+var externalFlink = builder.Configuration.GetConnectionString(ApacheFlink.GatewayConnection) is { Length: > 0 };
 try
 {
     parameters = PipelineParameters.From(builder.Configuration);
+    mode = parameters.Resolve(() => ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5)));
+    engines = parameters.EnginesFor(mode, externalFlink);
 }
 catch (ConfigurationException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
+Console.WriteLine($"Mode: {mode}. Engines: {string.Join(", ", engines)}. Load: {parameters.Profile} at {parameters.Rate:N0} events/s.");
 
-var mode = parameters.Resolve(() => ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5)));
-Console.WriteLine($"Mode: {mode}. Engines: {string.Join(", ", parameters.Engines)}. Load: {parameters.Profile} at {parameters.Rate:N0} events/s.");
-
-var kafka = builder.AddEmbeddedKafka(parameters);
-builder.AddPipelineWorkers(kafka, parameters);
+var kafka = externalKafka ? builder.AddExternalKafka(parameters)
+    : mode == PipelineMode.Containers ? builder.AddKafkaContainer(parameters)
+    : builder.AddEmbeddedKafka(parameters);
+var flink = engines.Contains(Engines.Flink) ? builder.AddFlinkCluster(parameters) : null;
+builder.AddPipelineWorkers(kafka, parameters, engines, flink);
 if (mode == PipelineMode.Containers)
 {
     Console.WriteLine("Containers mode: telemetry goes through an OpenTelemetry Collector to the dashboard and to Prometheus, shown in Grafana. "
-        + "Apache Kafka, Flink and Spark containers are not part of this build yet: the broker is the embedded one.");
+        + "Spark is not part of this build yet.");
     builder.RouteTelemetryThrough(builder.AddObservability());
 }
 await builder.Build().RunAsync();

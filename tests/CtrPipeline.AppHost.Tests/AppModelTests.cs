@@ -1,32 +1,14 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
-using CtrPipeline.AppHost;
-using Microsoft.Extensions.Logging.Abstractions;
+using static CtrPipeline.AppHost.Tests.AppModel;
 
 namespace CtrPipeline.AppHost.Tests;
 
 /// <summary>The embedded-mode app model, built from Program.cs exactly as `dotnet run` builds it, without starting anything.</summary>
 public sealed class AppModelTests
 {
-    private static async Task<IDistributedApplicationTestingBuilder> Model(params string[] args) =>
-        await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(["--Parameters:mode=embedded", .. args]);
-
-    private static IResource Resource(IDistributedApplicationTestingBuilder builder, string name) =>
-        builder.Resources.SingleOrDefault(r => r.Name == name) ?? throw new Xunit.Sdk.XunitException(
-            $"No resource '{name}'; the model has: {string.Join(", ", builder.Resources.Select(r => r.Name))}");
-
-    /// <summary>The resource's environment as the publish manifest would write it (references as {resource.property}).</summary>
-    private static async Task<Dictionary<string, string>> Environment(IResource resource)
-    {
-        var configuration = await ExecutionConfigurationBuilder.Create(resource).WithEnvironmentVariablesConfig()
-            .BuildAsync(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), NullLogger.Instance, CancellationToken.None);
-        Assert.Null(configuration.Exception);
-        return configuration.EnvironmentVariables.ToDictionary(v => v.Key, v => v.Value);
-    }
-
-    private static IEnumerable<string> WaitsFor(IResource resource) =>
-        resource.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
+    private static Task<IDistributedApplicationTestingBuilder> Model(params string[] args) => AppModel.BuildAsync(["--Parameters:mode=embedded", .. args]);
 
     [Fact]
     public async Task Default_model_has_broker_connection_both_native_engines_analyzer_and_producer()

@@ -1,37 +1,14 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
+using static CtrPipeline.AppHost.Tests.AppModel;
 
 namespace CtrPipeline.AppHost.Tests;
 
 /// <summary>The Grafana path of containers mode, from the app model Program.cs builds; no container is started.</summary>
 public sealed class ObservabilityModelTests
 {
-    private static readonly string Repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
-
-    private static async Task<IDistributedApplicationTestingBuilder> Model(string mode) =>
-        await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>([$"--Parameters:mode={mode}"]);
-
-    private static ContainerResource Container(IDistributedApplicationTestingBuilder builder, string name) =>
-        builder.Resources.OfType<ContainerResource>().SingleOrDefault(r => r.Name == name)
-        ?? throw new Xunit.Sdk.XunitException($"No container '{name}'; the model has: {string.Join(", ", builder.Resources.Select(r => r.Name))}");
-
-    /// <summary>The environment as the publish manifest writes it.</summary>
-    private static async Task<Dictionary<string, string>> Environment(IResource resource)
-    {
-        var configuration = await ExecutionConfigurationBuilder.Create(resource).WithEnvironmentVariablesConfig()
-            .BuildAsync(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), NullLogger.Instance, CancellationToken.None);
-        Assert.Null(configuration.Exception);
-        return configuration.EnvironmentVariables.ToDictionary(v => v.Key, v => v.Value);
-    }
-
-    private static async Task<List<string>> Arguments(IResource resource)
-    {
-        var configuration = await ExecutionConfigurationBuilder.Create(resource).WithArgumentsConfig()
-            .BuildAsync(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), NullLogger.Instance, CancellationToken.None);
-        return [.. configuration.Arguments.Select(a => a.Value)];
-    }
+    private static Task<IDistributedApplicationTestingBuilder> Model(string mode) => AppModel.BuildAsync($"--Parameters:mode={mode}");
 
     private static void AssertMount(ContainerResource container, string source, string target)
     {
@@ -42,11 +19,7 @@ public sealed class ObservabilityModelTests
         Assert.True(File.Exists(mount.Source) || Directory.Exists(mount.Source), $"{container.Name}: {mount.Source} does not exist");
     }
 
-    private static int TargetPort(ContainerResource container, string endpoint) =>
-        container.Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == endpoint).TargetPort
-        ?? throw new Xunit.Sdk.XunitException($"{container.Name}: endpoint {endpoint} has no target port");
-
-    private static IEnumerable<string> WaitsFor(IResource resource) => resource.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
+    private static int? TargetPort(ContainerResource container, string endpoint) => Endpoint(container, endpoint).TargetPort;
 
     [Theory]
     [InlineData(Observability.Collector, Observability.CollectorImage, Observability.CollectorTag)]

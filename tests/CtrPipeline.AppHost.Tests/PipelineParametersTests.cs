@@ -15,7 +15,8 @@ public sealed class PipelineParametersTests
     {
         var p = From();
         Assert.Equal(PipelineMode.Auto, p.Mode);
-        Assert.Equal(Engines.Native, p.Engines);
+        Assert.Null(p.ChosenEngines);
+        Assert.Equal(Engines.Native, p.EnginesFor(PipelineMode.Embedded, externalFlink: false));
         Assert.Equal("mmpp", p.Profile);
         Assert.Equal(5000, p.Rate);
         Assert.Equal(TimeSpan.FromSeconds(10), p.WindowSize);
@@ -40,6 +41,34 @@ public sealed class PipelineParametersTests
     {
         var e = Assert.Throws<ConfigurationException>(() => From((key, value)));
         Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData(PipelineMode.Embedded, false, "native-continuous,native-microbatch")]
+    [InlineData(PipelineMode.Containers, false, "native-continuous,native-microbatch,flink")]
+    [InlineData(PipelineMode.Embedded, true, "native-continuous,native-microbatch,flink")]
+    public void All_engines_means_flink_too_where_there_is_a_flink_cluster(PipelineMode mode, bool externalFlink, string expected)
+    {
+        Assert.Equal(expected, string.Join(",", From().EnginesFor(mode, externalFlink)));
+        Assert.Equal(["flink"], From(("engine", "flink")).EnginesFor(mode == PipelineMode.Embedded && !externalFlink ? PipelineMode.Containers : mode, externalFlink));
+    }
+
+    [Fact]
+    public void Flink_without_a_flink_cluster_is_refused_with_what_to_do()
+    {
+        var p = From(("engine", "native-continuous, flink"));
+        Assert.Equal(["native-continuous", "flink"], p.ChosenEngines);
+        var e = Assert.Throws<ConfigurationException>(() => p.EnginesFor(PipelineMode.Embedded, externalFlink: false));
+        Assert.Contains("The flink engine needs a Flink cluster", e.Message);
+        Assert.Contains("ConnectionStrings:flink-gateway", e.Message);
+    }
+
+    [Fact]
+    public void Flink_settings_for_existing_clusters_are_optional_parameters()
+    {
+        var p = From(("flink-kafka", "broker-1:9092"), ("flink-catalog", "s3://bucket/campaigns.csv"));
+        Assert.Equal(("broker-1:9092", "s3://bucket/campaigns.csv"), (p.FlinkKafka, p.FlinkCatalog));
+        Assert.Equal((null, null), (From().FlinkKafka, From().FlinkCatalog));
     }
 
     [Theory]

@@ -1,0 +1,105 @@
+using System.Globalization;
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
+
+namespace CtrPipeline.AppHost;
+
+/// <summary>Where the Flink engine finds its cluster: the SQL Gateway and the JobManager's REST API, and what to wait for.</summary>
+public sealed record FlinkCluster(
+    IResourceBuilder<IResourceWithConnectionString> Gateway,
+    IResourceBuilder<IResourceWithConnectionString>? Rest,
+    IReadOnlyList<IResourceBuilder<IResource>> Containers);
+
+/// <summary>
+/// Apache Flink for containers mode: a JobManager, a TaskManager and the SQL Gateway, all from one image built by
+/// flink/Dockerfile (the official Flink image plus the Kafka SQL connector and the campaign catalog), or an existing
+/// SQL Gateway named by ConnectionStrings:flink-gateway (and its JobManager by ConnectionStrings:flink-rest). The
+/// "flink" resource is the FlinkGateway project, which submits the CTR job as Flink SQL and follows it.
+/// </summary>
+public static class ApacheFlink
+{
+    public const string JobManager = "flink-jobmanager";
+    public const string TaskManager = "flink-taskmanager";
+    public const string SqlGateway = "flink-sql-gateway";
+    public const string GatewayConnection = "flink-gateway";
+    public const string RestConnection = "flink-rest";
+
+    /// <summary>The Flink release the image is built from (flink/Dockerfile's FROM line says the same; a test checks).</summary>
+    public const string Version = "1.20.1";
+    public const string KafkaConnectorVersion = "3.3.0-1.20";
+    public const int RestPort = 8081;
+    public const int GatewayPort = 8083;
+
+    /// <summary>Where the image keeps the catalog (header removed), as the job's filesystem table reads it.</summary>
+    public const string CatalogInImage = "file:///opt/ctr/campaigns.csv";
+
+    /// <summary>The cluster: an existing gateway when ConnectionStrings:flink-gateway is set, else three containers.</summary>
+    public static FlinkCluster AddFlinkCluster(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
+    {
+        if (builder.Configuration.GetConnectionString(GatewayConnection) is { Length: > 0 })
+            return new FlinkCluster(
+                builder.AddConnectionString(GatewayConnection),
+                builder.Configuration.GetConnectionString(RestConnection) is { Length: > 0 } ? builder.AddConnectionString(RestConnection) : null,
+                []);
+
+        var jobManager = builder.AddFlinkContainer(JobManager)
+            .WithArgs("jobmanager")
+            .WithEnvironment("FLINK_PROPERTIES", Properties(
+                ("jobmanager.rpc.address", JobManager),
+                ("rest.address", JobManager),
+                ("rest.bind-address", "0.0.0.0"),
+                ("jobmanager.memory.process.size", "1600m")))
+            .WithHttpEndpoint(targetPort: RestPort, name: "http")
+            .WithHttpHealthCheck("/overview", endpointName: "http");
+
+        var taskManager = builder.AddFlinkContainer(TaskManager)
+            .WithArgs("taskmanager")
+            .WithEnvironment("FLINK_PROPERTIES", Properties(
+                ("jobmanager.rpc.address", JobManager),
+                ("taskmanager.numberOfTaskSlots", parameters.Pipeline().Partitions.ToString(CultureInfo.InvariantCulture)),
+                ("taskmanager.memory.process.size", "2048m")))
+            .WaitFor(jobManager);
+
+        // The image's entrypoint runs any other command as is; the gateway submits to the JobManager's REST API.
+        var gateway = builder.AddFlinkContainer(SqlGateway)
+            .WithArgs("/opt/flink/bin/sql-gateway.sh", "start-foreground",
+                "-Dsql-gateway.endpoint.rest.address=0.0.0.0",
+                $"-Dsql-gateway.endpoint.rest.port={GatewayPort}",
+                "-Dexecution.target=remote",
+                $"-Drest.address={JobManager}",
+                $"-Drest.port={RestPort}",
+                $"-Djobmanager.rpc.address={JobManager}")
+            .WithHttpEndpoint(targetPort: GatewayPort, name: "http")
+            .WithHttpHealthCheck("/v1/info", endpointName: "http")
+            .WaitFor(jobManager);
+
+        return new FlinkCluster(
+            builder.AddConnectionString(GatewayConnection, ReferenceExpression.Create($"{gateway.GetEndpoint("http")}")),
+            builder.AddConnectionString(RestConnection, ReferenceExpression.Create($"{jobManager.GetEndpoint("http")}")),
+            [jobManager, taskManager, gateway]);
+    }
+
+    /// <summary>The "flink" engine: the FlinkGateway project, started once Kafka's topics exist and the cluster is up.</summary>
+    public static IResourceBuilder<ProjectResource> AddFlinkEngine(
+        this IDistributedApplicationBuilder builder, FlinkCluster flink, KafkaBinding kafka, PipelineParameters parameters)
+    {
+        var engine = builder.AddProject<Projects.FlinkGateway>(Engines.Flink)
+            .WithPipelineSettings(builder, parameters)
+            .WithKafka(kafka)
+            .WithReference(flink.Gateway);
+        if (flink.Rest is not null) engine.WithReference(flink.Rest);
+        if ((parameters.FlinkKafka ?? kafka.ContainerBootstrap) is { } bootstrap) engine.WithEnvironment("Flink__KafkaBootstrapServers", bootstrap);
+        if (parameters.FlinkCatalog is { } catalog) engine.WithEnvironment("Flink__CatalogPath", catalog);
+        foreach (var container in flink.Containers) engine.WaitFor(container);
+        return engine;
+    }
+
+    private static IResourceBuilder<ContainerResource> AddFlinkContainer(this IDistributedApplicationBuilder builder, string name) =>
+        builder.AddDockerfile(name,
+            contextPath: PipelineTopology.InRepository(builder, "data"),
+            dockerfilePath: PipelineTopology.InRepository(builder, "flink", "Dockerfile"));
+
+    /// <summary>FLINK_PROPERTIES: lines the image's entrypoint appends to Flink's configuration.</summary>
+    private static string Properties(params (string Key, string Value)[] properties) =>
+        string.Join("\n", properties.Select(p => $"{p.Key}: {p.Value}"));
+}

@@ -1,0 +1,175 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using CtrPipeline.Contracts;
+using static CtrPipeline.AppHost.Tests.AppModel;
+
+namespace CtrPipeline.AppHost.Tests;
+
+/// <summary>
+/// Containers mode (real Kafka, Flink) and existing clusters, from the app model Program.cs builds. This machine has
+/// no container runtime, so nothing is started: images, ports, environment, commands and start order are checked.
+/// </summary>
+public sealed class ContainersModelTests
+{
+    private static Task<IDistributedApplicationTestingBuilder> Model(params string[] args) => BuildAsync(["--Parameters:mode=containers", .. args]);
+
+    private static readonly string[] Workers = ["native-continuous", "native-microbatch", Engines.Flink, PipelineTopology.Analyzer, PipelineTopology.Producer];
+
+    [Fact]
+    public async Task Kafka_is_one_kraft_node_from_the_official_image_reachable_from_the_host_and_from_containers()
+    {
+        await using var builder = await Model();
+        Assert.DoesNotContain(builder.Resources, r => r.Name == PipelineTopology.EmbeddedBroker);
+        var kafka = Container(builder, ApacheKafka.Broker);
+        var image = Assert.Single(kafka.Annotations.OfType<ContainerImageAnnotation>());
+        Assert.Equal(("apache/kafka", "3.9.0"), (image.Image, image.Tag));
+
+        var endpoint = Endpoint(kafka, "tcp");
+        Assert.Equal((9092, 9092, false), (endpoint.Port, endpoint.TargetPort, endpoint.IsProxied)); // kcat and friends find it on 9092
+        var env = await Environment(kafka);
+        Assert.Equal("broker,controller", env["KAFKA_PROCESS_ROLES"]);
+        Assert.Equal("1@localhost:9094", env["KAFKA_CONTROLLER_QUORUM_VOTERS"]);
+        Assert.Equal("HOST://:9092,INTERNAL://:9093,CONTROLLER://:9094", env["KAFKA_LISTENERS"]);
+        Assert.Equal("HOST://{kafka.bindings.tcp.host}:{kafka.bindings.tcp.port},INTERNAL://kafka:9093", env["KAFKA_ADVERTISED_LISTENERS"]);
+        Assert.Equal("HOST:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT", env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]);
+        Assert.Equal(("CONTROLLER", "INTERNAL"), (env["KAFKA_CONTROLLER_LISTENER_NAMES"], env["KAFKA_INTER_BROKER_LISTENER_NAME"]));
+        Assert.Equal("false", env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]);
+        Assert.Equal("LogAppendTime", env["KAFKA_LOG_MESSAGE_TIMESTAMP_TYPE"]);
+        Assert.Equal("1", env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]);
+        Assert.Equal(22, env["CLUSTER_ID"].Length); // a KRaft cluster id: 16 bytes, base64url
+
+        var connection = Assert.IsAssignableFrom<IResourceWithConnectionString>(kafka);
+        Assert.Equal("{kafka.bindings.tcp.host}:{kafka.bindings.tcp.port}", connection.ConnectionStringExpression.ValueExpression);
+    }
+
+    [Fact]
+    public async Task Kafka_port_zero_publishes_kafka_on_a_port_the_orchestrator_chooses_and_advertises_it()
+    {
+        await using var builder = await Model("--Parameters:kafka-port=0");
+        var endpoint = Endpoint(Container(builder, ApacheKafka.Broker), "tcp");
+        Assert.Null(endpoint.Port);
+        Assert.True(endpoint.IsProxied);
+    }
+
+    [Fact]
+    public async Task Kafka_setup_creates_the_topics_after_the_broker_runs_and_every_worker_waits_for_it_to_complete()
+    {
+        await using var builder = await Model();
+        var setup = Resource(builder, ApacheKafka.Setup);
+        Assert.IsType<ProjectResource>(setup);
+        Assert.Equal([ApacheKafka.Broker], WaitsFor(setup));
+        var setupEnv = await Environment(setup);
+        Assert.Equal("{kafka.connectionString}", setupEnv["ConnectionStrings__kafka"]);
+        Assert.Equal("4", setupEnv["Pipeline__Partitions"]);
+
+        foreach (var name in Workers)
+        {
+            var worker = Resource(builder, name);
+            Assert.Equal([ApacheKafka.Setup], WaitsForCompletion(worker));
+            Assert.Contains(ApacheKafka.Broker, WaitsFor(worker));
+            Assert.Equal("{kafka.connectionString}", (await Environment(worker))["ConnectionStrings__kafka"]);
+        }
+    }
+
+    [Fact]
+    public async Task Flink_runs_jobmanager_taskmanager_and_sql_gateway_from_the_repository_image()
+    {
+        await using var builder = await Model();
+        foreach (var name in new[] { ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway })
+        {
+            var build = Assert.Single(Container(builder, name).Annotations.OfType<DockerfileBuildAnnotation>());
+            Assert.Equal(Path.Combine(Repository, "data"), build.ContextPath);
+            Assert.Equal(Path.Combine(Repository, "flink", "Dockerfile"), build.DockerfilePath);
+        }
+
+        var jobManager = Container(builder, ApacheFlink.JobManager);
+        Assert.Equal(["jobmanager"], await Arguments(jobManager));
+        Assert.Equal(8081, Endpoint(jobManager, "http").TargetPort);
+        Assert.Contains("jobmanager.rpc.address: flink-jobmanager", (await Environment(jobManager))["FLINK_PROPERTIES"].Split('\n'));
+        Assert.NotEmpty(jobManager.Annotations.OfType<HealthCheckAnnotation>());
+
+        var taskManager = Container(builder, ApacheFlink.TaskManager);
+        Assert.Equal(["taskmanager"], await Arguments(taskManager));
+        var taskProperties = (await Environment(taskManager))["FLINK_PROPERTIES"].Split('\n');
+        Assert.Contains("jobmanager.rpc.address: flink-jobmanager", taskProperties);
+        Assert.Contains("taskmanager.numberOfTaskSlots: 4", taskProperties); // one slot per events partition
+        Assert.Equal([ApacheFlink.JobManager], WaitsFor(taskManager));
+
+        var gateway = Container(builder, ApacheFlink.SqlGateway);
+        Assert.Equal(
+            ["/opt/flink/bin/sql-gateway.sh", "start-foreground", "-Dsql-gateway.endpoint.rest.address=0.0.0.0", "-Dsql-gateway.endpoint.rest.port=8083",
+             "-Dexecution.target=remote", "-Drest.address=flink-jobmanager", "-Drest.port=8081", "-Djobmanager.rpc.address=flink-jobmanager"],
+            await Arguments(gateway));
+        Assert.Equal(8083, Endpoint(gateway, "http").TargetPort);
+        Assert.NotEmpty(gateway.Annotations.OfType<HealthCheckAnnotation>());
+        Assert.Equal([ApacheFlink.JobManager], WaitsFor(gateway));
+    }
+
+    [Fact]
+    public async Task The_flink_engine_waits_for_its_cluster_and_gets_the_gateway_jobmanager_and_kafka_as_flink_reaches_it()
+    {
+        await using var builder = await Model();
+        var flink = Resource(builder, Engines.Flink);
+        Assert.IsType<ProjectResource>(flink);
+        Assert.Superset(new HashSet<string> { ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway }, WaitsFor(flink).ToHashSet());
+
+        var env = await Environment(flink);
+        Assert.Equal("{flink-gateway.connectionString}", env["ConnectionStrings__flink-gateway"]);
+        Assert.Equal("{flink-rest.connectionString}", env["ConnectionStrings__flink-rest"]);
+        Assert.Equal("kafka:9093", env["Flink__KafkaBootstrapServers"]);
+        Assert.Equal("{flink-sql-gateway.bindings.http.url}", ((IResourceWithConnectionString)Resource(builder, ApacheFlink.GatewayConnection)).ConnectionStringExpression.ValueExpression);
+        Assert.Equal("{flink-jobmanager.bindings.http.url}", ((IResourceWithConnectionString)Resource(builder, ApacheFlink.RestConnection)).ConnectionStringExpression.ValueExpression);
+
+        // The producer starts last, once every engine, Flink included, runs.
+        Assert.Contains(Engines.Flink, WaitsFor(Resource(builder, PipelineTopology.Producer)));
+    }
+
+    [Fact]
+    public async Task Dockerfile_builds_on_the_pinned_flink_release_with_the_matching_kafka_connector_and_the_catalog()
+    {
+        var dockerfile = await File.ReadAllLinesAsync(Path.Combine(Repository, "flink", "Dockerfile"));
+        Assert.Contains($"FROM flink:{ApacheFlink.Version}-scala_2.12-java17", dockerfile);
+        Assert.Contains($"ARG KAFKA_CONNECTOR_VERSION={ApacheFlink.KafkaConnectorVersion}", dockerfile);
+        Assert.EndsWith("-" + string.Join('.', ApacheFlink.Version.Split('.')[..2]), ApacheFlink.KafkaConnectorVersion); // built for this Flink minor
+        Assert.Contains(dockerfile, l => l.Contains("repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-kafka/${KAFKA_CONNECTOR_VERSION}/"));
+        Assert.Contains("COPY campaigns.csv /tmp/campaigns.csv", dockerfile);
+        Assert.True(File.Exists(Path.Combine(Repository, "data", "campaigns.csv")));
+        Assert.Contains(dockerfile, l => l.Contains("> /opt/ctr/campaigns.csv") && l.Contains("tail -n +2"));
+        Assert.Equal("file:///opt/ctr/campaigns.csv", ApacheFlink.CatalogInImage);
+    }
+
+    [Fact]
+    public async Task Existing_kafka_and_flink_clusters_replace_the_containers()
+    {
+        await using var builder = await Model(
+            "--ConnectionStrings:kafka=broker-1:9092,broker-2:9092",
+            "--ConnectionStrings:flink-gateway=http://flink-gw:8083",
+            "--ConnectionStrings:flink-rest=http://flink-jm:8081",
+            "--Parameters:flink-kafka=broker-1.internal:9092",
+            "--Parameters:flink-catalog=s3://bucket/campaigns.csv");
+
+        string[] started = [ApacheKafka.Broker, ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway];
+        Assert.DoesNotContain(builder.Resources.OfType<ContainerResource>(), c => started.Contains(c.Name));
+        Assert.IsAssignableFrom<ParameterResource>(Resource(builder, PipelineTopology.KafkaConnection)); // read from ConnectionStrings:kafka
+        Assert.IsAssignableFrom<ParameterResource>(Resource(builder, ApacheFlink.GatewayConnection));
+
+        var flink = Resource(builder, Engines.Flink);
+        var env = await Environment(flink);
+        Assert.Equal("{flink-gateway.connectionString}", env["ConnectionStrings__flink-gateway"]);
+        Assert.Equal("broker-1.internal:9092", env["Flink__KafkaBootstrapServers"]);
+        Assert.Equal("s3://bucket/campaigns.csv", env["Flink__CatalogPath"]);
+        Assert.Empty(WaitsFor(flink)); // nothing of ours to wait for but the topics
+        Assert.Equal([ApacheKafka.Setup], WaitsForCompletion(flink));
+        Assert.Empty(WaitsFor(Resource(builder, ApacheKafka.Setup)));
+    }
+
+    [Fact]
+    public async Task An_existing_kafka_works_in_embedded_mode_too_and_no_embedded_broker_starts()
+    {
+        await using var builder = await BuildAsync("--Parameters:mode=embedded", "--ConnectionStrings:kafka=broker-1:9092");
+        Assert.DoesNotContain(builder.Resources, r => r.Name == PipelineTopology.EmbeddedBroker);
+        Assert.DoesNotContain(builder.Resources, r => r.Name == Engines.Flink);
+        Assert.Equal([ApacheKafka.Setup], WaitsForCompletion(Resource(builder, "native-continuous")));
+    }
+}
