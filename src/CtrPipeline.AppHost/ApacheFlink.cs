@@ -46,6 +46,8 @@ public static class ApacheFlink
             .WithArgs("jobmanager")
             .WithEnvironment("FLINK_PROPERTIES", Properties(
                 ("jobmanager.rpc.address", JobManager),
+                // Flink 1.19+ binds to localhost by default; other containers must reach it.
+                ("jobmanager.bind-host", "0.0.0.0"),
                 ("rest.address", JobManager),
                 ("rest.bind-address", "0.0.0.0"),
                 ("jobmanager.memory.process.size", "1600m")))
@@ -56,6 +58,8 @@ public static class ApacheFlink
             .WithArgs("taskmanager")
             .WithEnvironment("FLINK_PROPERTIES", Properties(
                 ("jobmanager.rpc.address", JobManager),
+                ("taskmanager.bind-host", "0.0.0.0"),
+                ("taskmanager.host", TaskManager),
                 ("taskmanager.numberOfTaskSlots", parameters.Pipeline().Partitions.ToString(CultureInfo.InvariantCulture)),
                 ("taskmanager.memory.process.size", "2048m")))
             .WaitFor(jobManager);

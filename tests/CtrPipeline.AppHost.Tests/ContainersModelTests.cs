@@ -86,7 +86,10 @@ public sealed class ContainersModelTests
         var jobManager = Container(builder, ApacheFlink.JobManager);
         Assert.Equal(["jobmanager"], await Arguments(jobManager));
         Assert.Equal(8081, Endpoint(jobManager, "http").TargetPort);
-        Assert.Contains("jobmanager.rpc.address: flink-jobmanager", (await Environment(jobManager))["FLINK_PROPERTIES"].Split('\n'));
+        var jobProperties = (await Environment(jobManager))["FLINK_PROPERTIES"].Split('\n');
+        Assert.Contains("jobmanager.rpc.address: flink-jobmanager", jobProperties);
+        Assert.Contains("jobmanager.bind-host: 0.0.0.0", jobProperties); // reachable from the other containers
+        Assert.Contains("rest.bind-address: 0.0.0.0", jobProperties);
         Assert.NotEmpty(jobManager.Annotations.OfType<HealthCheckAnnotation>());
 
         var taskManager = Container(builder, ApacheFlink.TaskManager);
@@ -94,6 +97,8 @@ public sealed class ContainersModelTests
         var taskProperties = (await Environment(taskManager))["FLINK_PROPERTIES"].Split('\n');
         Assert.Contains("jobmanager.rpc.address: flink-jobmanager", taskProperties);
         Assert.Contains("taskmanager.numberOfTaskSlots: 4", taskProperties); // one slot per events partition
+        Assert.Contains("taskmanager.host: flink-taskmanager", taskProperties);
+        Assert.Contains("taskmanager.bind-host: 0.0.0.0", taskProperties);
         Assert.Equal([ApacheFlink.JobManager], WaitsFor(taskManager));
 
         var gateway = Container(builder, ApacheFlink.SqlGateway);
