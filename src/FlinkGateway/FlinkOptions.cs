@@ -42,16 +42,19 @@ public sealed class FlinkOptions
     /// <summary>How long to wait for the gateway to answer at start, and for one statement to finish.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
-    /// <summary>Fills the URLs and Kafka address from the connection strings, then checks every setting.</summary>
-    public FlinkOptions Resolve(IConfiguration configuration)
+    /// <summary>Fills the URLs and Kafka address from the connection strings, then checks every setting (the gateway's only when it will be called).</summary>
+    public FlinkOptions Resolve(IConfiguration configuration, bool requireGateway = true)
     {
         if (GatewayUrl.Length == 0) GatewayUrl = configuration.GetConnectionString(GatewayConnection) ?? "";
         if (RestUrl.Length == 0) RestUrl = configuration.GetConnectionString(RestConnection) ?? "";
         if (KafkaBootstrapServers.Length == 0) KafkaBootstrapServers = configuration.GetConnectionString("kafka") ?? "";
 
-        Require(GatewayUrl.Length > 0,
-            "No Flink SQL Gateway: set ConnectionStrings:flink-gateway (environment variable ConnectionStrings__flink-gateway), e.g. http://localhost:8083, or start the pipeline through the AppHost in containers mode.");
-        RequireUrl(GatewayUrl, "ConnectionStrings:flink-gateway (or Flink:GatewayUrl)");
+        if (requireGateway)
+        {
+            Require(GatewayUrl.Length > 0,
+                "No Flink SQL Gateway: set ConnectionStrings:flink-gateway (environment variable ConnectionStrings__flink-gateway), e.g. http://localhost:8083, or start the pipeline through the AppHost in containers mode.");
+            RequireUrl(GatewayUrl, "ConnectionStrings:flink-gateway (or Flink:GatewayUrl)");
+        }
         if (RestUrl.Length > 0) RequireUrl(RestUrl, "ConnectionStrings:flink-rest (or Flink:RestUrl)");
         Require(KafkaBootstrapServers.Length > 0,
             "No Kafka address for Flink: set Flink:KafkaBootstrapServers (as the Flink cluster reaches Kafka) or ConnectionStrings:kafka.");

@@ -12,7 +12,8 @@ namespace FlinkGateway;
 /// Why the join is an event-time temporal join: a regular join in Flink drops the time attribute of its inputs, so a
 /// window could not follow it. The catalog is therefore a versioned table (primary key ad_id, every row valid from
 /// the epoch), which keeps the events' rowtime. Epoch milliseconds come back out of TIMESTAMP values through
-/// DATE_FORMAT, because Flink allows no CAST from TIMESTAMP_LTZ to BIGINT; the session time zone is UTC for that.
+/// DATE_FORMAT, because Flink allows no CAST from TIMESTAMP or TIMESTAMP_LTZ to BIGINT; the session time zone is UTC
+/// for that, and TIMESTAMP_LTZ values are cast to TIMESTAMP(3) in it first.
 /// </remarks>
 public static class FlinkSqlJob
 {
@@ -99,6 +100,9 @@ public static class FlinkSqlJob
               'value.fields-include' = 'EXCEPT_KEY'
             )
             """,
+            // computed_at is taken once per row in its own projection: the epoch conversion reads its value twice, and
+            // two evaluations of the clock could straddle a second. Flink does not merge projections that would
+            // evaluate a non-deterministic function more than once.
             $"""
             INSERT INTO ctr_results
             SELECT
@@ -110,16 +114,20 @@ public static class FlinkSqlJob
               views,
               clicks,
               CASE WHEN views = 0 THEN 0E0 ELSE CAST(clicks AS DOUBLE) / views END,
-              {EpochMillis("max_kafka_ts")},
-              {EpochMillis("CURRENT_ROW_TIMESTAMP()")},
+              {EpochMillis("max_event_kafka_ts")},
+              {EpochMillis("computed_at")},
               TRUE
             FROM (
-              SELECT window_start, window_end, campaign_id,
-                COUNT(*) FILTER (WHERE event_type = 'view') AS views,
-                COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
-                MAX(kafka_ts) AS max_kafka_ts
-              FROM TABLE(TUMBLE(TABLE campaign_events, DESCRIPTOR(event_ts), {Interval(pipeline.WindowSize)}))
-              GROUP BY window_start, window_end, campaign_id
+              SELECT window_start, window_end, campaign_id, views, clicks, max_event_kafka_ts,
+                CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS computed_at
+              FROM (
+                SELECT window_start, window_end, campaign_id,
+                  COUNT(*) FILTER (WHERE event_type = 'view') AS views,
+                  COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
+                  CAST(MAX(kafka_ts) AS TIMESTAMP(3)) AS max_event_kafka_ts
+                FROM TABLE(TUMBLE(TABLE campaign_events, DESCRIPTOR(event_ts), {Interval(pipeline.WindowSize)}))
+                GROUP BY window_start, window_end, campaign_id
+              )
             )
             """,
         ];
@@ -143,12 +151,9 @@ public static class FlinkSqlJob
             ? $"{(long)span.TotalSeconds} s"
             : $"{(long)span.TotalMilliseconds} ms";
 
-    /// <summary>A TIMESTAMP or TIMESTAMP_LTZ expression as epoch milliseconds (BIGINT), read in the session's UTC.</summary>
-    public static string EpochMillis(string timestamp)
-    {
-        var local = $"CAST({timestamp} AS TIMESTAMP(3))";
-        return $"UNIX_TIMESTAMP(DATE_FORMAT({local}, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT({local}, 'SSS') AS BIGINT)";
-    }
+    /// <summary>A TIMESTAMP(3) column as epoch milliseconds (BIGINT), read in the session's time zone, UTC.</summary>
+    public static string EpochMillis(string column) =>
+        $"UNIX_TIMESTAMP(DATE_FORMAT({column}, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT({column}, 'SSS') AS BIGINT)";
 
     private static string Set(string key, string value) => $"SET {Literal(key)} = {Literal(value)}";
 }

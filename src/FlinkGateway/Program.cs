@@ -3,6 +3,10 @@ using FlinkGateway;
 
 // The Flink engine: submits the CTR job to a Flink cluster as Flink SQL through its SQL Gateway, follows it through
 // the JobManager's REST API, and cancels it when stopped. Flink reads events from and writes results to Kafka itself.
+// `FlinkGateway print-sql [--Pipeline:WindowSize=00:01:00 ...]` prints the job's statements for a configuration instead.
+if (args is ["print-sql", .. var settings])
+    return PrintSql.Run(settings);
+
 return await WorkerHost.RunAsync(args, builder =>
 {
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
@@ -27,3 +31,24 @@ return await WorkerHost.RunAsync(args, builder =>
         }
     };
 });
+
+/// <summary>The statements the engine would submit, for the SQL client or a review; nothing is contacted.</summary>
+internal static class PrintSql
+{
+    public static int Run(string[] settings)
+    {
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(settings).Build();
+        try
+        {
+            var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
+            var options = configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(configuration, requireGateway: false);
+            Console.WriteLine(string.Join($";{Environment.NewLine}{Environment.NewLine}", FlinkSqlJob.Statements(pipeline, options)) + ";");
+            return 0;
+        }
+        catch (ConfigurationException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+}

@@ -28,6 +28,22 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Print_sql_prints_the_statements_of_the_configuration_without_contacting_anything()
+    {
+        var start = Worker("");
+        foreach (var setting in new[] { "print-sql", "--Pipeline:WindowSize=00:01:00", "--Flink:KafkaBootstrapServers=kafka:9093" }) start.ArgumentList.Add(setting);
+
+        var (exitCode, stdout, stderr) = await RunAsync(start);
+
+        Assert.Equal(0, exitCode);
+        Assert.Empty(stderr);
+        var expected = FlinkSqlJob.Statements(new CtrPipeline.Contracts.PipelineSettings { WindowSize = TimeSpan.FromMinutes(1) },
+            new FlinkOptions { KafkaBootstrapServers = "kafka:9093" });
+        Assert.Equal(string.Join(";" + Environment.NewLine + Environment.NewLine, expected) + ";", stdout.TrimEnd());
+        Assert.Contains("INTERVAL '60' SECOND", stdout);
+    }
+
+    [Fact]
     public async Task A_statement_flink_rejects_ends_the_process_with_exit_code_1_and_flinks_message_in_its_log()
     {
         await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE ctr_results"));
