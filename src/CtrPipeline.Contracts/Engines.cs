@@ -9,11 +9,17 @@ public static class Engines
     /// <summary>Apache Flink, running the CTR job as Flink SQL submitted through its SQL Gateway (containers mode).</summary>
     public const string Flink = "flink";
 
+    /// <summary>Apache Spark Structured Streaming, driven over Spark Connect by SparkDriver (containers mode).</summary>
+    public const string Spark = "spark";
+
     /// <summary>The engines that run in-process, anywhere: the headless runner and embedded mode run these.</summary>
     public static IReadOnlyList<string> Native { get; } = [NativeContinuous, NativeMicroBatch];
 
-    /// <summary>Every engine; those beyond <see cref="Native"/> need their cluster (containers mode).</summary>
-    public static IReadOnlyList<string> All { get; } = [.. Native, Flink];
+    /// <summary>Engines that run on a cluster of their own (containers mode, or an existing cluster).</summary>
+    public static IReadOnlyList<string> Clustered { get; } = [Flink, Spark];
+
+    /// <summary>Every engine.</summary>
+    public static IReadOnlyList<string> All { get; } = [.. Native, .. Clustered];
 
     public static string RequireNative(string engine) => Require(engine, Native);
 

@@ -14,6 +14,7 @@ public static class PipelineTelemetry
     public const string AnalyzerMeter = "CtrPipeline.Analyzer";
     public const string BrokerMeter = "CtrPipeline.Broker";
     public const string FlinkMeter = "CtrPipeline.Flink";
+    public const string SparkMeter = "CtrPipeline.Spark";
 
     public const string ActivitySource = "CtrPipeline";
 }

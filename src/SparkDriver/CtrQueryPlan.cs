@@ -1,0 +1,142 @@
+using System.Globalization;
+using CtrPipeline.Contracts;
+using SparkDriver.Connect;
+
+namespace SparkDriver;
+
+/// <summary>
+/// The CTR streaming query as a Spark Connect plan: the same tree a Spark DataFrame program builds.
+/// Read Kafka (streaming) → parse the JSON value → keep well-formed views and clicks → watermark on event time →
+/// inner join with the static catalog (CSV) on ad_id → count per (tumbling window, campaign) → the result row as JSON
+/// with key campaign_id → Kafka sink, on a processing-time trigger, with a checkpoint. Expressions are Spark SQL text
+/// (ExpressionString), which Spark's own parser resolves.
+/// </summary>
+public static class CtrQueryPlan
+{
+    public const string EventSchema = "event_id BIGINT, event_type STRING, ad_id INT, user_id INT, event_time BIGINT";
+    public const string CatalogSchema = "ad_id INT, campaign_id INT, campaign_name STRING, advertiser STRING";
+
+    public static Command StartCommand(PipelineSettings pipeline, SparkOptions spark)
+    {
+        var events = new Relation
+        {
+            Read = new Read
+            {
+                IsStreaming = true,
+                DataSource = new Read.Types.DataSource
+                {
+                    Format = "kafka",
+                    Options =
+                    {
+                        ["kafka.bootstrap.servers"] = spark.KafkaBootstrapServers,
+                        ["subscribe"] = pipeline.Topics.Events,
+                        ["startingOffsets"] = "earliest",
+                        // A gap in the topic (retention) is reported in the progress, not a reason to stop the query.
+                        ["failOnDataLoss"] = "false",
+                    },
+                },
+            },
+        };
+        var parsed = Project(events,
+            $"from_json(CAST(value AS STRING), '{EventSchema}') AS e",
+            "timestamp AS kafka_ts");
+        var columns = Project(parsed,
+            "e.event_type AS event_type",
+            "e.ad_id AS ad_id",
+            "timestamp_millis(e.event_time) AS event_ts",
+            "kafka_ts");
+        var valid = new Relation
+        {
+            Filter = new Filter
+            {
+                Input = columns,
+                Condition = Sql("event_ts IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')"),
+            },
+        };
+        var watermarked = new Relation
+        {
+            WithWatermark = new WithWatermark { Input = valid, EventTime = "event_ts", DelayThreshold = Interval(pipeline.WatermarkDelay) },
+        };
+        var catalog = new Relation
+        {
+            Read = new Read
+            {
+                IsStreaming = false,
+                DataSource = new Read.Types.DataSource
+                {
+                    Format = "csv",
+                    Schema = CatalogSchema,
+                    Options = { ["header"] = "true" },
+                    Paths = { spark.CatalogPath },
+                },
+            },
+        };
+        var joined = new Relation
+        {
+            Join = new Join { Left = watermarked, Right = catalog, JoinType = Join.Types.JoinType.Inner, UsingColumns = { "ad_id" } },
+        };
+        var counted = new Relation
+        {
+            Aggregate = new Aggregate
+            {
+                Input = joined,
+                GroupType = Aggregate.Types.GroupType.Groupby,
+                GroupingExpressions = { Sql($"window(event_ts, '{Interval(pipeline.WindowSize)}') AS window"), Sql("campaign_id") },
+                AggregateExpressions =
+                {
+                    Sql("count_if(event_type = 'view') AS views"),
+                    Sql("count_if(event_type = 'click') AS clicks"),
+                    Sql("max(kafka_ts) AS max_kafka_ts"),
+                },
+            },
+        };
+        // computed_at: current_timestamp() is the micro-batch's timestamp in Structured Streaming (see README).
+        var final = spark.OutputMode == "append" ? "true" : "false";
+        var rows = Project(counted,
+            "CAST(campaign_id AS STRING) AS key",
+            "to_json(named_struct("
+            + $"'engine', '{Engines.Spark}', "
+            + "'window_start', unix_millis(window.start), "
+            + "'window_end', unix_millis(window.end), "
+            + "'campaign_id', campaign_id, "
+            + "'views', views, "
+            + "'clicks', clicks, "
+            + "'ctr', CASE WHEN views = 0 THEN 0D ELSE clicks / views END, "
+            + "'max_event_kafka_ts', unix_millis(max_kafka_ts), "
+            + "'computed_at', unix_millis(current_timestamp()), "
+            + $"'final', {final})) AS value");
+
+        return new Command
+        {
+            WriteStreamOperationStart = new WriteStreamOperationStart
+            {
+                Input = rows,
+                Format = "kafka",
+                Options =
+                {
+                    ["kafka.bootstrap.servers"] = spark.KafkaBootstrapServers,
+                    ["topic"] = pipeline.Topics.Results,
+                    ["checkpointLocation"] = spark.CheckpointLocation,
+                },
+                ProcessingTimeInterval = Interval(pipeline.TriggerInterval),
+                OutputMode = spark.OutputMode,
+                QueryName = spark.QueryName,
+            },
+        };
+    }
+
+    /// <summary>A Spark interval string: "10 seconds", "500 milliseconds".</summary>
+    public static string Interval(TimeSpan span) =>
+        span.Ticks % TimeSpan.TicksPerSecond == 0
+            ? $"{((long)span.TotalSeconds).ToString(CultureInfo.InvariantCulture)} seconds"
+            : $"{((long)span.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)} milliseconds";
+
+    private static Relation Project(Relation input, params string[] expressions)
+    {
+        var project = new Project { Input = input };
+        project.Expressions.AddRange(expressions.Select(Sql));
+        return new Relation { Project = project };
+    }
+
+    private static Expression Sql(string expression) => new() { ExpressionString = new Expression.Types.ExpressionString { Expression = expression } };
+}

@@ -1,0 +1,47 @@
+using CtrPipeline.Contracts;
+using Google.Protobuf;
+using Grpc.Net.Client;
+using SparkDriver;
+
+// The Spark engine: starts the CTR query on a Spark Connect server as a Structured Streaming plan, follows its
+// progress, and stops it when stopped. Spark reads events from and writes results to Kafka itself.
+// `SparkDriver print-plan [--Pipeline:WindowSize=00:01:00 ...]` prints the plan for a configuration instead (JSON).
+if (args is ["print-plan", .. var settings])
+{
+    var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(settings).Build();
+    try
+    {
+        var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
+        var options = configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(configuration, requireEndpoint: false);
+        Console.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation()).Format(CtrQueryPlan.StartCommand(pipeline, options)));
+        return 0;
+    }
+    catch (ConfigurationException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+}
+
+return await WorkerHost.RunAsync(args, builder =>
+{
+    var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
+    var options = builder.Configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(builder.Configuration);
+    return async (services, stop) =>
+    {
+        var logger = services.GetRequiredService<ILogger<SparkQueryRunner>>();
+        using var channel = GrpcChannel.ForAddress(options.GrpcAddress);
+        using var metrics = new SparkMetrics();
+        var runner = new SparkQueryRunner(options, pipeline, new SparkConnectClient(channel, options.GrpcAddress), metrics, logger);
+        try
+        {
+            await runner.RunAsync(stop);
+        }
+        catch (SparkException e)
+        {
+            logger.LogError("{Reason}", e.Message);
+            Environment.ExitCode = 1;
+            services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        }
+    };
+});

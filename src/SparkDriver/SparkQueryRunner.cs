@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using CtrPipeline.Contracts;
+using Google.Protobuf;
+
+namespace SparkDriver;
+
+/// <summary>
+/// The Spark engine's life: wait for the Spark Connect server, start the CTR streaming query, poll its status and
+/// progress (exported as metrics) until the process stops, then stop the query. A query that Spark refuses or that
+/// stops on its own ends the run with Spark's own message.
+/// </summary>
+public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipeline, SparkConnectClient spark, SparkMetrics metrics, ILogger logger)
+{
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var version = await WaitForServerAsync(stop);
+        logger.LogInformation("Spark {Version} over Spark Connect at {Address}", version, spark.Address);
+
+        var start = CtrQueryPlan.StartCommand(pipeline, options);
+        logger.LogInformation("Spark Connect plan: {Plan}", JsonFormatter.Default.Format(start));
+        var query = await spark.StartAsync(start, stop);
+        logger.LogInformation("Streaming query {Name} started (id {Id}, run {RunId}): {Window} tumbling windows, watermark {Watermark}, trigger {Trigger}, output mode {Mode}",
+            query.Name, query.Id, query.RunId, pipeline.WindowSize, pipeline.WatermarkDelay, pipeline.TriggerInterval, options.OutputMode);
+        try
+        {
+            await FollowAsync(query, stop);
+        }
+        finally
+        {
+            if (stop.IsCancellationRequested) await StopQueryAsync(query);
+        }
+    }
+
+    private async Task<string> WaitForServerAsync(CancellationToken stop)
+    {
+        var waited = Stopwatch.StartNew();
+        var nextReport = TimeSpan.Zero;
+        while (true)
+        {
+            try
+            {
+                return await spark.GetSparkVersionAsync(stop);
+            }
+            catch (SparkUnreachableException e) when (waited.Elapsed < options.StartupTimeout)
+            {
+                if (waited.Elapsed >= nextReport)
+                {
+                    logger.LogInformation("Waiting for Spark Connect ({Waited:0} s of {Timeout:0} s): {Reason}",
+                        waited.Elapsed.TotalSeconds, options.StartupTimeout.TotalSeconds, e.Message);
+                    nextReport += TimeSpan.FromSeconds(10);
+                }
+                await Task.Delay(TimeSpan.FromSeconds(1), stop);
+            }
+        }
+    }
+
+    private async Task FollowAsync(StreamingQueryHandle query, CancellationToken stop)
+    {
+        long lastBatch = -1;
+        using var timer = new PeriodicTimer(options.PollInterval);
+        do
+        {
+            try
+            {
+                var status = (await spark.CommandAsync(query, c => c.Status = true, stop)).Status;
+                if (status is { IsActive: false })
+                {
+                    metrics.Update(active: false, progress: null);
+                    var failure = (await spark.CommandAsync(query, c => c.Exception = true, stop)).Exception;
+                    throw new SparkException($"The streaming query {query.Name} stopped: "
+                        + (failure?.HasExceptionMessage == true ? failure.ExceptionMessage : status.StatusMessage));
+                }
+                var reports = (await spark.CommandAsync(query, c => c.LastProgress = true, stop)).RecentProgress?.RecentProgressJson;
+                var progress = reports is { Count: > 0 } ? SparkProgress.Parse(reports[^1]) : null;
+                metrics.Update(active: true, progress);
+                if (progress is not null && progress.BatchId != lastBatch)
+                {
+                    logger.LogDebug("Batch {Batch}: {Input:0} rows/s in, {Processed:0} rows/s processed, {Duration} ms, watermark {Watermark:o}",
+                        progress.BatchId, progress.InputRowsPerSecond, progress.ProcessedRowsPerSecond, progress.BatchDurationMs, progress.Watermark);
+                    lastBatch = progress.BatchId;
+                }
+            }
+            catch (SparkUnreachableException e)
+            {
+                logger.LogWarning("Cannot read the streaming query's status: {Reason}", e.Message);
+            }
+        }
+        while (await WaitAsync(timer, stop));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stop)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task StopQueryAsync(StreamingQueryHandle query)
+    {
+        using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await spark.CommandAsync(query, c => c.Stop = true, cleanup.Token);
+            logger.LogInformation("Streaming query {Name} stopped", query.Name);
+        }
+        catch (Exception e) when (e is SparkException or OperationCanceledException)
+        {
+            logger.LogWarning("Could not stop streaming query {Name} ({Id}); stop it in the Spark UI: {Reason}", query.Name, query.Id, e.Message);
+        }
+    }
+}

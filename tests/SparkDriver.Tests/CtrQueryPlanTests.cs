@@ -1,0 +1,120 @@
+using CtrPipeline.Contracts;
+using SparkDriver.Connect;
+
+namespace SparkDriver.Tests;
+
+/// <summary>The plan's structure from the configuration, as the server receives it (see also SparkConnectProtocolTests).</summary>
+public sealed class CtrQueryPlanTests
+{
+    internal static SparkOptions Options(string kafka = "kafka:9093") => new SparkOptions { KafkaBootstrapServers = kafka }
+        .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), requireEndpoint: false);
+
+    internal static IEnumerable<string> Sql(IEnumerable<Expression> expressions) => expressions.Select(e => e.ExpressionString.Expression);
+
+    /// <summary>Asserts the whole tree for a configuration; returns nothing, throws on the first difference.</summary>
+    internal static void AssertPlan(Command command, PipelineSettings pipeline, SparkOptions spark, string window, string watermark, string trigger, string final)
+    {
+        var write = command.WriteStreamOperationStart;
+        Assert.NotNull(write);
+        Assert.Equal("kafka", write.Format);
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["kafka.bootstrap.servers"] = spark.KafkaBootstrapServers,
+            ["topic"] = pipeline.Topics.Results,
+            ["checkpointLocation"] = spark.CheckpointLocation,
+        }, write.Options);
+        Assert.Equal(trigger, write.ProcessingTimeInterval);
+        Assert.Equal(spark.OutputMode, write.OutputMode);
+        Assert.Equal(spark.QueryName, write.QueryName);
+
+        // Result rows: key campaign_id, value the result contract as JSON.
+        var rows = write.Input.Project;
+        var output = Sql(rows.Expressions).ToList();
+        Assert.Equal("CAST(campaign_id AS STRING) AS key", output[0]);
+        Assert.StartsWith("to_json(named_struct('engine', 'spark', ", output[1]);
+        foreach (var field in new[] { "window_start", "window_end", "campaign_id", "views", "clicks", "ctr", "max_event_kafka_ts", "computed_at", "final" })
+            Assert.Contains($"'{field}', ", output[1]);
+        Assert.Contains("'computed_at', unix_millis(current_timestamp())", output[1]);
+        Assert.Contains("'max_event_kafka_ts', unix_millis(max_kafka_ts)", output[1]);
+        Assert.EndsWith($"'final', {final})) AS value", output[1]);
+
+        // Windowed counts per campaign.
+        var aggregate = rows.Input.Aggregate;
+        Assert.Equal(Aggregate.Types.GroupType.Groupby, aggregate.GroupType);
+        Assert.Equal([$"window(event_ts, '{window}') AS window", "campaign_id"], Sql(aggregate.GroupingExpressions));
+        Assert.Equal(["count_if(event_type = 'view') AS views", "count_if(event_type = 'click') AS clicks", "max(kafka_ts) AS max_kafka_ts"],
+            Sql(aggregate.AggregateExpressions));
+
+        // Stream-static inner join on ad_id with the catalog, read once as CSV.
+        var join = aggregate.Input.Join;
+        Assert.Equal(Join.Types.JoinType.Inner, join.JoinType);
+        Assert.Equal(["ad_id"], join.UsingColumns);
+        var catalog = join.Right.Read;
+        Assert.False(catalog.IsStreaming);
+        Assert.Equal("csv", catalog.DataSource.Format);
+        Assert.Equal(CtrQueryPlan.CatalogSchema, catalog.DataSource.Schema);
+        Assert.Equal("true", catalog.DataSource.Options["header"]);
+        Assert.Equal([spark.CatalogPath], catalog.DataSource.Paths);
+
+        // Event time, watermark, well-formed events, JSON parsed from the Kafka value, the Kafka source.
+        var watermarked = join.Left.WithWatermark;
+        Assert.Equal(("event_ts", watermark), (watermarked.EventTime, watermarked.DelayThreshold));
+        var filter = watermarked.Input.Filter;
+        Assert.Equal("event_ts IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')", filter.Condition.ExpressionString.Expression);
+        var columns = filter.Input.Project;
+        Assert.Equal(["e.event_type AS event_type", "e.ad_id AS ad_id", "timestamp_millis(e.event_time) AS event_ts", "kafka_ts"], Sql(columns.Expressions));
+        var parsed = columns.Input.Project;
+        Assert.Equal([$"from_json(CAST(value AS STRING), '{CtrQueryPlan.EventSchema}') AS e", "timestamp AS kafka_ts"], Sql(parsed.Expressions));
+        var source = parsed.Input.Read;
+        Assert.True(source.IsStreaming);
+        Assert.Equal("kafka", source.DataSource.Format);
+        Assert.Equal(spark.KafkaBootstrapServers, source.DataSource.Options["kafka.bootstrap.servers"]);
+        Assert.Equal(pipeline.Topics.Events, source.DataSource.Options["subscribe"]);
+        Assert.Equal("earliest", source.DataSource.Options["startingOffsets"]);
+    }
+
+    [Fact]
+    public void Default_configuration()
+    {
+        var pipeline = new PipelineSettings();
+        var spark = Options();
+        AssertPlan(CtrQueryPlan.StartCommand(pipeline, spark), pipeline, spark, "10 seconds", "2 seconds", "1 seconds", "true");
+        Assert.Equal(("/opt/ctr/campaigns.csv", "/tmp/ctr-spark/checkpoints/ctr-pipeline", "append"), (spark.CatalogPath, spark.CheckpointLocation, spark.OutputMode));
+    }
+
+    [Fact]
+    public void Non_default_configuration()
+    {
+        var pipeline = new PipelineSettings
+        {
+            WindowSize = TimeSpan.FromMinutes(1),
+            WatermarkDelay = TimeSpan.FromMilliseconds(500),
+            TriggerInterval = TimeSpan.FromSeconds(5),
+            Topics = { Events = "ad_events", Results = "ctr_out" },
+        };
+        var spark = Options("broker-1:9092,broker-2:9092");
+        spark.OutputMode = "update";
+        spark.CatalogPath = "s3a://bucket/campaigns.csv";
+        spark.CheckpointLocation = "s3a://bucket/checkpoints/ctr";
+        spark.QueryName = "ctr-bench";
+
+        AssertPlan(CtrQueryPlan.StartCommand(pipeline, spark), pipeline, spark, "60 seconds", "500 milliseconds", "5 seconds", "false");
+    }
+
+    [Theory]
+    [InlineData("sc://localhost:15002", "http://localhost:15002/")]
+    [InlineData("sc://spark", "http://spark:15002/")]
+    [InlineData("sc://spark:443/;use_ssl=true;token=x", "https://spark/")]
+    [InlineData("http://127.0.0.1:9000", "http://127.0.0.1:9000/")]
+    public void Endpoints_in_spark_notation_or_as_urls(string endpoint, string expected) =>
+        Assert.Equal(expected, SparkOptions.ParseEndpoint(endpoint).ToString());
+
+    [Theory]
+    [InlineData("localhost:15002")]
+    [InlineData("ftp://spark:21")]
+    public void Bad_endpoints_are_refused_with_the_forms_that_work(string endpoint)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => SparkOptions.ParseEndpoint(endpoint));
+        Assert.Contains("must be sc://host:port or http://host:port", e.Message);
+    }
+}
