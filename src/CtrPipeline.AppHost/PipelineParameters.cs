@@ -15,9 +15,11 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// <param name="ChosenEngines">The engines asked for; null for "all", which depends on the mode (see <see cref="EnginesFor"/>).</param>
 /// <param name="FlinkKafka">Kafka as the Flink cluster reaches it, when that is not what the AppHost knows (an existing cluster).</param>
 /// <param name="FlinkCatalog">The campaign catalog as the Flink cluster reads it, when not the copy in the AppHost's Flink image.</param>
+/// <param name="SparkKafka">Kafka as the Spark server reaches it, for an existing server.</param>
+/// <param name="SparkCatalog">The campaign catalog as the Spark server reads it, when not the file the AppHost mounts.</param>
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
-    double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null)
+    double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null, string? SparkKafka = null, string? SparkCatalog = null)
 {
     public const string Section = "Parameters";
 
@@ -25,6 +27,7 @@ public sealed record PipelineParameters(
     {
         var section = configuration.GetSection(Section);
         string Get(string key, string fallback) => section[key] is { Length: > 0 } value ? value : fallback;
+        string? Optional(string key) => section[key] is { Length: > 0 } value ? value : null;
 
         var modeText = Get("mode", "auto");
         if (!Enum.TryParse<PipelineMode>(modeText, ignoreCase: true, out var mode) || !Enum.IsDefined(mode))
@@ -50,8 +53,10 @@ public sealed record PipelineParameters(
             Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"),
             port == 0 ? null : port,
             traces,
-            section["flink-kafka"] is { Length: > 0 } flinkKafka ? flinkKafka : null,
-            section["flink-catalog"] is { Length: > 0 } flinkCatalog ? flinkCatalog : null);
+            Optional("flink-kafka"),
+            Optional("flink-catalog"),
+            Optional("spark-kafka"),
+            Optional("spark-catalog"));
         parameters.Pipeline().Validate();
         return parameters;
     }
@@ -60,19 +65,23 @@ public sealed record PipelineParameters(
     public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay };
 
     /// <summary>
-    /// The engines this run starts: "all" is the native engines, plus Flink where there is a Flink cluster (containers
-    /// mode, or an existing SQL Gateway in ConnectionStrings:flink-gateway). Asking for Flink without one is an error.
+    /// The engines this run starts: "all" is the native engines, plus each engine with a cluster of its own where that
+    /// cluster exists (containers mode, or an existing one named by its connection string). Asking for such an engine
+    /// without its cluster is an error.
     /// </summary>
-    public IReadOnlyList<string> EnginesFor(PipelineMode mode, bool externalFlink)
+    /// <param name="externalClusters">The clustered engines whose cluster is given by a connection string.</param>
+    public IReadOnlyList<string> EnginesFor(PipelineMode mode, IReadOnlySet<string> externalClusters)
     {
-        var flink = mode == PipelineMode.Containers || externalFlink;
-        if (ChosenEngines is null) return flink ? Engines.All : Engines.Native;
-        if (ChosenEngines.Contains(Engines.Flink) && !flink)
-            throw new ConfigurationException(
-                "The flink engine needs a Flink cluster: containers mode (a container runtime; Parameters:mode=containers), "
-                + "or ConnectionStrings:flink-gateway naming an existing Flink SQL Gateway.");
+        bool HasCluster(string engine) => mode == PipelineMode.Containers || externalClusters.Contains(engine);
+        if (ChosenEngines is null) return [.. Engines.Native, .. Engines.Clustered.Where(HasCluster)];
+        if (ChosenEngines.FirstOrDefault(e => Engines.Clustered.Contains(e) && !HasCluster(e)) is { } missing)
+            throw new ConfigurationException($"The {missing} engine needs a cluster: containers mode (a container runtime; Parameters:mode=containers), "
+                + $"or ConnectionStrings:{ClusterConnection(missing)} naming an existing one.");
         return ChosenEngines;
     }
+
+    /// <summary>The connection string that names an existing cluster for a clustered engine.</summary>
+    public static string ClusterConnection(string engine) => engine == Engines.Flink ? "flink-gateway" : "spark-connect";
 
     /// <summary>Embedded unless containers were asked for, or a healthy container runtime was found in auto mode.</summary>
     public PipelineMode Resolve(Func<bool> containerRuntimeIsHealthy) => Mode switch

@@ -37,16 +37,19 @@ public static class PipelineTopology
         return new KafkaBinding(connection, broker, Setup: null, ContainerBootstrap: null);
     }
 
-    /// <summary>The producer, one worker per engine and the analyzer, each waiting for Kafka; Flink's worker also for its cluster.</summary>
-    public static void AddPipelineWorkers(
-        this IDistributedApplicationBuilder builder, KafkaBinding kafka, PipelineParameters parameters, IReadOnlyList<string> engineIds, FlinkCluster? flink)
+    /// <summary>The producer, one worker per engine and the analyzer, each waiting for Kafka; Flink's and Spark's workers also for their clusters.</summary>
+    public static void AddPipelineWorkers(this IDistributedApplicationBuilder builder, KafkaBinding kafka, PipelineParameters parameters,
+        IReadOnlyList<string> engineIds, FlinkCluster? flink, SparkConnectServer? spark)
     {
-        var engines = engineIds.Select(engine => engine == Engines.Flink
-                ? builder.AddFlinkEngine(flink ?? throw new InvalidOperationException("The flink engine needs a Flink cluster."), kafka, parameters)
-                : builder.AddProject<Projects.NativeEngine_Worker>(engine)
+        var engines = engineIds.Select(engine => engine switch
+            {
+                Engines.Flink => builder.AddFlinkEngine(flink ?? throw new InvalidOperationException("The flink engine needs a Flink cluster."), kafka, parameters),
+                Engines.Spark => builder.AddSparkEngine(spark ?? throw new InvalidOperationException("The spark engine needs a Spark Connect server."), kafka, parameters),
+                _ => builder.AddProject<Projects.NativeEngine_Worker>(engine)
                     .WithEnvironment("Engine__Id", engine)
                     .WithPipelineSettings(builder, parameters)
-                    .WithKafka(kafka))
+                    .WithKafka(kafka),
+            })
             .ToList();
 
         var analyzer = builder.AddProject<Projects.Analyzer_Worker>(Analyzer)

@@ -4,18 +4,21 @@ using Microsoft.Extensions.Configuration;
 
 // The whole pipeline with the Aspire dashboard. Parameters (see README): mode, engine, profile, rate, window, watermark,
 // e.g. `dotnet run --project src/CtrPipeline.AppHost -- --Parameters:rate=50000 --Parameters:engine=native-continuous`.
-// Existing clusters instead of containers: --ConnectionStrings:kafka=host:9092, --ConnectionStrings:flink-gateway=http://host:8083.
+// Existing clusters instead of containers: --ConnectionStrings:kafka=host:9092, --ConnectionStrings:flink-gateway=http://host:8083,
+// --ConnectionStrings:spark-connect=sc://host:15002.
 var builder = DistributedApplication.CreateBuilder(args);
 PipelineParameters parameters;
 PipelineMode mode;
 IReadOnlyList<string> engines;
 var externalKafka = builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection) is { Length: > 0 };
-var externalFlink = builder.Configuration.GetConnectionString(ApacheFlink.GatewayConnection) is { Length: > 0 };
+var externalClusters = Engines.Clustered
+    .Where(engine => builder.Configuration.GetConnectionString(PipelineParameters.ClusterConnection(engine)) is { Length: > 0 })
+    .ToHashSet();
 try
 {
     parameters = PipelineParameters.From(builder.Configuration);
     mode = parameters.Resolve(() => ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5)));
-    engines = parameters.EnginesFor(mode, externalFlink);
+    engines = parameters.EnginesFor(mode, externalClusters);
 }
 catch (ConfigurationException e)
 {
@@ -28,11 +31,11 @@ var kafka = externalKafka ? builder.AddExternalKafka(parameters)
     : mode == PipelineMode.Containers ? builder.AddKafkaContainer(parameters)
     : builder.AddEmbeddedKafka(parameters);
 var flink = engines.Contains(Engines.Flink) ? builder.AddFlinkCluster(parameters) : null;
-builder.AddPipelineWorkers(kafka, parameters, engines, flink);
+var spark = engines.Contains(Engines.Spark) ? builder.AddSparkConnectServer(parameters) : null;
+builder.AddPipelineWorkers(kafka, parameters, engines, flink, spark);
 if (mode == PipelineMode.Containers)
 {
-    Console.WriteLine("Containers mode: telemetry goes through an OpenTelemetry Collector to the dashboard and to Prometheus, shown in Grafana. "
-        + "Spark is not part of this build yet.");
+    Console.WriteLine("Containers mode: telemetry goes through an OpenTelemetry Collector to the dashboard and to Prometheus, shown in Grafana.");
     builder.RouteTelemetryThrough(builder.AddObservability());
 }
 await builder.Build().RunAsync();

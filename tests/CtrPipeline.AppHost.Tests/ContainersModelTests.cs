@@ -14,7 +14,7 @@ public sealed class ContainersModelTests
 {
     private static Task<IDistributedApplicationTestingBuilder> Model(params string[] args) => BuildAsync(["--Parameters:mode=containers", .. args]);
 
-    private static readonly string[] Workers = ["native-continuous", "native-microbatch", Engines.Flink, PipelineTopology.Analyzer, PipelineTopology.Producer];
+    private static readonly string[] Workers = ["native-continuous", "native-microbatch", Engines.Flink, Engines.Spark, PipelineTopology.Analyzer, PipelineTopology.Producer];
 
     [Fact]
     public async Task Kafka_is_one_kraft_node_from_the_official_image_reachable_from_the_host_and_from_containers()
@@ -151,10 +151,13 @@ public sealed class ContainersModelTests
             "--ConnectionStrings:kafka=broker-1:9092,broker-2:9092",
             "--ConnectionStrings:flink-gateway=http://flink-gw:8083",
             "--ConnectionStrings:flink-rest=http://flink-jm:8081",
+            "--ConnectionStrings:spark-connect=sc://spark-connect:15002",
+            "--Parameters:spark-kafka=broker-2.internal:9092",
+            "--Parameters:spark-catalog=s3a://bucket/campaigns.csv",
             "--Parameters:flink-kafka=broker-1.internal:9092",
             "--Parameters:flink-catalog=s3://bucket/campaigns.csv");
 
-        string[] started = [ApacheKafka.Broker, ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway];
+        string[] started = [ApacheKafka.Broker, ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway, ApacheSpark.Server];
         Assert.DoesNotContain(builder.Resources.OfType<ContainerResource>(), c => started.Contains(c.Name));
         Assert.IsAssignableFrom<ParameterResource>(Resource(builder, PipelineTopology.KafkaConnection)); // read from ConnectionStrings:kafka
         Assert.IsAssignableFrom<ParameterResource>(Resource(builder, ApacheFlink.GatewayConnection));
@@ -167,6 +170,55 @@ public sealed class ContainersModelTests
         Assert.Empty(WaitsFor(flink)); // nothing of ours to wait for but the topics
         Assert.Equal([ApacheKafka.Setup], WaitsForCompletion(flink));
         Assert.Empty(WaitsFor(Resource(builder, ApacheKafka.Setup)));
+
+        var spark = Resource(builder, Engines.Spark);
+        var sparkEnv = await Environment(spark);
+        Assert.Equal("{spark-connect.connectionString}", sparkEnv["ConnectionStrings__spark-connect"]);
+        Assert.Equal("broker-2.internal:9092", sparkEnv["Spark__KafkaBootstrapServers"]);
+        Assert.Equal("s3a://bucket/campaigns.csv", sparkEnv["Spark__CatalogPath"]);
+        Assert.Empty(WaitsFor(spark));
+    }
+
+    [Fact]
+    public async Task Spark_connect_server_runs_from_the_repository_image_with_the_catalog_mounted()
+    {
+        await using var builder = await Model();
+        var server = Container(builder, ApacheSpark.Server);
+        var build = Assert.Single(server.Annotations.OfType<DockerfileBuildAnnotation>());
+        Assert.Equal(Path.Combine(Repository, "spark"), build.ContextPath);
+        Assert.Equal(
+            ["/opt/spark/sbin/start-connect-server.sh", "--conf", "spark.connect.grpc.binding.port=15002", "--conf", "spark.sql.session.timeZone=UTC",
+             "--conf", "spark.sql.shuffle.partitions=4"],
+            await Arguments(server));
+        var env = await Environment(server);
+        Assert.Equal("true", env["SPARK_NO_DAEMONIZE"]); // in the foreground, its log in the dashboard
+        Assert.Equal(15002, Endpoint(server, "grpc").TargetPort);
+        Assert.Equal(4040, Endpoint(server, "ui").TargetPort);
+        var mount = Assert.Single(server.Annotations.OfType<ContainerMountAnnotation>());
+        Assert.Equal((Path.Combine(Repository, "data", "campaigns.csv"), "/opt/ctr/campaigns.csv", true), (mount.Source, mount.Target, mount.IsReadOnly));
+
+        var connection = (IResourceWithConnectionString)Resource(builder, ApacheSpark.Connection);
+        Assert.Equal("sc://{spark-connect-server.bindings.grpc.host}:{spark-connect-server.bindings.grpc.port}", connection.ConnectionStringExpression.ValueExpression);
+
+        var driver = Resource(builder, Engines.Spark);
+        Assert.IsType<ProjectResource>(driver);
+        Assert.Contains(ApacheSpark.Server, WaitsFor(driver));
+        var driverEnv = await Environment(driver);
+        Assert.Equal("{spark-connect.connectionString}", driverEnv["ConnectionStrings__spark-connect"]);
+        Assert.Equal("kafka:9093", driverEnv["Spark__KafkaBootstrapServers"]);
+        Assert.DoesNotContain("Spark__CatalogPath", driverEnv.Keys); // the driver's default is where the file is mounted
+        Assert.Contains(Engines.Spark, WaitsFor(Resource(builder, PipelineTopology.Producer)));
+    }
+
+    [Fact]
+    public async Task Spark_dockerfile_adds_the_connect_server_and_kafka_connector_of_the_pinned_release()
+    {
+        var dockerfile = await File.ReadAllLinesAsync(Path.Combine(Repository, "spark", "Dockerfile"));
+        Assert.Contains($"FROM spark:{ApacheSpark.Version}-scala2.12-java17-ubuntu", dockerfile);
+        Assert.Contains($"ARG SPARK_VERSION={ApacheSpark.Version}", dockerfile);
+        foreach (var artifact in new[] { "spark-connect_2.12", "spark-sql-kafka-0-10_2.12", "spark-token-provider-kafka-0-10_2.12" })
+            Assert.Contains(dockerfile, l => l.Contains($"/org/apache/spark/{artifact}/${{SPARK_VERSION}}/{artifact}-${{SPARK_VERSION}}.jar /opt/spark/jars/"));
+        Assert.Contains(dockerfile, l => l.Contains("kafka-clients-3.4.1.jar") && l.Contains("/opt/spark/jars/"));
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class PipelineParametersTests
         var p = From();
         Assert.Equal(PipelineMode.Auto, p.Mode);
         Assert.Null(p.ChosenEngines);
-        Assert.Equal(Engines.Native, p.EnginesFor(PipelineMode.Embedded, externalFlink: false));
+        Assert.Equal(Engines.Native, p.EnginesFor(PipelineMode.Embedded, new HashSet<string>()));
         Assert.Equal("mmpp", p.Profile);
         Assert.Equal(5000, p.Rate);
         Assert.Equal(TimeSpan.FromSeconds(10), p.WindowSize);
@@ -44,31 +44,36 @@ public sealed class PipelineParametersTests
     }
 
     [Theory]
-    [InlineData(PipelineMode.Embedded, false, "native-continuous,native-microbatch")]
-    [InlineData(PipelineMode.Containers, false, "native-continuous,native-microbatch,flink")]
-    [InlineData(PipelineMode.Embedded, true, "native-continuous,native-microbatch,flink")]
-    public void All_engines_means_flink_too_where_there_is_a_flink_cluster(PipelineMode mode, bool externalFlink, string expected)
+    [InlineData(PipelineMode.Embedded, "", "native-continuous,native-microbatch")]
+    [InlineData(PipelineMode.Containers, "", "native-continuous,native-microbatch,flink,spark")]
+    [InlineData(PipelineMode.Embedded, "flink", "native-continuous,native-microbatch,flink")]
+    [InlineData(PipelineMode.Embedded, "flink,spark", "native-continuous,native-microbatch,flink,spark")]
+    public void All_engines_means_each_clustered_engine_too_where_its_cluster_exists(PipelineMode mode, string external, string expected)
     {
-        Assert.Equal(expected, string.Join(",", From().EnginesFor(mode, externalFlink)));
-        Assert.Equal(["flink"], From(("engine", "flink")).EnginesFor(mode == PipelineMode.Embedded && !externalFlink ? PipelineMode.Containers : mode, externalFlink));
+        var clusters = external.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        Assert.Equal(expected, string.Join(",", From().EnginesFor(mode, clusters)));
+    }
+
+    [Theory]
+    [InlineData("flink", "ConnectionStrings:flink-gateway")]
+    [InlineData("native-continuous, spark", "ConnectionStrings:spark-connect")]
+    public void A_clustered_engine_without_its_cluster_is_refused_with_what_to_do(string engines, string connection)
+    {
+        var p = From(("engine", engines));
+        var e = Assert.Throws<ConfigurationException>(() => p.EnginesFor(PipelineMode.Embedded, new HashSet<string>()));
+        Assert.Contains("engine needs a cluster: containers mode", e.Message);
+        Assert.Contains(connection, e.Message);
+        Assert.Equal(p.ChosenEngines, p.EnginesFor(PipelineMode.Containers, new HashSet<string>()));
     }
 
     [Fact]
-    public void Flink_without_a_flink_cluster_is_refused_with_what_to_do()
+    public void Settings_for_existing_clusters_are_optional_parameters()
     {
-        var p = From(("engine", "native-continuous, flink"));
-        Assert.Equal(["native-continuous", "flink"], p.ChosenEngines);
-        var e = Assert.Throws<ConfigurationException>(() => p.EnginesFor(PipelineMode.Embedded, externalFlink: false));
-        Assert.Contains("The flink engine needs a Flink cluster", e.Message);
-        Assert.Contains("ConnectionStrings:flink-gateway", e.Message);
-    }
-
-    [Fact]
-    public void Flink_settings_for_existing_clusters_are_optional_parameters()
-    {
-        var p = From(("flink-kafka", "broker-1:9092"), ("flink-catalog", "s3://bucket/campaigns.csv"));
+        var p = From(("flink-kafka", "broker-1:9092"), ("flink-catalog", "s3://bucket/campaigns.csv"),
+            ("spark-kafka", "broker-2:9092"), ("spark-catalog", "s3a://bucket/campaigns.csv"));
         Assert.Equal(("broker-1:9092", "s3://bucket/campaigns.csv"), (p.FlinkKafka, p.FlinkCatalog));
-        Assert.Equal((null, null), (From().FlinkKafka, From().FlinkCatalog));
+        Assert.Equal(("broker-2:9092", "s3a://bucket/campaigns.csv"), (p.SparkKafka, p.SparkCatalog));
+        Assert.Equal((null, null, null, null), (From().FlinkKafka, From().FlinkCatalog, From().SparkKafka, From().SparkCatalog));
     }
 
     [Theory]
