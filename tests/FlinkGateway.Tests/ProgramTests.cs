@@ -15,10 +15,7 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("http://127.0.0.1:9", "Pipeline__WindowSize=00:00:00", "Pipeline:WindowSize must be positive")]
     public async Task Invalid_configuration_ends_with_one_clear_line_and_exit_code_2(string gateway, string setting, string expected)
     {
-        var start = Worker(gateway);
-        if (setting.Split('=') is [var key, var value]) start.Environment[key] = value;
-
-        var (exitCode, stdout, stderr) = await RunAsync(start);
+        var (exitCode, stdout, stderr) = await RunAsync(Worker(gateway, setting));
 
         Assert.Equal(2, exitCode);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -30,10 +27,7 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task Print_sql_prints_the_statements_of_the_configuration_without_contacting_anything()
     {
-        var start = Worker("");
-        foreach (var setting in new[] { "print-sql", "--Pipeline:WindowSize=00:01:00", "--Flink:KafkaBootstrapServers=kafka:9093" }) start.ArgumentList.Add(setting);
-
-        var (exitCode, stdout, stderr) = await RunAsync(start);
+        var (exitCode, stdout, stderr) = await RunAsync(Worker("", "", "print-sql", "--Pipeline:WindowSize=00:01:00", "--Flink:KafkaBootstrapServers=kafka:9093"));
 
         Assert.Equal(0, exitCode);
         Assert.Empty(stderr);
@@ -58,44 +52,18 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Single(flink.ClosedSessions);
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start)
+    /// <summary>The worker with its endpoint, Kafka and a short startup timeout in the environment, plus one "Key=value" setting.</summary>
+    private static ProcessStartInfo Worker(string endpoint, string setting = "", params string[] arguments)
     {
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
+        var environment = new Dictionary<string, string>
         {
-            await process.WaitForExitAsync().WaitAsync(Limit);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    /// <summary>
-    /// The worker from its own build output: this test project also references ASP.NET Core (for the stand-in server),
-    /// so the copy next to the tests would resolve the hosting assemblies from that framework instead of its packages.
-    /// </summary>
-    private static string WorkerAssembly()
-    {
-        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var configuration = testOutput.Parent!.Name; // bin/<configuration>/net10.0
-        var path = Path.GetFullPath(Path.Combine(testOutput.FullName, "..", "..", "..", "..", "..", "src", "FlinkGateway", "bin", configuration, testOutput.Name, "FlinkGateway.dll"));
-        return File.Exists(path) ? path : throw new FileNotFoundException("Build src/FlinkGateway first (dotnet test builds it).", path);
-    }
-
-    private static ProcessStartInfo Worker(string gateway) => new(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-    {
-        ArgumentList = { "exec", WorkerAssembly() },
-        RedirectStandardError = true,
-        RedirectStandardOutput = true,
-        Environment =
-        {
-            ["ConnectionStrings__flink-gateway"] = gateway,
+            ["ConnectionStrings__flink-gateway"] = endpoint,
             ["ConnectionStrings__kafka"] = "127.0.0.1:9092",
             ["Flink__StartupTimeout"] = "00:00:05",
-        },
-    };
+        };
+        if (setting.Split('=') is [var key, var value]) environment[key] = value;
+        return WorkerProcess.StartInfo("FlinkGateway", environment, arguments);
+    }
+
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start) => WorkerProcess.RunAsync(start, Limit);
 }

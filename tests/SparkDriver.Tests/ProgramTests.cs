@@ -17,10 +17,7 @@ public sealed class ProgramTests
     [InlineData("sc://localhost:15002", "Pipeline__TriggerInterval=00:00:00", "Pipeline:TriggerInterval must be positive")]
     public async Task Invalid_configuration_ends_with_one_clear_line_and_exit_code_2(string endpoint, string setting, string expected)
     {
-        var start = Worker(endpoint);
-        if (setting.Split('=') is [var key, var value]) start.Environment[key] = value;
-
-        var (exitCode, stdout, stderr) = await RunAsync(start);
+        var (exitCode, stdout, stderr) = await RunAsync(Worker(endpoint, setting));
 
         Assert.Equal(2, exitCode);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -43,10 +40,7 @@ public sealed class ProgramTests
     [Fact]
     public async Task Print_plan_prints_the_plan_of_the_configuration_as_json_without_contacting_anything()
     {
-        var start = Worker("");
-        foreach (var arg in new[] { "print-plan", "--Pipeline:WindowSize=00:01:00", "--Spark:KafkaBootstrapServers=kafka:9093" }) start.ArgumentList.Add(arg);
-
-        var (exitCode, stdout, stderr) = await RunAsync(start);
+        var (exitCode, stdout, stderr) = await RunAsync(Worker("", "", "print-plan", "--Pipeline:WindowSize=00:01:00", "--Spark:KafkaBootstrapServers=kafka:9093"));
 
         Assert.Equal(0, exitCode);
         Assert.Empty(stderr);
@@ -55,44 +49,18 @@ public sealed class ProgramTests
         Assert.Equal(CtrQueryPlan.StartCommand(new PipelineSettings { WindowSize = TimeSpan.FromMinutes(1) }, options), printed);
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start)
+    /// <summary>The worker with its endpoint, Kafka and a short startup timeout in the environment, plus one "Key=value" setting.</summary>
+    private static ProcessStartInfo Worker(string endpoint, string setting = "", params string[] arguments)
     {
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(Limit);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    /// <summary>
-    /// The worker from its own build output: this test project also references ASP.NET Core (for the in-process
-    /// server), so the copy next to the tests would resolve the hosting assemblies from that framework instead.
-    /// </summary>
-    private static string WorkerAssembly()
-    {
-        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var configuration = testOutput.Parent!.Name;
-        var path = Path.GetFullPath(Path.Combine(testOutput.FullName, "..", "..", "..", "..", "..", "src", "SparkDriver", "bin", configuration, testOutput.Name, "SparkDriver.dll"));
-        return File.Exists(path) ? path : throw new FileNotFoundException("Build src/SparkDriver first (dotnet test builds it).", path);
-    }
-
-    private static ProcessStartInfo Worker(string endpoint) => new(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-    {
-        ArgumentList = { "exec", WorkerAssembly() },
-        RedirectStandardError = true,
-        RedirectStandardOutput = true,
-        Environment =
+        var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__spark-connect"] = endpoint,
             ["ConnectionStrings__kafka"] = "127.0.0.1:9092",
             ["Spark__StartupTimeout"] = "00:00:05",
-        },
-    };
+        };
+        if (setting.Split('=') is [var key, var value]) environment[key] = value;
+        return WorkerProcess.StartInfo("SparkDriver", environment, arguments);
+    }
+
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(ProcessStartInfo start) => WorkerProcess.RunAsync(start, Limit);
 }
