@@ -134,10 +134,7 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
     {
         using var span = KafkaTracing.StartMessaging("process", pipeline.Topics.Results, ActivityKind.Consumer, parent);
         span?.SetRecordPosition(record.Partition.Value, record.Offset.Value)
-            .SetTag("ctr.engine", row.Engine)
-            .SetTag("ctr.window.start", row.WindowStart)
-            .SetTag("ctr.campaign_id", row.CampaignId)
-            .SetTag("ctr.final", row.Final)
+            .SetRowTags(row)
             .SetTag("ctr.l1_ms", latency.L1)
             .SetTag("ctr.l2_ms", latency.L2)
             .SetTag("ctr.l2_received_ms", latency.L2Received);

@@ -44,9 +44,10 @@ public sealed record PipelineParameters(
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
             throw new ConfigurationException($"Parameters:kafka-port must be a TCP port, or 0 for any free port (got '{portText}').");
 
+        var engines = Get("engine", "all");
         var parameters = new PipelineParameters(
             mode,
-            Get("engine", "all").Trim() == "all" ? null : Engines.ParseList(Get("engine", "all"), Engines.All),
+            engines.Trim() == "all" ? null : Engines.ParseList(engines, Engines.All),
             TrafficProfiles.Require(Get("profile", TrafficProfiles.Mmpp)),
             rate,
             Durations.Parse(Get("window", "10s"), "Parameters:window"),

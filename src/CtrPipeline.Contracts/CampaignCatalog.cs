@@ -48,8 +48,8 @@ public sealed class CampaignCatalog
     /// <summary>A catalog of <paramref name="campaigns"/> x <paramref name="adsPerCampaign"/> ads; ad ids are 1..n.</summary>
     public static CampaignCatalog Generate(int campaigns, int adsPerCampaign)
     {
-        PipelineSettings.Require(campaigns >= 1, $"The number of campaigns must be at least 1 (got {campaigns}).");
-        PipelineSettings.Require(adsPerCampaign >= 1, $"The number of ads per campaign must be at least 1 (got {adsPerCampaign}).");
+        ConfigurationException.Require(campaigns >= 1, $"The number of campaigns must be at least 1 (got {campaigns}).");
+        ConfigurationException.Require(adsPerCampaign >= 1, $"The number of ads per campaign must be at least 1 (got {adsPerCampaign}).");
         return new CampaignCatalog(
             from c in Enumerable.Range(1, campaigns)
             from a in Enumerable.Range(0, adsPerCampaign)

@@ -1,3 +1,5 @@
+using static CtrPipeline.Contracts.ConfigurationException;
+
 namespace CtrPipeline.Contracts;
 
 /// <summary>
@@ -45,12 +47,20 @@ public sealed class PipelineSettings
         Require(Topics.All.Distinct().Count() == Topics.All.Count, "Pipeline:Topics must name four different topics.");
         return this;
     }
+}
 
-    internal static void Require(bool condition, string message)
+/// <summary>A setting the user gave is wrong; the message says which and what is allowed.</summary>
+public sealed class ConfigurationException(string message) : Exception(message)
+{
+    /// <summary>Throws a <see cref="ConfigurationException"/> with <paramref name="message"/> unless <paramref name="condition"/> holds.</summary>
+    public static void Require(bool condition, string message)
     {
         if (!condition) throw new ConfigurationException(message);
     }
 }
 
-/// <summary>A setting the user gave is wrong; the message says which and what is allowed.</summary>
-public sealed class ConfigurationException(string message) : Exception(message);
+/// <summary>
+/// The work cannot go on (a system the worker depends on refused it or lost it); the message says why, in that
+/// system's words where it gave any. The worker ends with it as one error line and exit code 1, no stack trace.
+/// </summary>
+public class WorkerFailedException(string message) : Exception(message);

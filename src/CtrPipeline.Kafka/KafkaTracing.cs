@@ -63,4 +63,12 @@ public static class KafkaTracing
     public static Activity SetRecordPosition(this Activity activity, int partition, long offset) => activity
         .SetTag("messaging.destination.partition.id", partition.ToString(System.Globalization.CultureInfo.InvariantCulture))
         .SetTag("messaging.kafka.offset", offset);
+
+    /// <summary>Which result row a span is about: engine, window, campaign, and whether the row is final.</summary>
+    public static Activity SetRowTags(this Activity activity, CtrResult row) => activity
+        .SetTag("ctr.engine", row.Engine)
+        .SetTag("ctr.window.start", row.WindowStart)
+        .SetTag("ctr.window.end", row.WindowEnd)
+        .SetTag("ctr.campaign_id", row.CampaignId)
+        .SetTag("ctr.final", row.Final);
 }

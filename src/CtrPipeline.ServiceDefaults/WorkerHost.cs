@@ -1,4 +1,5 @@
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Microsoft.Extensions.Hosting;
@@ -10,8 +11,8 @@ public static class WorkerHost
     /// Lets <paramref name="configure"/> read and validate the worker's settings and return its loop, then runs it until
     /// the process is stopped. A <see cref="ConfigurationException"/> ends the process with one "error:" line and exit
     /// code 2. A loop that finishes (a producer whose duration is over) leaves the process up and idle, so the
-    /// dashboard does not show it as crashed. A loop that fails on purpose sets <see cref="Environment.ExitCode"/> and stops
-    /// the application; that code is the process's exit code.
+    /// dashboard does not show it as crashed. A loop that ends with a <see cref="WorkerFailedException"/> ends the process
+    /// with its message as one error line and exit code 1.
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Func<HostApplicationBuilder, Func<IServiceProvider, CancellationToken, Task>> configure)
     {
@@ -20,7 +21,8 @@ public static class WorkerHost
         try
         {
             var loop = configure(builder);
-            builder.Services.AddHostedService(services => new LoopService(stop => loop(services, stop)));
+            builder.Services.AddHostedService(services => new LoopService(stop => loop(services, stop),
+                services.GetRequiredService<IHostApplicationLifetime>(), services.GetRequiredService<ILogger<LoopService>>()));
         }
         catch (ConfigurationException e)
         {
@@ -31,8 +33,20 @@ public static class WorkerHost
         return Environment.ExitCode;
     }
 
-    private sealed class LoopService(Func<CancellationToken, Task> loop) : BackgroundService
+    private sealed class LoopService(Func<CancellationToken, Task> loop, IHostApplicationLifetime lifetime, ILogger<LoopService> logger) : BackgroundService
     {
-        protected override Task ExecuteAsync(CancellationToken stoppingToken) => loop(stoppingToken);
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            try
+            {
+                await loop(stoppingToken);
+            }
+            catch (WorkerFailedException e)
+            {
+                logger.LogError("{Reason}", e.Message);
+                Environment.ExitCode = 1;
+                lifetime.StopApplication();
+            }
+        }
     }
 }

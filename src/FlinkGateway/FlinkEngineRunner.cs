@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CtrPipeline.Contracts;
 
 namespace FlinkGateway;
@@ -17,7 +16,8 @@ public sealed class FlinkEngineRunner(
     /// <summary>Runs until <paramref name="stop"/>; throws <see cref="FlinkException"/> when Flink refuses or loses the job.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        var version = await WaitForGatewayAsync(stop);
+        var version = await logger.UntilAvailableAsync("the Flink SQL Gateway", gateway.GetVersionAsync,
+            e => e is FlinkUnreachableException, options.StartupTimeout, stop);
         logger.LogInformation("Flink {Version} SQL Gateway at {Gateway}", version, gateway.Address);
         if (rest is not null) await CancelLeftoverJobsAsync(rest, stop);
 
@@ -40,29 +40,6 @@ public sealed class FlinkEngineRunner(
             catch (Exception e) when (e is FlinkException or OperationCanceledException)
             {
                 logger.LogWarning("Could not close the SQL Gateway session: {Reason}", e.Message);
-            }
-        }
-    }
-
-    private async Task<string> WaitForGatewayAsync(CancellationToken stop)
-    {
-        var waited = Stopwatch.StartNew();
-        var nextReport = TimeSpan.Zero;
-        while (true)
-        {
-            try
-            {
-                return await gateway.GetVersionAsync(stop);
-            }
-            catch (FlinkUnreachableException e) when (waited.Elapsed < options.StartupTimeout)
-            {
-                if (waited.Elapsed >= nextReport)
-                {
-                    logger.LogInformation("Waiting for the Flink SQL Gateway ({Waited:0} s of {Timeout:0} s): {Reason}",
-                        waited.Elapsed.TotalSeconds, options.StartupTimeout.TotalSeconds, e.Message);
-                    nextReport += TimeSpan.FromSeconds(10);
-                }
-                await Task.Delay(TimeSpan.FromSeconds(1), stop);
             }
         }
     }
@@ -127,7 +104,7 @@ public sealed class FlinkEngineRunner(
                 throw new FlinkException($"The Flink job {jobId} ended as {job.State}{(reason is null ? "" : $": {reason}")}");
             }
         }
-        while (await WaitAsync(timer, stop));
+        while (await timer.NextTickAsync(stop));
     }
 
     private async Task<IReadOnlyDictionary<string, FlinkBackPressure>> BackPressureAsync(FlinkRestClient jobManager, FlinkJobDetails job, CancellationToken stop)
@@ -157,18 +134,6 @@ public sealed class FlinkEngineRunner(
         catch (FlinkException)
         {
             return null;
-        }
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stop)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stop);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
         }
     }
 

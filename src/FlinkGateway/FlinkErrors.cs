@@ -1,7 +1,9 @@
+using CtrPipeline.Contracts;
+
 namespace FlinkGateway;
 
 /// <summary>Flink answered, but with an error; <see cref="Exception.Message"/> is Flink's own explanation, no Java stack.</summary>
-public class FlinkException(string message) : Exception(message);
+public class FlinkException(string message) : WorkerFailedException(message);
 
 /// <summary>The gateway rejected a statement: Flink's error text and the statement that caused it.</summary>
 public sealed class FlinkStatementException(string statement, string flinkError)

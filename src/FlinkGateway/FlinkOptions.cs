@@ -1,5 +1,6 @@
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Configuration;
+using static CtrPipeline.Contracts.ConfigurationException;
 
 namespace FlinkGateway;
 
@@ -70,9 +71,4 @@ public sealed class FlinkOptions
     private static void RequireUrl(string url, string setting) =>
         Require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https",
             $"{setting} must be an http(s) URL (got '{url}').");
-
-    private static void Require(bool condition, string message)
-    {
-        if (!condition) throw new ConfigurationException(message);
-    }
 }

@@ -17,18 +17,8 @@ return await WorkerHost.RunAsync(args, builder =>
         using var gatewayHttp = FlinkClients.Http(options.GatewayUrl);
         using var restHttp = options.RestUrl.Length > 0 ? FlinkClients.Http(options.RestUrl) : null;
         using var metrics = new FlinkMetrics();
-        var runner = new FlinkEngineRunner(options, pipeline, new SqlGatewayClient(gatewayHttp, options.StartupTimeout),
-            restHttp is null ? null : new FlinkRestClient(restHttp), metrics, logger);
-        try
-        {
-            await runner.RunAsync(stop);
-        }
-        catch (FlinkException e)
-        {
-            logger.LogError("{Reason}", e.Message);
-            Environment.ExitCode = 1;
-            services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
-        }
+        await new FlinkEngineRunner(options, pipeline, new SqlGatewayClient(gatewayHttp, options.StartupTimeout),
+            restHttp is null ? null : new FlinkRestClient(restHttp), metrics, logger).RunAsync(stop);
     };
 });
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
@@ -27,33 +26,17 @@ catch (Exception e) when (e is ConfigurationException or InvalidOperationExcepti
 using var host = builder.Build();
 await host.StartAsync(); // telemetry export, so these log lines reach the dashboard
 var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("KafkaSetup");
-var waited = Stopwatch.StartNew();
-var nextReport = TimeSpan.Zero;
 var exitCode = 0;
-while (true)
+try
 {
-    try
-    {
-        await TopicProvisioner.EnsureAsync(bootstrap, pipeline, logger);
-        logger.LogInformation("Kafka at {Bootstrap} is ready for the pipeline", bootstrap);
-        break;
-    }
-    catch (KafkaException e) when (waited.Elapsed < timeout)
-    {
-        if (waited.Elapsed >= nextReport)
-        {
-            logger.LogInformation("Waiting for Kafka at {Bootstrap} ({Waited:0} s of {Timeout:0} s): {Reason}",
-                bootstrap, waited.Elapsed.TotalSeconds, timeout.TotalSeconds, e.Message);
-            nextReport += TimeSpan.FromSeconds(10);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(2));
-    }
-    catch (KafkaException e)
-    {
-        logger.LogError("Kafka at {Bootstrap} did not become ready within {Timeout}: {Reason}", bootstrap, timeout, e.Message);
-        exitCode = 1;
-        break;
-    }
+    await logger.UntilAvailableAsync($"Kafka at {bootstrap}", _ => TopicProvisioner.EnsureAsync(bootstrap, pipeline, logger),
+        e => e is KafkaException, timeout, CancellationToken.None, retryDelay: TimeSpan.FromSeconds(2));
+    logger.LogInformation("Kafka at {Bootstrap} is ready for the pipeline", bootstrap);
+}
+catch (KafkaException e)
+{
+    logger.LogError("Kafka at {Bootstrap} did not become ready within {Timeout}: {Reason}", bootstrap, timeout, e.Message);
+    exitCode = 1;
 }
 await host.StopAsync();
 return exitCode;

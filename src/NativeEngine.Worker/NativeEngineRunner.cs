@@ -291,13 +291,9 @@ public sealed class NativeEngineRunner
         {
             var links = events.Skip(1).Select(context => new ActivityLink(context));
             using var compute = KafkaTracing.StartDetached("compute ctr window", ActivityKind.Internal, events[0], links);
-            compute?.SetTag("ctr.engine", row.Engine)
-                .SetTag("ctr.window.start", row.WindowStart)
-                .SetTag("ctr.window.end", row.WindowEnd)
-                .SetTag("ctr.campaign_id", row.CampaignId)
+            compute?.SetRowTags(row)
                 .SetTag("ctr.views", row.Views)
                 .SetTag("ctr.clicks", row.Clicks)
-                .SetTag("ctr.final", row.Final)
                 .SetTag("ctr.traced_events", events.Count);
             var send = compute is null ? null : KafkaTracing.StartMessaging("send", _topics.Results, ActivityKind.Producer, compute.Context);
             if (send is null)

@@ -1,4 +1,5 @@
 using CtrPipeline.Contracts;
+using static CtrPipeline.Contracts.ConfigurationException;
 
 namespace Producer.Worker;
 
@@ -62,10 +63,5 @@ public sealed class ProducerOptions
         Require(MmppSwitchRates.Length == n * n, $"Producer:MmppSwitchRates must be a {n} x {n} matrix ({n * n} values, row-major); got {MmppSwitchRates.Length} values.");
         Require(MmppSwitchRates.All(r => double.IsFinite(r) && r >= 0), "Producer:MmppSwitchRates must not be negative.");
         return this;
-    }
-
-    private static void Require(bool condition, string message)
-    {
-        if (!condition) throw new ConfigurationException(message);
     }
 }

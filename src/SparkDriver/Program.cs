@@ -32,16 +32,6 @@ return await WorkerHost.RunAsync(args, builder =>
         var logger = services.GetRequiredService<ILogger<SparkQueryRunner>>();
         using var channel = GrpcChannel.ForAddress(options.GrpcAddress);
         using var metrics = new SparkMetrics();
-        var runner = new SparkQueryRunner(options, pipeline, new SparkConnectClient(channel, options.GrpcAddress), metrics, logger);
-        try
-        {
-            await runner.RunAsync(stop);
-        }
-        catch (SparkException e)
-        {
-            logger.LogError("{Reason}", e.Message);
-            Environment.ExitCode = 1;
-            services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
-        }
+        await new SparkQueryRunner(options, pipeline, new SparkConnectClient(channel, options.GrpcAddress), metrics, logger).RunAsync(stop);
     };
 });

@@ -1,5 +1,6 @@
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Configuration;
+using static CtrPipeline.Contracts.ConfigurationException;
 
 namespace SparkDriver;
 
@@ -77,10 +78,5 @@ public sealed class SparkOptions
             throw new ConfigurationException($"ConnectionStrings:spark-connect must be sc://host:port or http://host:port (got '{endpoint}').");
         var explicitPort = text[(text.IndexOf("://", StringComparison.Ordinal) + 3)..].Split('/')[0].Contains(':');
         return explicitPort ? uri : new UriBuilder(uri) { Port = 15002 }.Uri;
-    }
-
-    private static void Require(bool condition, string message)
-    {
-        if (!condition) throw new ConfigurationException(message);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CtrPipeline.Contracts;
 using Google.Protobuf;
 
@@ -13,7 +12,8 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
 {
     public async Task RunAsync(CancellationToken stop)
     {
-        var version = await WaitForServerAsync(stop);
+        var version = await logger.UntilAvailableAsync("Spark Connect", spark.GetSparkVersionAsync,
+            e => e is SparkUnreachableException, options.StartupTimeout, stop);
         logger.LogInformation("Spark {Version} over Spark Connect at {Address}", version, spark.Address);
 
         var start = CtrQueryPlan.StartCommand(pipeline, options);
@@ -28,29 +28,6 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
         finally
         {
             if (stop.IsCancellationRequested) await StopQueryAsync(query);
-        }
-    }
-
-    private async Task<string> WaitForServerAsync(CancellationToken stop)
-    {
-        var waited = Stopwatch.StartNew();
-        var nextReport = TimeSpan.Zero;
-        while (true)
-        {
-            try
-            {
-                return await spark.GetSparkVersionAsync(stop);
-            }
-            catch (SparkUnreachableException e) when (waited.Elapsed < options.StartupTimeout)
-            {
-                if (waited.Elapsed >= nextReport)
-                {
-                    logger.LogInformation("Waiting for Spark Connect ({Waited:0} s of {Timeout:0} s): {Reason}",
-                        waited.Elapsed.TotalSeconds, options.StartupTimeout.TotalSeconds, e.Message);
-                    nextReport += TimeSpan.FromSeconds(10);
-                }
-                await Task.Delay(TimeSpan.FromSeconds(1), stop);
-            }
         }
     }
 
@@ -85,19 +62,7 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
                 logger.LogWarning("Cannot read the streaming query's status: {Reason}", e.Message);
             }
         }
-        while (await WaitAsync(timer, stop));
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stop)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stop);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        while (await timer.NextTickAsync(stop));
     }
 
     private async Task StopQueryAsync(StreamingQueryHandle query)

@@ -15,13 +15,7 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("http://127.0.0.1:9", "Pipeline__WindowSize=00:00:00", "Pipeline:WindowSize must be positive")]
     public async Task Invalid_configuration_ends_with_one_clear_line_and_exit_code_2(string gateway, string setting, string expected)
     {
-        var (exitCode, stdout, stderr) = await RunAsync(Worker(gateway, setting));
-
-        Assert.Equal(2, exitCode);
-        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("error: ", line);
-        Assert.Contains(expected, line);
-        Assert.Empty(stdout);
+        WorkerProcess.AssertConfigurationError(await RunAsync(Worker(gateway, setting)), expected);
     }
 
     [Fact]

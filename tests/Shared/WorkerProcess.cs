@@ -42,4 +42,14 @@ internal static class WorkerProcess
         }
         return (process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>How a worker ends on a bad setting: exit code 2, nothing on stdout, one "error:" line naming the setting.</summary>
+    public static void AssertConfigurationError((int ExitCode, string Stdout, string Stderr) result, string expected)
+    {
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+        Assert.Empty(result.Stdout);
+    }
 }

@@ -17,13 +17,7 @@ public sealed class ProgramTests
     [InlineData("sc://localhost:15002", "Pipeline__TriggerInterval=00:00:00", "Pipeline:TriggerInterval must be positive")]
     public async Task Invalid_configuration_ends_with_one_clear_line_and_exit_code_2(string endpoint, string setting, string expected)
     {
-        var (exitCode, stdout, stderr) = await RunAsync(Worker(endpoint, setting));
-
-        Assert.Equal(2, exitCode);
-        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("error: ", line);
-        Assert.Contains(expected, line);
-        Assert.Empty(stdout);
+        WorkerProcess.AssertConfigurationError(await RunAsync(Worker(endpoint, setting)), expected);
     }
 
     [Fact]
