@@ -6,6 +6,9 @@ public static class Engines
     public const string NativeContinuous = "native-continuous";
     public const string NativeMicroBatch = "native-microbatch";
 
+    /// <summary>The legacy paradigm: events inserted into a relational database, CTR aggregated by a scheduled SQL query.</summary>
+    public const string Sql = "sql";
+
     /// <summary>Apache Flink, running the CTR job as Flink SQL submitted through its SQL Gateway (containers mode).</summary>
     public const string Flink = "flink";
 
@@ -15,11 +18,14 @@ public static class Engines
     /// <summary>The engines that run in-process, anywhere: the headless runner and embedded mode run these.</summary>
     public static IReadOnlyList<string> Native { get; } = [NativeContinuous, NativeMicroBatch];
 
+    /// <summary>The engines that need no container: the native ones and the SQL engine (on SQLite, or an existing PostgreSQL).</summary>
+    public static IReadOnlyList<string> Embedded { get; } = [NativeContinuous, NativeMicroBatch, Sql];
+
     /// <summary>Engines that run on a cluster of their own (containers mode, or an existing cluster).</summary>
     public static IReadOnlyList<string> Clustered { get; } = [Flink, Spark];
 
     /// <summary>Every engine.</summary>
-    public static IReadOnlyList<string> All { get; } = [.. Native, .. Clustered];
+    public static IReadOnlyList<string> All { get; } = [.. Embedded, .. Clustered];
 
     public static string RequireNative(string engine) => Require(engine, Native);
 

@@ -28,15 +28,3 @@ public sealed class EngineOptions
         return this;
     }
 }
-
-/// <summary>A consistent snapshot of the engine's counters.</summary>
-/// <param name="Bad">Malformed records plus unknown ads: what went to the dead-letter topic.</param>
-/// <param name="DeliveryErrors">Records the producer could not deliver; after the first one offsets stop being committed.</param>
-/// <param name="ConsumerLag">Records in the assigned partitions past the consumer's position.</param>
-/// <param name="Watermark">Event-time watermark, epoch ms; long.MinValue before any record, long.MaxValue once drained.</param>
-/// <param name="OpenWindows">(window, campaign) rows not final yet: the engine's state size.</param>
-public sealed record EngineProgress(
-    long Consumed, long Accepted, long Late, long Bad, long ResultsPublished, long DeliveryErrors, long ConsumerLag, long Watermark, int OpenWindows)
-{
-    public static EngineProgress None { get; } = new(0, 0, 0, 0, 0, 0, 0, long.MinValue, 0);
-}

@@ -30,7 +30,7 @@ namespace NativeEngine.Worker;
 /// that one is complete.
 /// </para>
 /// </summary>
-public sealed class NativeEngineRunner
+public sealed class NativeEngineRunner : IEngineRunner
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);

@@ -2,7 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using Xunit.Abstractions;
-using static NativeEngine.Worker.Tests.KafkaFixture;
+using static CtrPipeline.Testing.KafkaFixture;
 
 namespace NativeEngine.Worker.Tests;
 

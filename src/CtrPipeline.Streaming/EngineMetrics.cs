@@ -1,13 +1,13 @@
 using System.Diagnostics.Metrics;
 using CtrPipeline.Contracts;
 
-namespace NativeEngine.Worker;
+namespace CtrPipeline.Streaming;
 
 /// <summary>
-/// The engine's OpenTelemetry instruments (meter CtrPipeline.Engine), tagged engine=&lt;id&gt;. Counters are fed
+/// An engine worker's OpenTelemetry instruments (meter CtrPipeline.Engine), tagged engine=&lt;id&gt;. Counters are fed
 /// with the increase since the last report, so the per-record path never touches them.
 /// </summary>
-internal sealed class EngineMetrics : IDisposable
+public sealed class EngineMetrics : IDisposable
 {
     private readonly Meter _meter = new(PipelineTelemetry.EngineMeter);
     private readonly Counter<long> _consumed;

@@ -6,7 +6,7 @@ using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
-namespace NativeEngine.Worker.Tests;
+namespace CtrPipeline.Testing;
 
 /// <summary>
 /// An embedded Kafka cluster with the pipeline's topics, and real clients to write events and read topics back.

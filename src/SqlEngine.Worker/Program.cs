@@ -1,0 +1,14 @@
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using SqlEngine.Worker;
+
+return await WorkerHost.RunAsync(args, builder =>
+{
+    var options = builder.Configuration.BindSection<SqlEngineOptions>(SqlEngineOptions.Section).Validate();
+    var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
+    var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
+    var bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
+    var database = DatabaseTarget.From(builder.Configuration.GetConnectionString(SqlEngineOptions.ConnectionName), options);
+    return (services, stop) =>
+        new SqlEngineRunner(options, database, pipeline, catalog, bootstrap, services.GetRequiredService<ILogger<SqlEngineRunner>>()).RunAsync(stop);
+});

@@ -1,0 +1,399 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using CtrPipeline.Streaming;
+using Microsoft.Extensions.Logging;
+
+namespace SqlEngine.Worker;
+
+/// <summary>
+/// The legacy paradigm: the engine reads the events topic, writes accepted events into the database in batches (one
+/// transaction each), and every trigger interval runs the CTR query over the windows the watermark has closed since
+/// the last run, joined with the campaign table in SQL, and publishes those rows (final) to the results topic.
+/// <para>
+/// Same contract as the native engines: the watermark is <see cref="WatermarkTracker"/>'s (per partition, minus the
+/// delay, idle partitions skipped); an event whose window was already published is late and goes to the late topic
+/// (header "engine"); malformed records and unknown ads go to the dead-letter topic (headers "engine", "error").
+/// </para>
+/// <para>
+/// Delivery: at-least-once. Offsets are committed after the batch's transaction and the side outputs are durable,
+/// so a restart re-reads at most one batch, and the (partition, offset) key makes its second insert a no-op. The
+/// closed watermark is stored after its rows are delivered, so a crash in between publishes those windows again
+/// (complete, with the same counts).
+/// </para>
+/// </summary>
+public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget target, PipelineSettings pipeline, CampaignCatalog catalog,
+    string bootstrapServers, ILogger logger) : IEngineRunner
+{
+    private readonly SqlEngineOptions _options = options.Validate();
+    private readonly DatabaseTarget _target = target;
+    private readonly PipelineSettings _pipeline = pipeline;
+    private readonly CampaignCatalog _catalog = catalog;
+    private readonly string _bootstrapServers = bootstrapServers;
+    private readonly ILogger _logger = logger;
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetentionInterval = TimeSpan.FromMinutes(1);
+
+    private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _drainRequested;
+    private volatile EngineProgress _progress = EngineProgress.None;
+    private long _deliveryErrors;
+
+    public EngineProgress Progress => _progress with { DeliveryErrors = Interlocked.Read(ref _deliveryErrors) };
+
+    public Task Assigned => _assigned.Task;
+
+    /// <summary>What the engine writes to, once connected: "SQLite 3.46.1 file /runs/x/ctr-sql.db".</summary>
+    public string? DatabaseDescription { get; private set; }
+
+    /// <summary>Connects to and migrates the database, then runs the consume loop on a dedicated thread.</summary>
+    public async Task RunAsync(CancellationToken cancel)
+    {
+        CtrDatabase database;
+        try
+        {
+            _logger.LogInformation("{Engine} opening {Database}", Engines.Sql, _target.Display);
+            database = await _target.OpenAsync(_catalog, _logger, cancel);
+        }
+        catch (Exception e)
+        {
+            _drained.TrySetException(e);
+            throw;
+        }
+        DatabaseDescription = database.Description;
+        using (database)
+            await Task.Factory.StartNew(() => Run(database, cancel), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    public Task DrainAsync(CancellationToken cancel)
+    {
+        _drainRequested = true;
+        return _drained.Task.WaitAsync(cancel);
+    }
+
+    private void Run(CtrDatabase database, CancellationToken cancel)
+    {
+        try
+        {
+            using var loop = new ConsumeLoop(this, database, cancel);
+            loop.Run();
+            _drained.TrySetCanceled(CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            _drained.TrySetCanceled(cancel);
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            var failure = new WorkerFailedException(
+                $"The SQL engine's database ({database.Description}) failed: {e.Message}. Offsets are committed only after a batch is written, so a restart resumes after the last written batch.");
+            _drained.TrySetException(failure);
+            throw failure;
+        }
+        catch (Exception e)
+        {
+            _drained.TrySetException(e);
+            throw;
+        }
+    }
+
+    private void ReportKafkaError(Error error)
+    {
+        if (error.IsFatal) _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _bootstrapServers, error.Reason, error.Code);
+        else _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying.", _bootstrapServers, error.Reason, error.Code);
+    }
+
+    /// <summary>The consume loop's state; only its thread touches it.</summary>
+    private sealed class ConsumeLoop : IDisposable
+    {
+        private readonly SqlEngineRunner _runner;
+        private readonly CtrDatabase _database;
+        private readonly CancellationToken _cancel;
+        private readonly SqlEngineOptions _options;
+        private readonly TopicNames _topics;
+        private readonly long _windowMs;
+        private readonly WatermarkTracker _watermark;
+        private readonly IConsumer<byte[], byte[]> _consumer;
+        private readonly IProducer<byte[], byte[]> _producer;
+        private readonly EngineMetrics _metrics;
+        private readonly byte[] _engineHeader = Encoding.UTF8.GetBytes(Engines.Sql);
+        private readonly List<EventRow> _batch = [];
+        private readonly Dictionary<int, long> _nextOffsets = [];
+        private readonly SortedSet<long> _openWindows = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private long _closedUntil;
+        private long _consumed, _accepted, _late, _bad, _published, _lag;
+        private TimeSpan _batchStarted;
+        private bool _uncommitted;
+
+        public ConsumeLoop(SqlEngineRunner runner, CtrDatabase database, CancellationToken cancel)
+        {
+            _runner = runner;
+            _database = database;
+            _cancel = cancel;
+            _options = runner._options;
+            _topics = runner._pipeline.Topics;
+            _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
+            _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds);
+            _closedUntil = database.ClosedUntil();
+            _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
+
+            var logger = runner._logger;
+            _consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(runner._bootstrapServers, _options.GroupId, Engines.Sql))
+                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
+                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+                .SetPartitionsAssignedHandler((_, partitions) =>
+                {
+                    logger.LogInformation("{Engine} assigned {Partitions}", Engines.Sql, string.Join(", ", partitions.Select(p => p.Partition.Value)));
+                    runner._assigned.TrySetResult();
+                })
+                .Build();
+            var producerConfig = KafkaClients.Producer(runner._bootstrapServers, Engines.Sql);
+            producerConfig.MessageTimeoutMs = 0; // keep retrying while the broker is away: offsets wait for delivery
+            _producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
+                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
+                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+                .Build();
+        }
+
+        public void Run()
+        {
+            var pipeline = _runner._pipeline;
+            _consumer.Subscribe(_topics.Events);
+            _runner._logger.LogInformation(
+                "{Engine} consuming {Topic} into {Database}: batches of up to {Batch} events or {BatchInterval}, aggregation every {Trigger}, window {Window}, watermark delay {Delay}, windows published up to {Closed}",
+                Engines.Sql, _topics.Events, _database.Description, _options.BatchSize, _options.BatchInterval, pipeline.TriggerInterval,
+                pipeline.WindowSize, pipeline.WatermarkDelay, _closedUntil == long.MinValue ? "none yet" : DateTimeOffset.FromUnixTimeMilliseconds(_closedUntil).ToString("O"));
+
+            TimeSpan nextAggregate = pipeline.TriggerInterval, nextLag = TimeSpan.Zero, nextProgress = ProgressInterval, nextRetention = RetentionInterval;
+            while (!_cancel.IsCancellationRequested)
+            {
+                if (_runner._drainRequested)
+                {
+                    Drain();
+                    return;
+                }
+                ConsumeOne();
+
+                var now = _clock.Elapsed;
+                if (_batch.Count >= _options.BatchSize || (_uncommitted && now - _batchStarted >= _options.BatchInterval))
+                    WriteBatch();
+                if (now >= nextAggregate)
+                {
+                    WriteBatch();
+                    Aggregate(_watermark.Advance(NowMs()));
+                    nextAggregate = _clock.Elapsed + pipeline.TriggerInterval;
+                }
+                if (now >= nextRetention)
+                {
+                    DeleteExpired();
+                    nextRetention = now + RetentionInterval;
+                }
+                if (now >= nextLag)
+                {
+                    RefreshLag();
+                    nextLag = now + LagInterval;
+                }
+                if (now >= nextProgress)
+                {
+                    ReportProgress();
+                    nextProgress = now + ProgressInterval;
+                }
+            }
+            WriteBatch(); // a clean stop keeps what was consumed
+            ReportProgress();
+        }
+
+        private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        private void ConsumeOne()
+        {
+            ConsumeResult<byte[], byte[]>? record;
+            try
+            {
+                record = _consumer.Consume(PollTimeout);
+            }
+            catch (ConsumeException error)
+            {
+                _runner.ReportKafkaError(error.Error);
+                return;
+            }
+            if (record is null) return;
+
+            if (!_uncommitted) _batchStarted = _clock.Elapsed;
+            _uncommitted = true;
+            _consumed++;
+            var message = record.Message;
+            var partition = record.Partition.Value;
+            _nextOffsets[partition] = record.Offset.Value + 1;
+            if (!WireFormat.TryParseEvent(message.Value, out var e, out var reason))
+            {
+                _bad++;
+                SideOutput(_topics.DeadLetters, message, $"malformed: {reason}");
+                return;
+            }
+            _watermark.Observe(partition, e!.EventTime, NowMs());
+            if (!_runner._catalog.TryGetCampaign(e.AdId, out _))
+            {
+                _bad++;
+                SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e.AdId}");
+                return;
+            }
+            var windowStart = CtrEngine.WindowStart(e.EventTime, _windowMs);
+            if (windowStart + _windowMs <= _closedUntil)
+            {
+                _late++;
+                SideOutput(_topics.Late, message, error: null);
+                return;
+            }
+            _openWindows.Add(windowStart);
+            _accepted++;
+            _batch.Add(new EventRow(partition, record.Offset.Value, e.EventId, e.EventType, e.AdId, e.UserId, e.EventTime, message.Timestamp.UnixTimestampMs));
+        }
+
+        /// <summary>Inserts the batch, waits for the side outputs, then commits the offsets after everything consumed.</summary>
+        private void WriteBatch()
+        {
+            if (!_uncommitted) return;
+            _database.Insert(_batch);
+            _batch.Clear();
+            _producer.Flush(_cancel);
+            if (Interlocked.Read(ref _runner._deliveryErrors) == 0)
+            {
+                try
+                {
+                    _consumer.Commit(_nextOffsets.Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value)));
+                }
+                catch (KafkaException e)
+                {
+                    _runner.ReportKafkaError(e.Error);
+                }
+            }
+            _uncommitted = false;
+        }
+
+        /// <summary>
+        /// Runs the CTR query over the windows that ended at or before <paramref name="watermark"/> and were not
+        /// published yet, publishes their rows (final), waits for delivery and records the new closed watermark.
+        /// </summary>
+        private void Aggregate(long watermark)
+        {
+            if (watermark == long.MinValue) return;
+            var closeTo = watermark == long.MaxValue ? long.MaxValue : CtrEngine.WindowStart(watermark, _windowMs);
+            if (closeTo <= _closedUntil) return;
+
+            var counts = _database.Aggregate(_closedUntil, closeTo, _windowMs);
+            var computedAt = NowMs();
+            foreach (var c in counts)
+            {
+                var row = new CtrResult(Engines.Sql, c.WindowStart, c.WindowStart + _windowMs, c.CampaignId, c.Views, c.Clicks,
+                    CtrResult.Rate(c.Views, c.Clicks), c.MaxKafkaTimestamp, computedAt, Final: true);
+                Send(_topics.Results, Encoding.UTF8.GetBytes(c.CampaignId.ToString(CultureInfo.InvariantCulture)), WireFormat.Serialize(row), headers: null);
+            }
+            _published += counts.Count;
+            _producer.Flush(_cancel);
+            if (Interlocked.Read(ref _runner._deliveryErrors) > 0) return; // the rows must come again after a restart
+            _database.SetClosedUntil(closeTo);
+            _closedUntil = closeTo;
+            _openWindows.RemoveWhere(start => start + _windowMs <= closeTo);
+        }
+
+        private void DeleteExpired()
+        {
+            if (_closedUntil == long.MinValue) return;
+            var before = _closedUntil == long.MaxValue ? long.MaxValue : _closedUntil - (long)_options.Retention.TotalMilliseconds;
+            var deleted = _database.DeleteEventsBefore(before);
+            if (deleted > 0) _runner._logger.LogDebug("{Engine} deleted {Deleted} events of windows published more than {Retention} ago", Engines.Sql, deleted, _options.Retention);
+        }
+
+        private void Drain()
+        {
+            WriteBatch();
+            _watermark.Finish();
+            Aggregate(_watermark.Current);
+            ReportProgress();
+            _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad", Engines.Sql, _published, _late, _bad);
+            _runner._drained.TrySetResult();
+        }
+
+        private void SideOutput(string topic, Message<byte[], byte[]> original, string? error)
+        {
+            var headers = new Headers { { "engine", _engineHeader } };
+            if (error is not null) headers.Add("error", Encoding.UTF8.GetBytes(error));
+            Send(topic, original.Key, original.Value, headers);
+        }
+
+        private void Send(string topic, byte[]? key, byte[]? value, Headers? headers)
+        {
+            var message = new Message<byte[], byte[]> { Key = key!, Value = value!, Headers = headers };
+            while (true)
+            {
+                try
+                {
+                    _producer.Produce(topic, message, OnDelivery);
+                    return;
+                }
+                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    _cancel.ThrowIfCancellationRequested();
+                    Thread.Sleep(10);
+                }
+            }
+        }
+
+        private void OnDelivery(DeliveryReport<byte[], byte[]> report)
+        {
+            if (report.Error.IsError && Interlocked.Increment(ref _runner._deliveryErrors) == 1)
+                _runner._logger.LogError("{Engine} could not deliver to {Topic}: {Reason}. Offsets are no longer committed; restart the engine to re-read what follows the last commit.",
+                    Engines.Sql, report.Topic, report.Error.Reason);
+        }
+
+        private void RefreshLag()
+        {
+            long lag = 0;
+            try
+            {
+                foreach (var tp in _consumer.Assignment)
+                {
+                    var high = _consumer.GetWatermarkOffsets(tp).High;
+                    var position = _consumer.Position(tp);
+                    if (high != Offset.Unset && position != Offset.Unset) lag += Math.Max(0, high.Value - position.Value);
+                }
+                _lag = lag;
+            }
+            catch (KafkaException e)
+            {
+                _runner.ReportKafkaError(e.Error);
+            }
+        }
+
+        private void ReportProgress()
+        {
+            var watermark = _closedUntil == long.MaxValue ? long.MaxValue : _watermark.Current;
+            var progress = new EngineProgress(_consumed, _accepted, _late, _bad, _published, DeliveryErrors: 0, _lag, watermark, _openWindows.Count);
+            _runner._progress = progress;
+            _metrics.Report(progress);
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _consumer.Close();
+            }
+            catch (KafkaException e)
+            {
+                _runner.ReportKafkaError(e.Error);
+            }
+            _consumer.Dispose();
+            _producer.Dispose();
+            _metrics.Dispose();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
+using SqlEngine.Worker;
+
+namespace SqlEngine.Worker.Tests;
+
+/// <summary>The schema, the idempotent batch insert and the CTR query, on both databases.</summary>
+public sealed class CtrDatabaseTests
+{
+    private static readonly CampaignCatalog Catalog = CampaignCatalog.Generate(3, 2); // ads 1-2 -> campaign 1, 3-4 -> 2, 5-6 -> 3
+
+    [Fact]
+    public Task Sqlite_counts_windows_and_campaigns_and_ignores_replayed_rows() => Counts_windows_and_campaigns_and_ignores_replayed_rows(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_counts_windows_and_campaigns_and_ignores_replayed_rows() => Counts_windows_and_campaigns_and_ignores_replayed_rows(TestDatabase.Postgres());
+
+    [Fact]
+    public Task Sqlite_migration_is_repeatable_and_keeps_the_closed_watermark() => Migration_is_repeatable_and_keeps_the_closed_watermark(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_migration_is_repeatable_and_keeps_the_closed_watermark() => Migration_is_repeatable_and_keeps_the_closed_watermark(TestDatabase.Postgres());
+
+    private static async Task Counts_windows_and_campaigns_and_ignores_replayed_rows(TestDatabase test)
+    {
+        await using var _ = test;
+        using var db = await test.Target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None);
+        EventRow[] rows =
+        [
+            new(0, 0, 1, EventType.View, AdId: 1, 9, EventTime: -15_000, KafkaTimestamp: 100), // window [-20 s, -10 s): floor, not truncation
+            new(0, 1, 2, EventType.Click, AdId: 2, 9, EventTime: -5_000, KafkaTimestamp: 101),
+            new(0, 2, 3, EventType.View, AdId: 1, 9, EventTime: 0, KafkaTimestamp: 102),
+            new(1, 0, 4, EventType.Click, AdId: 1, 9, EventTime: 9_999, KafkaTimestamp: 150),
+            new(1, 1, 5, EventType.View, AdId: 4, 9, EventTime: 5_000, KafkaTimestamp: 99),
+            new(1, 2, 6, EventType.View, AdId: 6, 9, EventTime: 10_000, KafkaTimestamp: 200), // window [10 s, 20 s), outside the range asked
+        ];
+        db.Insert(rows);
+        db.Insert(rows[..3]); // a replayed batch: same partitions and offsets
+        Assert.Equal(6, db.CountEvents());
+
+        var counts = db.Aggregate(long.MinValue, 10_000, 10_000);
+
+        Assert.Equal(
+            [
+                new WindowCount(-20_000, 1, 1, 0, 100),
+                new WindowCount(-10_000, 1, 0, 1, 101),
+                new WindowCount(0, 1, 1, 1, 150),
+                new WindowCount(0, 2, 1, 0, 99),
+            ], counts);
+        Assert.Equal([new WindowCount(10_000, 3, 1, 0, 200)], db.Aggregate(10_000, long.MaxValue, 10_000));
+
+        Assert.Equal(2, db.DeleteEventsBefore(0));
+        Assert.Equal(4, db.CountEvents());
+    }
+
+    private static async Task Migration_is_repeatable_and_keeps_the_closed_watermark(TestDatabase test)
+    {
+        await using var _ = test;
+        using (var db = await test.Target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None))
+        {
+            Assert.Equal(long.MinValue, db.ClosedUntil());
+            db.SetClosedUntil(1_700_000_020_000);
+            db.Insert([new EventRow(0, 0, 1, EventType.View, 5, 1, 1_700_000_021_000, 1)]);
+            Assert.Contains(test.IsPostgres ? $"schema {test.Options.Schema}" : test.Options.SqliteFile, db.Description);
+        }
+
+        // Re-opened with another catalog: the tables and their rows stay, the campaign table is replaced.
+        using var again = await test.Target.OpenAsync(CampaignCatalog.Generate(1, 6), NullLogger.Instance, CancellationToken.None);
+        Assert.Equal(1_700_000_020_000, again.ClosedUntil());
+        Assert.Equal(1, again.CountEvents());
+        Assert.Equal([new WindowCount(1_700_000_020_000, 1, 1, 0, 1)], again.Aggregate(long.MinValue, long.MaxValue, 10_000));
+    }
+}

@@ -1,0 +1,132 @@
+using System.Text;
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
+using static CtrPipeline.Testing.KafkaFixture;
+
+namespace SqlEngine.Worker.Tests;
+
+/// <summary>The SQL engine against a real (embedded) Kafka broker and a real database, SQLite or PostgreSQL.</summary>
+public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly KafkaFixture _kafka = new();
+
+    [Fact]
+    public Task Sqlite_publishes_final_rows_and_routes_malformed_unknown_and_late_records() =>
+        Publishes_final_rows_and_routes_malformed_unknown_and_late_records(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_publishes_final_rows_and_routes_malformed_unknown_and_late_records() =>
+        Publishes_final_rows_and_routes_malformed_unknown_and_late_records(TestDatabase.Postgres());
+
+    [Fact]
+    public Task Sqlite_restart_resumes_from_the_database_and_committed_offsets() => Restart_resumes_from_the_database_and_committed_offsets(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_restart_resumes_from_the_database_and_committed_offsets() => Restart_resumes_from_the_database_and_committed_offsets(TestDatabase.Postgres());
+
+    private async Task Publishes_final_rows_and_routes_malformed_unknown_and_late_records(TestDatabase test)
+    {
+        await using var _ = test;
+        var runner = NewRunner(test);
+        using var stop = new CancellationTokenSource();
+        var running = runner.RunAsync(stop.Token);
+        await runner.Assigned.WaitAsync(WaitLimit);
+
+        // Windows [0, 10 s) and [10 s, 20 s) on both partitions; the watermark closes nothing yet.
+        _kafka.Send(0, 1_000, adId: 1);
+        _kafka.Send(0, 2_000, adId: 1, EventType.Click);
+        _kafka.Send(0, 3_000, adId: 3);
+        var malformed = Encoding.UTF8.GetBytes("{\"event_id\": 1, \"event_type\": \"scroll\"");
+        _kafka.SendRaw(0, malformed, key: [1, 2, 3]);
+        var unknownAd = _kafka.Send(0, 4_000, adId: 999);
+        _kafka.Send(0, 11_000, adId: 1);
+        _kafka.Send(1, 5_000, adId: 2);
+        _kafka.Send(1, 6_000, adId: 4, EventType.Click);
+        _kafka.Send(1, 10_500, adId: 4);
+        await Until(() => runner.Progress.Consumed == 9, "the first 9 records");
+        Assert.Equal(0, runner.Progress.ResultsPublished);
+
+        // Both partitions move past 22 s: the watermark (23 s) closes the first two windows at the next aggregation.
+        _kafka.Send(0, 25_000, adId: 5);
+        _kafka.Send(1, 26_000, adId: 6);
+        await Until(() => runner.Progress.ResultsPublished == 4, "the rows of the two closed windows");
+
+        var late = _kafka.Send(0, 9_000, adId: 1);
+        await Until(() => runner.Progress.Consumed == 12, "the late record");
+        await runner.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
+        await running.WaitAsync(WaitLimit);
+
+        var results = _kafka.ReadAll(_kafka.Pipeline.Topics.Results);
+        var rows = results.Select(r => WireFormat.ParseResult(r.Message.Value)).ToList();
+        Assert.Equal(
+            [
+                (0L, 1, 2L, 1L), (0L, 2, 1L, 1L),
+                (10_000L, 1, 1L, 0L), (10_000L, 2, 1L, 0L),
+                (20_000L, 3, 2L, 0L),
+            ],
+            rows.Select(r => (r.WindowStart - T0, r.CampaignId, r.Views, r.Clicks)).Order());
+        Assert.All(rows, r => Assert.Equal((Engines.Sql, r.WindowStart + 10_000, true), (r.Engine, r.WindowEnd, r.Final)));
+        Assert.All(rows, r => Assert.InRange(r.MaxEventKafkaTs, r.ComputedAt - 30_000, r.ComputedAt));
+        Assert.Equal(0.5, rows.Single(r => r.WindowStart == T0 && r.CampaignId == 1).Ctr, 6);
+        Assert.All(results, r => Assert.Equal(WireFormat.ParseResult(r.Message.Value).CampaignId.ToString(), Encoding.UTF8.GetString(r.Message.Key)));
+
+        var deadLetters = _kafka.ReadAll(_kafka.Pipeline.Topics.DeadLetters).OrderBy(r => Header(r, "error")).ToList();
+        Assert.Equal([malformed, unknownAd], deadLetters.Select(r => r.Message.Value));
+        Assert.StartsWith("malformed: ", Header(deadLetters[0], "error"));
+        Assert.Equal("unknown ad_id 999", Header(deadLetters[1], "error"));
+        Assert.All(deadLetters, r => Assert.Equal(Engines.Sql, Header(r, "engine")));
+
+        var lateRecords = _kafka.ReadAll(_kafka.Pipeline.Topics.Late);
+        Assert.Equal([late], lateRecords.Select(r => r.Message.Value));
+        Assert.Equal(Engines.Sql, Header(lateRecords[0], "engine"));
+
+        var progress = runner.Progress;
+        Assert.Equal((12L, 9L, 1L, 2L, 5L, 0L, long.MaxValue, 0),
+            (progress.Consumed, progress.Accepted, progress.Late, progress.Bad, progress.ResultsPublished, progress.DeliveryErrors, progress.Watermark, progress.OpenWindows));
+        Assert.Equal(new Dictionary<int, long> { [0] = 8, [1] = 4 }, _kafka.Committed(test.Options.GroupId));
+    }
+
+    private async Task Restart_resumes_from_the_database_and_committed_offsets(TestDatabase test)
+    {
+        await using var _ = test;
+        using (var stop = new CancellationTokenSource())
+        {
+            var first = NewRunner(test);
+            var running = first.RunAsync(stop.Token);
+            await first.Assigned.WaitAsync(WaitLimit);
+            _kafka.Send(0, 1_000, adId: 1);
+            _kafka.Send(1, 2_000, adId: 3);
+            _kafka.Send(0, 15_000, adId: 1); // watermark 13 s on partition 0, but partition 1 holds it at 0 s
+            _kafka.Send(1, 14_000, adId: 3, EventType.Click); // now 12 s: window [0, 10 s) closes
+            await Until(() => first.Progress.ResultsPublished == 2, "the first window's rows");
+            await stop.CancelAsync();
+            await running.WaitAsync(WaitLimit); // a clean stop: the batch is written and its offsets committed
+        }
+
+        // The second process: the closed window stays closed, the open one holds the first process's events.
+        var second = NewRunner(test);
+        var again = second.RunAsync(CancellationToken.None);
+        await second.Assigned.WaitAsync(WaitLimit);
+        var late = _kafka.Send(0, 3_000, adId: 2);
+        _kafka.Send(1, 16_000, adId: 4);
+        await Until(() => second.Progress.Consumed == 2, "the records after the restart");
+        Assert.Equal(1, second.Progress.Late);
+        await second.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
+        await again.WaitAsync(WaitLimit);
+
+        var rows = _kafka.ReadAll(_kafka.Pipeline.Topics.Results).Select(r => WireFormat.ParseResult(r.Message.Value));
+        Assert.Equal([(0L, 1, 1L, 0L), (0L, 2, 1L, 0L), (10_000L, 1, 1L, 0L), (10_000L, 2, 1L, 1L)],
+            rows.Select(r => (r.WindowStart - T0, r.CampaignId, r.Views, r.Clicks)).Order());
+        Assert.Equal([late], _kafka.ReadAll(_kafka.Pipeline.Topics.Late).Select(r => r.Message.Value));
+    }
+
+    private SqlEngineRunner NewRunner(TestDatabase test) =>
+        new(test.Options, test.Target, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
+
+    private static string? Header(ConsumeResult<byte[], byte[]> record, string key) =>
+        record.Message.Headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
+
+    public void Dispose() => _kafka.Dispose();
+}
