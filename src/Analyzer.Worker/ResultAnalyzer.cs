@@ -40,6 +40,9 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
     /// <summary>Completes once the consumer group has given the analyzer its partitions.</summary>
     public Task Assigned => _assigned.Task;
 
+    /// <summary>Called on the analyzer's thread for every row measured (the benchmark keeps them for its plots).</summary>
+    public Action<CtrResult, RowLatency>? RowMeasured { get; init; }
+
     /// <summary>Records in the results topic that were not result rows.</summary>
     public long Malformed => Interlocked.Read(ref _malformed);
 
@@ -121,6 +124,7 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
 
         RowLatency latency;
         lock (_gate) latency = _recorder.Record(row, record.Message.Timestamp, receivedAt);
+        RowMeasured?.Invoke(row, latency);
         var engine = new KeyValuePair<string, object?>("engine", row.Engine);
         L1.Record(Math.Max(0, latency.L1), engine);
         if (latency.L2 is { } l2) L2.Record(Math.Max(0, l2), engine);

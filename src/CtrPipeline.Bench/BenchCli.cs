@@ -4,8 +4,9 @@ namespace CtrPipeline.Bench;
 
 public static class BenchCli
 {
-    public static RootCommand Root() => new("CtrPipeline headless runner: experiments end to end without the AppHost.")
+    public static RootCommand Root() => new("CtrPipeline headless runner: experiments and benchmarks end to end without the AppHost.")
     {
         RunCommand.Create(),
+        BenchmarkCommand.Create(),
     };
 }

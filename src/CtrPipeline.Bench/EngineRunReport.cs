@@ -50,7 +50,10 @@ public sealed record EngineRunReport(
     public string ToJson() => JsonSerializer.Serialize(this, BenchJson.Default.EngineRunReport);
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, UseStringEnumConverter = true)]
+// Named floating-point literals: a NaN (e.g. an unknown L2) must not make the report fail at the end of a long benchmark.
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, UseStringEnumConverter = true,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(EngineRunReport))]
 [JsonSerializable(typeof(List<EngineRunReport>))]
+[JsonSerializable(typeof(Reporting.BenchmarkResults))]
 internal sealed partial class BenchJson : JsonSerializerContext;

@@ -1,61 +1,104 @@
 using System.Diagnostics;
+using System.Globalization;
 using Analyzer.Worker;
+using CtrPipeline.Bench.Reporting;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
+using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
-using NativeEngine.Worker;
 using Producer.Worker;
 
 namespace CtrPipeline.Bench;
 
 /// <summary>
-/// Runs one engine end to end in this process with the same components the AppHost starts as services:
-/// an embedded broker, the analyzer, the engine and the open-loop producer. Then it lets the engine catch up,
-/// takes the latency snapshot, drains the engine (end of input) and checks its rows against the oracle.
+/// Runs one engine target end to end in this process with the same components the AppHost starts as services:
+/// a fresh embedded broker (so topics start empty), the analyzer, the engine and the open-loop producer. Then it lets
+/// the engine catch up, takes the latency snapshot, drains the engine (end of input) and checks its rows against the
+/// oracle. Every row measured before the drain and the load every half second are kept for the report's plots.
 /// </summary>
-public sealed class Experiment(ExperimentSettings settings, string engine, CampaignCatalog catalog, ILoggerFactory logs, IRunProgress progress)
+public sealed class Experiment(ExperimentSettings settings, EngineTarget target, CampaignCatalog catalog, ILoggerFactory logs, IRunProgress progress, string workFolder)
 {
-    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(500);
 
-    public async Task<EngineRunReport> RunAsync(CancellationToken cancel)
+    /// <summary>A file-name-safe id of this run: target, profile, rate, duration.</summary>
+    public string RunId => string.Create(CultureInfo.InvariantCulture,
+        $"{target.Name}-{settings.Producer.Profile}-{settings.Producer.Rate:0}-{Durations.Format(settings.Duration)}");
+
+    public async Task<RunData> RunAsync(CancellationToken cancel)
     {
+        try
+        {
+            return await RunOnceAsync(cancel);
+        }
+        finally
+        {
+            if (target.Finish is not null) await target.Finish(RunId, workFolder);
+        }
+    }
+
+    private async Task<RunData> RunOnceAsync(CancellationToken cancel)
+    {
+        if (target.Start is null) throw new InvalidOperationException($"{target.Name} cannot run here: {target.SkipReason}");
+        var engine = target.Engine;
+        var name = target.Name;
         var pipeline = settings.Pipeline;
         var topics = pipeline.Topics.All.Select(t => (t, pipeline.Partitions));
         using var cluster = EmbeddedKafkaCluster.Start(settings.Brokers, topics);
         var bootstrap = cluster.BootstrapServers;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var analyzer = new ResultAnalyzer(new AnalyzerOptions(), pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>());
-        var runner = new NativeEngineRunner(new EngineOptions { Id = engine }, pipeline, catalog, bootstrap, logs.CreateLogger<NativeEngineRunner>());
+        var latencies = new List<LatencySample>();
+        var measuring = true;
+        long loadStartMs = 0;
+        var analyzer = new ResultAnalyzer(new AnalyzerOptions(), pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>())
+        {
+            RowMeasured = (row, latency) =>
+            {
+                if (!Volatile.Read(ref measuring) || row.Engine != engine) return;
+                lock (latencies)
+                    latencies.Add(new LatencySample((row.ComputedAt - loadStartMs) / 1000.0, latency.L1, latency.L2 ?? double.NaN));
+            },
+        };
+        Directory.CreateDirectory(workFolder);
+        var runner = target.Start(new TargetContext(bootstrap, pipeline, catalog, RunId, workFolder, logs));
         var producer = new EventProducer(settings.Producer, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
         using var tap = settings.Verify ? new TopicTap(bootstrap, cluster.Topics) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
         var processing = runner.RunAsync(stop.Token);
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
-        progress.Phase(engine, "waiting for the engine and the analyzer to join their consumer groups");
+        progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
         await Task.WhenAll(runner.Assigned, analyzer.Assigned).WaitAsync(TimeSpan.FromMinutes(1), cancel);
+        loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var producing = producer.RunAsync(stop.Token);
 
-        // Production phase: sample the backlog the engine has not consumed yet.
+        // Production phase: sample the backlog the engine has not consumed yet, and the rates for the plots.
         var lag = new LagTracker(settings.Producer.Rate);
+        var load = new List<LoadSample>();
         var clock = Stopwatch.StartNew();
+        var (lastSeconds, lastConsumed) = (0.0, 0L);
         while (!producing.IsCompleted)
         {
             await Task.WhenAny(producing, Task.Delay(SampleInterval, cancel));
             ThrowIfFaulted(processing, analyzing);
             var p = producer.Progress;
             var e = runner.Progress;
-            lag.Add(clock.Elapsed.TotalSeconds, p.Delivered - e.Consumed);
-            progress.Producing(engine, clock.Elapsed, settings.Duration, p.Sent, e.Consumed, p.Delivered - e.Consumed, analyzer.Snapshot().Sum(s => s.Results));
+            var seconds = clock.Elapsed.TotalSeconds;
+            lag.Add(seconds, p.Delivered - e.Consumed);
+            // Offered: the arrival process's current intensity (an MMPP burst shows as a step), not the sent count,
+            // which the producer publishes only once a second.
+            if (seconds > lastSeconds)
+                load.Add(new LoadSample(seconds, p.OfferedRate, (e.Consumed - lastConsumed) / (seconds - lastSeconds), Math.Max(0, p.Delivered - e.Consumed)));
+            (lastSeconds, lastConsumed) = (seconds, e.Consumed);
+            progress.Producing(name, clock.Elapsed, settings.Duration, p.Sent, e.Consumed, p.Delivered - e.Consumed, analyzer.Snapshot().Sum(s => s.Results));
         }
         await producing;
         var produced = producer.Progress;
 
         // Catch-up phase: the engine consumes what is left and the analyzer sees every row published so far.
         // An engine that cannot catch up did not sustain the rate; its report says so instead of failing the run.
-        var caughtUp = await WaitUntil(() => runner.Progress.Consumed >= produced.Delivered, processing, analyzing, cancel);
+        var giveUp = settings.GiveUpWhenUnbounded && !lag.Bounded;
+        var caughtUp = !giveUp && await WaitUntil(() => runner.Progress.Consumed >= produced.Delivered, settings.CatchUpTimeout, processing, analyzing, cancel);
         OracleReport oracle;
         EngineLatency? latency;
         EngineProgress engineProgress;
@@ -64,22 +107,26 @@ public sealed class Experiment(ExperimentSettings settings, string engine, Campa
             await Task.Delay(pipeline.TriggerInterval + pipeline.WatermarkInterval, cancel);
             await Require(() => ResultsSeen(analyzer) >= runner.Progress.ResultsPublished, "the analyzer to read every result", processing, analyzing, cancel);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
+            Volatile.Write(ref measuring, false);
 
             // End of input: the engine closes its remaining windows so the oracle can compare complete output.
-            progress.Phase(engine, "draining and verifying");
+            progress.Phase(name, settings.Verify ? "draining and verifying" : "draining");
             await runner.DrainAsync(cancel);
             engineProgress = runner.Progress;
             await Require(() => ResultsSeen(analyzer) >= engineProgress.ResultsPublished, "the analyzer to read the drained results", processing, analyzing, cancel);
             oracle = tap is null
                 ? OracleReport.Skipped
-                : Oracle.Verify(await tap.CompleteAsync(CatchUpTimeout), tap.Lost, pipeline, catalog, engine);
+                : Oracle.Verify(await tap.CompleteAsync(settings.CatchUpTimeout), tap.Lost, pipeline, catalog, engine);
         }
         else
         {
             engineProgress = runner.Progress;
-            var reason = $"the engine had consumed {engineProgress.Consumed:N0} of {produced.Delivered:N0} events {CatchUpTimeout.TotalSeconds:0} s after the load ended: not sustained, rows not verified";
-            progress.Phase(engine, reason);
+            var reason = giveUp
+                ? $"the backlog was still growing ({lag.TrendPerSecond:N0} events/s) when the load ended: not sustained, rows not verified"
+                : $"the engine had consumed {engineProgress.Consumed:N0} of {produced.Delivered:N0} events {settings.CatchUpTimeout.TotalSeconds:0} s after the load ended: not sustained, rows not verified";
+            progress.Phase(name, reason);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
+            Volatile.Write(ref measuring, false);
             oracle = OracleReport.Skipped with { Examples = [reason] };
         }
         var allResults = ResultsSeen(analyzer);
@@ -88,8 +135,8 @@ public sealed class Experiment(ExperimentSettings settings, string engine, Campa
         await IgnoreCancellation(processing);
         await IgnoreCancellation(analyzing);
 
-        return new EngineRunReport(
-            Engine: engine,
+        var report = new EngineRunReport(
+            Engine: name,
             Profile: settings.Producer.Profile,
             Rate: settings.Producer.Rate,
             DurationSeconds: settings.Duration.TotalSeconds,
@@ -117,6 +164,7 @@ public sealed class Experiment(ExperimentSettings settings, string engine, Campa
             LagTrendPerSecond: lag.TrendPerSecond,
             Sustained: caughtUp && lag.Bounded,
             Oracle: oracle);
+        lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);
     }
@@ -124,23 +172,23 @@ public sealed class Experiment(ExperimentSettings settings, string engine, Campa
     private static Percentiles ToPercentiles(LatencyPercentiles? p) =>
         p is null ? new Percentiles(0, 0, 0, 0, 0, 0) : new Percentiles(p.Count, p.P50, p.P90, p.P99, p.P999, p.Max);
 
-    /// <summary>Polls the condition until it holds (true) or the catch-up timeout passes (false).</summary>
-    private static async Task<bool> WaitUntil(Func<bool> condition, Task processing, Task analyzing, CancellationToken cancel)
+    /// <summary>Polls the condition until it holds (true) or <paramref name="timeout"/> passes (false).</summary>
+    private static async Task<bool> WaitUntil(Func<bool> condition, TimeSpan timeout, Task processing, Task analyzing, CancellationToken cancel)
     {
         var deadline = Stopwatch.StartNew();
         while (!condition())
         {
             ThrowIfFaulted(processing, analyzing);
-            if (deadline.Elapsed > CatchUpTimeout) return false;
+            if (deadline.Elapsed > timeout) return false;
             await Task.Delay(50, cancel);
         }
         return true;
     }
 
-    private static async Task Require(Func<bool> condition, string what, Task processing, Task analyzing, CancellationToken cancel)
+    private async Task Require(Func<bool> condition, string what, Task processing, Task analyzing, CancellationToken cancel)
     {
-        if (!await WaitUntil(condition, processing, analyzing, cancel))
-            throw new TimeoutException($"Gave up waiting for {what} after {CatchUpTimeout.TotalSeconds:0} s.");
+        if (!await WaitUntil(condition, settings.CatchUpTimeout, processing, analyzing, cancel))
+            throw new TimeoutException($"Gave up waiting for {what} after {settings.CatchUpTimeout.TotalSeconds:0} s.");
     }
 
     private static void ThrowIfFaulted(params Task[] tasks)

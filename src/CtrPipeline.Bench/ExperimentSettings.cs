@@ -3,15 +3,17 @@ using Producer.Worker;
 
 namespace CtrPipeline.Bench;
 
-/// <summary>One headless experiment: which engines, under which load, for how long, on which broker.</summary>
-public sealed record ExperimentSettings(
-    IReadOnlyList<string> Engines,
-    ProducerOptions Producer,
-    PipelineSettings Pipeline,
-    bool Verify,
-    string OutputRoot,
-    int Brokers)
+/// <summary>
+/// One headless experiment: under which load, for how long, on which broker, verified or not. An engine that is still
+/// behind <see cref="CatchUpTimeout"/> after the load ends did not sustain the rate; with <see cref="GiveUpWhenUnbounded"/>
+/// (the throughput search) an engine whose backlog was still growing when the load ended is judged at once.
+/// </summary>
+public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettings Pipeline, bool Verify, int Brokers)
 {
+    public TimeSpan CatchUpTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    public bool GiveUpWhenUnbounded { get; init; }
+
     public TimeSpan Duration => Producer.Duration ?? throw new ConfigurationException("--duration is required for a headless run.");
 
     public ExperimentSettings Validate()
@@ -23,4 +25,17 @@ public sealed record ExperimentSettings(
         if (Brokers is < 1 or > 16) throw new ConfigurationException($"--brokers must be between 1 and 16 (got {Brokers}).");
         return this;
     }
+
+    /// <summary>The same experiment with another profile, rate and duration (the producer's other settings kept).</summary>
+    public ExperimentSettings With(string profile, double rate, TimeSpan duration) => this with
+    {
+        Producer = new ProducerOptions
+        {
+            Profile = profile, Rate = rate, Duration = duration, Seed = Producer.Seed, Ctr = Producer.Ctr,
+            OutOfOrderFraction = Producer.OutOfOrderFraction, OutOfOrderMeanDelay = Producer.OutOfOrderMeanDelay,
+            OutOfOrderMaxDelay = Producer.OutOfOrderMaxDelay, MalformedFraction = Producer.MalformedFraction,
+            MmppRateMultipliers = Producer.MmppRateMultipliers, MmppSwitchRates = Producer.MmppSwitchRates,
+            TracedEventsPerSecond = Producer.TracedEventsPerSecond,
+        },
+    };
 }

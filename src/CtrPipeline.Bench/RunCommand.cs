@@ -11,16 +11,11 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var engine = new Option<string>("--engine") { Description = $"Engine id(s), comma-separated, or 'all' ({string.Join(", ", Engines.Native)}).", DefaultValueFactory = _ => Engines.NativeContinuous };
+        var engine = new Option<string>("--engine") { Description = EngineHelp, DefaultValueFactory = _ => Engines.NativeContinuous };
         var profile = new Option<string>("--profile") { Description = "Arrival process: poisson (steady) or mmpp (bursty).", DefaultValueFactory = _ => TrafficProfiles.Poisson };
         var rate = new Option<double>("--rate") { Description = "Mean offered rate in events/s.", DefaultValueFactory = _ => 20_000 };
         var duration = new Option<string>("--duration") { Description = "How long the producer sends, e.g. 30s or 2m.", DefaultValueFactory = _ => "30s" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the generator (same seed, same events).", DefaultValueFactory = _ => 42 };
-        var window = new Option<string>("--window") { Description = "Tumbling window size.", DefaultValueFactory = _ => "10s" };
-        var watermark = new Option<string>("--watermark") { Description = "Watermark delay (bounded out-of-orderness).", DefaultValueFactory = _ => "2s" };
-        var trigger = new Option<string>("--trigger") { Description = "Processing-time trigger of the micro-batch engine.", DefaultValueFactory = _ => "1s" };
-        var partitions = new Option<int>("--partitions") { Description = "Partitions of every topic.", DefaultValueFactory = _ => 4 };
-        var brokers = new Option<int>("--brokers") { Description = "Brokers of the embedded cluster.", DefaultValueFactory = _ => 1 };
+        var common = new CommonOptions();
         var outOfOrder = new Option<double?>("--out-of-order") { Description = "Fraction of events whose event time lags their send time." };
         var malformed = new Option<double?>("--malformed") { Description = "Fraction of malformed records." };
         var verify = new Option<bool>("--verify") { Description = "Check every engine's final rows against the DuckDB oracle." };
@@ -28,57 +23,52 @@ public static class RunCommand
 
         var command = new Command("run", "Run one experiment end to end and print one RESULT line per engine.")
         {
-            engine, profile, rate, duration, seed, window, watermark, trigger, partitions, brokers, outOfOrder, malformed, verify, output,
+            engine, profile, rate, duration, outOfOrder, malformed, verify, output,
         };
-        command.SetAction(async (parse, cancel) =>
+        common.AddTo(command);
+        command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
         {
-            try
+            var producer = new ProducerOptions
             {
-                var producer = new ProducerOptions
-                {
-                    Profile = parse.GetValue(profile)!,
-                    Rate = parse.GetValue(rate),
-                    Duration = Durations.Parse(parse.GetValue(duration)!, "--duration"),
-                    Seed = parse.GetValue(seed),
-                };
-                if (parse.GetValue(outOfOrder) is { } ooo) producer.OutOfOrderFraction = ooo;
-                if (parse.GetValue(malformed) is { } bad) producer.MalformedFraction = bad;
-                var pipeline = new PipelineSettings
-                {
-                    WindowSize = Durations.Parse(parse.GetValue(window)!, "--window"),
-                    WatermarkDelay = Durations.Parse(parse.GetValue(watermark)!, "--watermark"),
-                    TriggerInterval = Durations.Parse(parse.GetValue(trigger)!, "--trigger"),
-                    Partitions = parse.GetValue(partitions),
-                };
-                var engines = Engines.ParseList(parse.GetValue(engine)!);
-                var settings = new ExperimentSettings(engines, producer, pipeline, parse.GetValue(verify), parse.GetValue(output)!, parse.GetValue(brokers)).Validate();
-                return await RunAsync(settings, cancel);
-            }
-            catch (ConfigurationException e)
-            {
-                await Console.Error.WriteLineAsync($"error: {e.Message}");
-                return 2;
-            }
-        });
+                Profile = parse.GetValue(profile)!,
+                Rate = parse.GetValue(rate),
+                Duration = Durations.Parse(parse.GetValue(duration)!, "--duration"),
+                Seed = parse.GetValue(common.Seed),
+            };
+            if (parse.GetValue(outOfOrder) is { } ooo) producer.OutOfOrderFraction = ooo;
+            if (parse.GetValue(malformed) is { } bad) producer.MalformedFraction = bad;
+            var pipeline = common.Pipeline(parse, workload: null);
+            var targets = EngineTarget.Parse(parse.GetValue(engine)!, common.Postgres(parse));
+            var settings = new ExperimentSettings(producer, pipeline, parse.GetValue(verify), parse.GetValue(common.Brokers)).Validate();
+            return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);
+        }));
         return command;
     }
 
-    private static async Task<int> RunAsync(ExperimentSettings settings, CancellationToken cancel)
+    public static string EngineHelp =>
+        $"Engine(s), comma-separated, or 'all': {string.Join(", ", EngineTarget.All("").Select(t => t.Name))} ('sql' is sql-sqlite).";
+
+    private static async Task<int> RunAsync(ExperimentSettings settings, IReadOnlyList<EngineTarget> targets, string outputRoot, CancellationToken cancel)
     {
         var catalog = CampaignCatalog.Load(settings.Pipeline.CatalogPath);
-        var runFolder = Path.Combine(settings.OutputRoot,
+        var runFolder = Path.Combine(outputRoot,
             string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{settings.Producer.Profile}-{settings.Producer.Rate:0}"));
         Directory.CreateDirectory(runFolder);
 
         using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         var progress = new ConsoleProgress();
         var reports = new List<EngineRunReport>();
-        foreach (var engine in settings.Engines)
+        foreach (var target in targets)
         {
-            progress.Phase(engine, $"starting: {settings.Producer.Profile} at {settings.Producer.Rate:N0} events/s for {Durations.Format(settings.Duration)} on an embedded in-memory broker");
-            var report = await new Experiment(settings, engine, catalog, logs, progress).RunAsync(cancel);
+            if (target.Start is null)
+            {
+                Console.WriteLine($"[{target.Name}] skipped: {target.SkipReason}");
+                continue;
+            }
+            progress.Phase(target.Name, $"starting: {settings.Producer.Profile} at {settings.Producer.Rate:N0} events/s for {Durations.Format(settings.Duration)} on an embedded in-memory broker");
+            var report = (await new Experiment(settings, target, catalog, logs, progress, runFolder).RunAsync(cancel)).Report;
             reports.Add(report);
-            await File.WriteAllTextAsync(Path.Combine(runFolder, $"{engine}.json"), report.ToJson(), cancel);
+            await File.WriteAllTextAsync(Path.Combine(runFolder, $"{target.Name}.json"), report.ToJson(), cancel);
             Summarize(report);
         }
 
@@ -101,5 +91,56 @@ public static class RunCommand
             Console.WriteLine($"[{r.Engine}] note: the broker keeps the producer's CreateTime, so L2 ends at the engine's produce call; the received-at figure includes the broker and the analyzer's fetch.");
         Console.WriteLine($"[{r.Engine}] oracle: {r.Oracle.VerdictText} ({r.Oracle.EventsRead:N0} events read, {r.Oracle.ExpectedRows} expected rows, {r.Oracle.EngineRows} final engine rows, {r.Oracle.Differences} differences)");
         foreach (var example in r.Oracle.Examples) Console.WriteLine($"[{r.Engine}]   {example}");
+    }
+}
+
+/// <summary>Options `run` and `benchmark` share: pipeline settings, seed, broker, PostgreSQL.</summary>
+internal sealed class CommonOptions
+{
+    public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the generator (same seed, same events).", DefaultValueFactory = _ => 42 };
+    public Option<string> Window { get; } = new("--window") { Description = "Tumbling window size.", DefaultValueFactory = _ => "10s" };
+    public Option<string> Watermark { get; } = new("--watermark") { Description = "Watermark delay (bounded out-of-orderness).", DefaultValueFactory = _ => "2s" };
+    public Option<string> Trigger { get; } = new("--trigger") { Description = "Micro-batch trigger and SQL aggregation interval.", DefaultValueFactory = _ => "1s" };
+    public Option<int> Partitions { get; } = new("--partitions") { Description = "Partitions of every topic.", DefaultValueFactory = _ => 4 };
+    public Option<int> Brokers { get; } = new("--brokers") { Description = "Brokers of the embedded cluster.", DefaultValueFactory = _ => 1 };
+    public Option<string?> PostgresOption { get; } = new("--postgres") { Description = $"PostgreSQL connection string for sql-postgres (default: the {PostgresVariable} environment variable)." };
+
+    public const string PostgresVariable = "CTR_POSTGRES";
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, PostgresOption }) command.Options.Add(option);
+    }
+
+    public string? Postgres(ParseResult parse) =>
+        parse.GetValue(PostgresOption) ?? (Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } s ? s : null);
+
+    /// <summary>The pipeline settings: an option given on the command line wins over the workload's value, which wins over the option's default.</summary>
+    public PipelineSettings Pipeline(ParseResult parse, Workload? workload) => new()
+    {
+        WindowSize = Durations.Parse(Pick(parse, Window, workload, w => w.Window), "--window"),
+        WatermarkDelay = Durations.Parse(Pick(parse, Watermark, workload, w => w.Watermark), "--watermark"),
+        TriggerInterval = Durations.Parse(Pick(parse, Trigger, workload, w => w.Trigger), "--trigger"),
+        Partitions = Pick(parse, Partitions, workload, w => w.Partitions),
+    };
+
+    public static T Pick<T>(ParseResult parse, Option<T> option, Workload? workload, Func<Workload, T> value) =>
+        parse.GetResult(option) is { Implicit: false } || workload is null ? parse.GetValue(option)! : value(workload);
+}
+
+/// <summary>A bad setting ends a command with one "error:" line and exit code 2.</summary>
+internal static class ConfigurationErrors
+{
+    public static async Task<int> ReportAsync(Func<Task<int>> command)
+    {
+        try
+        {
+            return await command();
+        }
+        catch (ConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
     }
 }

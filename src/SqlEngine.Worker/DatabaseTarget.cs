@@ -64,6 +64,24 @@ public sealed class DatabaseTarget
         }
     }
 
+    /// <summary>
+    /// Starts from nothing: deletes the SQLite file, or drops the PostgreSQL schema with everything in it. For runs
+    /// that must not inherit a previous run's events and closed watermark (the benchmark, a fresh embedded broker).
+    /// </summary>
+    public async Task ResetAsync(CancellationToken cancel)
+    {
+        if (_postgres is null)
+        {
+            File.Delete(SqlitePath);
+            File.Delete(SqlitePath + "-journal");
+            return;
+        }
+        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
+        await connection.OpenAsync(cancel);
+        await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_options.Schema} CASCADE", connection);
+        await drop.ExecuteNonQueryAsync(cancel);
+    }
+
     private async Task<CtrDatabase> OpenPostgresAsync(NpgsqlConnectionStringBuilder builder, ILogger logger, CancellationToken cancel)
     {
         var server = Server(builder);

@@ -6,11 +6,49 @@ namespace CtrPipeline.EndToEnd.Tests;
 public sealed class BenchCommandLineTests
 {
     [Theory]
-    [InlineData("--rate -5", "rate")]
-    [InlineData("--engine turbo", "Unknown engine 'turbo'")]
-    [InlineData("--profile weekly", "weekly")]
-    [InlineData("--duration soon", "--duration: 'soon' is not a duration")]
-    [InlineData("--window 100ms", "watermark's tick")]
+    [InlineData("benchmark --workload no/such/file.json", "no such file")]
+    [InlineData("benchmark --rate 5000,fast", "'fast' is not a positive number")]
+    [InlineData("benchmark --engine sql-oracle", "Unknown engine 'sql-oracle'")]
+    [InlineData("benchmark --profile poisson,weekly", "weekly")]
+    [InlineData("benchmark --search-start 9000 --search-max 1000", "must not be below its start rate")]
+    public async Task Invalid_benchmark_configuration_ends_with_one_clear_message(string arguments, string expected) =>
+        await Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit(arguments, expected);
+
+    [Fact]
+    public async Task A_workload_file_with_an_unknown_setting_is_rejected_by_name()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory("ctr-workload-").FullName, "typo.json");
+        await File.WriteAllTextAsync(file, """{ "name": "typo", "ratez": [1000] }""");
+        await Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit($"benchmark --workload {file}", "ratez");
+    }
+
+    [Fact]
+    public void The_workload_files_in_the_repository_are_valid()
+    {
+        var folder = Path.Combine(RepositoryRoot(), "workloads");
+        var files = Directory.GetFiles(folder, "*.json");
+        Assert.Contains(files, f => Path.GetFileName(f) == "default.json");
+        foreach (var file in files) Workload.Load(file).Validate();
+        var defaults = Workload.Load(Path.Combine(folder, "default.json"));
+        Assert.Equal(Workload.Default.Search, defaults.Search); // `benchmark` without a file runs the documented default
+        Assert.Equal(Workload.Default.Rates, defaults.Rates);
+        Assert.Equal(Workload.Default.Profiles, defaults.Profiles);
+        Assert.Equal(Workload.Default.Durations, defaults.Durations);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CtrPipeline.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("CtrPipeline.sln not found above the test's folder");
+    }
+
+    [Theory]
+    [InlineData("run --rate -5", "rate")]
+    [InlineData("run --engine turbo", "Unknown engine 'turbo'")]
+    [InlineData("run --profile weekly", "weekly")]
+    [InlineData("run --duration soon", "--duration: 'soon' is not a duration")]
+    [InlineData("run --window 100ms", "watermark's tick")]
     public async Task Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit(string arguments, string expected)
     {
         var error = new StringWriter();
@@ -18,7 +56,7 @@ public sealed class BenchCommandLineTests
         Console.SetError(error);
         try
         {
-            var exit = await BenchCli.Root().Parse(["run", .. arguments.Split(' ')]).InvokeAsync();
+            var exit = await BenchCli.Root().Parse(arguments.Split(' ')).InvokeAsync();
 
             Assert.NotEqual(0, exit);
             var message = error.ToString().Trim();

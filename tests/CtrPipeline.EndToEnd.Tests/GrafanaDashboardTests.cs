@@ -81,9 +81,8 @@ public sealed partial class GrafanaDashboardTests(ITestOutputHelper output)
             },
         };
         listener.Start();
-        var settings = OracleEndToEndTests.ShortRun("poisson", Engines.NativeContinuous) with { Verify = false };
-        await new Experiment(settings, Engines.NativeContinuous, CampaignCatalog.Load(null), NullLoggerFactory.Instance, new TestProgress(output))
-            .RunAsync(TestContext.Timeout);
+        var settings = OracleEndToEndTests.ShortRun("poisson") with { Verify = false };
+        await OracleEndToEndTests.NewExperiment(settings, Engines.NativeContinuous, output).RunAsync(TestContext.Timeout);
         return instruments;
     }
 

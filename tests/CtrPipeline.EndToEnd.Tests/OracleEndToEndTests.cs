@@ -9,7 +9,8 @@ namespace CtrPipeline.EndToEnd.Tests;
 /// <summary>
 /// The correctness oracle over the whole pipeline: embedded broker, seeded producer with out-of-order events inside
 /// the allowed lateness and some malformed records, each native engine, the analyzer, then DuckDB recomputing the
-/// expected per-window counts from the events actually in the topic.
+/// expected per-window counts from the events actually in the topic. The SQL engine runs on a fresh SQLite file, and on
+/// a fresh schema of the PostgreSQL server when one is configured.
 /// </summary>
 [Collection(PipelineCollection.Name)]
 public sealed class OracleEndToEndTests(ITestOutputHelper output)
@@ -17,12 +18,15 @@ public sealed class OracleEndToEndTests(ITestOutputHelper output)
     [Theory]
     [InlineData(Engines.NativeContinuous, "poisson")]
     [InlineData(Engines.NativeMicroBatch, "mmpp")]
-    public async Task Engine_final_rows_equal_the_oracle_recomputation(string engine, string profile)
-    {
-        var settings = ShortRun(profile, engine);
+    [InlineData(EngineTarget.SqlSqlite, "mmpp")]
+    public Task Engine_final_rows_equal_the_oracle_recomputation(string target, string profile) => Final_rows_equal_the_oracle(target, profile);
 
-        var report = await new Experiment(settings, engine, CampaignCatalog.Load(null), NullLoggerFactory.Instance, new TestProgress(output))
-            .RunAsync(TestContext.Timeout);
+    [PostgresFact]
+    public Task Sql_engine_on_postgres_final_rows_equal_the_oracle_recomputation() => Final_rows_equal_the_oracle(EngineTarget.SqlPostgres, "poisson");
+
+    private async Task Final_rows_equal_the_oracle(string target, string profile)
+    {
+        var report = (await NewExperiment(ShortRun(profile), target, output).RunAsync(TestContext.Timeout)).Report;
 
         output.WriteLine(report.ResultLine());
         foreach (var example in report.Oracle.Examples) output.WriteLine(example);
@@ -35,8 +39,12 @@ public sealed class OracleEndToEndTests(ITestOutputHelper output)
         Assert.Equal("CreateTime", report.KafkaTimestampType);
     }
 
-    internal static ExperimentSettings ShortRun(string profile, string engine) => new ExperimentSettings(
-        [engine],
+    /// <summary>An experiment on <paramref name="target"/> (an engine id, or sql-sqlite / sql-postgres) with its files in a temporary folder.</summary>
+    internal static Experiment NewExperiment(ExperimentSettings settings, string target, ITestOutputHelper output) =>
+        new(settings, EngineTarget.Parse(target, PostgresServer.ConnectionString).Single(), CampaignCatalog.Load(null), NullLoggerFactory.Instance,
+            new TestProgress(output), Directory.CreateTempSubdirectory("ctr-experiment-").FullName);
+
+    internal static ExperimentSettings ShortRun(string profile) => new ExperimentSettings(
         new ProducerOptions
         {
             Profile = profile,
@@ -56,7 +64,6 @@ public sealed class OracleEndToEndTests(ITestOutputHelper output)
             Partitions = 3,
         },
         Verify: true,
-        OutputRoot: Path.GetTempPath(),
         Brokers: 1).Validate();
 }
 

@@ -25,11 +25,10 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
             ActivityStopped = spans.Add,
         };
         ActivitySource.AddActivityListener(listener);
-        var settings = OracleEndToEndTests.ShortRun("poisson", Engines.NativeMicroBatch);
+        var settings = OracleEndToEndTests.ShortRun("poisson");
         settings.Producer.TracedEventsPerSecond = 2;
 
-        var report = await new Experiment(settings, Engines.NativeMicroBatch, CampaignCatalog.Load(null), NullLoggerFactory.Instance, new TestProgress(output))
-            .RunAsync(TestContext.Timeout);
+        var report = (await OracleEndToEndTests.NewExperiment(settings, Engines.NativeMicroBatch, output).RunAsync(TestContext.Timeout)).Report;
         output.WriteLine(report.ResultLine());
 
         var byId = spans.ToDictionary(s => s.SpanId);

@@ -1,0 +1,123 @@
+using System.Globalization;
+using CtrPipeline.Bench.Reporting;
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Logging;
+
+namespace CtrPipeline.Bench;
+
+/// <summary>What a benchmark tells its watcher beyond one run's progress.</summary>
+public interface IBenchmarkProgress : IRunProgress
+{
+    void Planned(int runs);
+
+    void RunStarted(string runId);
+
+    void RunFinished(RunData run, string kind);
+}
+
+/// <summary>
+/// Runs a workload: every runnable target through the matrix (profiles x rates x durations), each run on a fresh broker
+/// and database and verified against the oracle, then the sustainable-throughput search per target. Each run's report
+/// is written to runs/ in the benchmark folder as soon as it ends, so an interrupted benchmark keeps what it measured.
+/// </summary>
+public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> targets, ExperimentSettings settings, string folder,
+    CampaignCatalog catalog, ILoggerFactory logs, IBenchmarkProgress progress)
+{
+    /// <summary>A search step ends early once the backlog is clearly unbounded, and waits less for a catch-up.</summary>
+    private static readonly TimeSpan SearchCatchUp = TimeSpan.FromSeconds(30);
+
+    /// <summary>The runs' scratch files (SQLite databases), each deleted when its run ends.</summary>
+    private readonly string _workFolder = Path.Combine(Path.GetTempPath(), $"ctr-benchmark-{Guid.NewGuid():N}");
+
+    public async Task<BenchmarkResults> RunAsync(CancellationToken cancel)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var runnable = targets.Where(t => t.Start is not null).ToList();
+        var skipped = targets.Where(t => t.Start is null).Select(t => new SkippedEngine(t.Name, t.SkipReason!)).ToList();
+        var matrix = (from t in runnable from p in workload.Profiles from r in workload.Rates from d in workload.Durations select (t, p, r, d)).ToList();
+        progress.Planned(matrix.Count + (workload.Search is { } s ? runnable.Count * EstimatedSearchSteps(s) : 0));
+
+        var runs = new List<RunData>();
+        foreach (var (target, profile, rate, duration) in matrix)
+            runs.Add(await RunAsync(target, settings.With(profile, rate, Durations.Parse(duration, "duration")), "matrix", cancel));
+
+        var searches = new List<ThroughputSearch>();
+        if (workload.Search is { } search)
+            foreach (var target in runnable)
+                searches.Add(await SearchAsync(target, search, cancel));
+
+        return new BenchmarkResults(workload.Name, started, DateTimeOffset.UtcNow, MachineInfo.Current(), Settings(), runs, searches, skipped);
+    }
+
+    /// <summary>
+    /// The highest rate with bounded consumer lag (Karimov et al., ICDE 2018): multiply the rate until a run is not
+    /// sustained, then bisect between the last sustained and the first unsustained rate.
+    /// </summary>
+    private async Task<ThroughputSearch> SearchAsync(EngineTarget target, SearchSpec spec, CancellationToken cancel)
+    {
+        var duration = Durations.Parse(spec.Duration, "search duration");
+        var stepSettings = settings with { Verify = false, GiveUpWhenUnbounded = true, CatchUpTimeout = SearchCatchUp };
+        var steps = new List<SearchStep>();
+        double sustained = 0, failed = double.NaN;
+
+        async Task<bool> Try(double rate)
+        {
+            var run = await RunAsync(target, stepSettings.With(spec.Profile, rate, duration), "search", cancel);
+            var r = run.Report;
+            var offeredEnough = r.AchievedRate >= 0.95 * rate;
+            var ok = r.Sustained && offeredEnough;
+            var verdict = ok ? "sustained"
+                : !offeredEnough ? string.Create(CultureInfo.InvariantCulture, $"the producer offered only {r.AchievedRate:N0}/s on this machine")
+                : string.Create(CultureInfo.InvariantCulture, $"lag not bounded (trend {r.LagTrendPerSecond:N0}/s, end {r.EndConsumerLag:N0})");
+            steps.Add(new SearchStep(rate, ok, r.MaxConsumerLag, r.LagTrendPerSecond, r.L1.P99, verdict));
+            if (ok) sustained = Math.Max(sustained, rate);
+            else failed = double.IsNaN(failed) ? rate : Math.Min(failed, rate);
+            return ok;
+        }
+
+        var rate = spec.StartRate;
+        while (await Try(rate) && rate < spec.MaxRate) rate = Math.Min(rate * spec.Factor, spec.MaxRate);
+        for (var i = 0; i < spec.Bisections && !double.IsNaN(failed); i++)
+        {
+            var mid = Math.Round((sustained + failed) / 2 / 100) * 100;
+            if (mid <= sustained || mid >= failed) break;
+            await Try(mid);
+        }
+        return new ThroughputSearch(target.Name, spec.Profile, sustained, steps);
+    }
+
+    private async Task<RunData> RunAsync(EngineTarget target, ExperimentSettings run, string kind, CancellationToken cancel)
+    {
+        var experiment = new Experiment(run, target, catalog, logs, progress, _workFolder);
+        progress.RunStarted(experiment.RunId);
+        var data = await experiment.RunAsync(cancel);
+        var runsFolder = Path.Combine(folder, "runs", kind);
+        Directory.CreateDirectory(runsFolder);
+        await File.WriteAllTextAsync(Path.Combine(runsFolder, $"{experiment.RunId}.json"), data.Report.ToJson(), cancel);
+        progress.RunFinished(data, kind);
+        return data;
+    }
+
+    private static int EstimatedSearchSteps(SearchSpec s) =>
+        (int)Math.Ceiling(Math.Log(s.MaxRate / s.StartRate) / Math.Log(s.Factor)) / 2 + 1 + s.Bisections;
+
+    private List<KeyValuePair<string, string>> Settings()
+    {
+        var p = settings.Pipeline;
+        var producer = settings.Producer;
+        return
+        [
+            new("mode", "embedded: librdkafka mock broker in this process, a fresh one per run"),
+            new("window", Durations.Format(p.WindowSize)),
+            new("watermark delay", Durations.Format(p.WatermarkDelay)),
+            new("micro-batch trigger / SQL aggregation interval", Durations.Format(p.TriggerInterval)),
+            new("partitions", p.Partitions.ToString(CultureInfo.InvariantCulture)),
+            new("campaigns x ads", $"{catalog.CampaignCount} campaigns, {catalog.Ads.Count} ads"),
+            new("seed", producer.Seed.ToString(CultureInfo.InvariantCulture)),
+            new("out-of-order fraction", producer.OutOfOrderFraction.ToString(CultureInfo.InvariantCulture)),
+            new("malformed fraction", producer.MalformedFraction.ToString(CultureInfo.InvariantCulture)),
+            new("oracle", settings.Verify ? "every matrix run verified with DuckDB" : "off"),
+            .. targets.Select(t => new KeyValuePair<string, string>($"engine {t.Name}", t.Description)),
+        ];
+    }
+}

@@ -1,0 +1,73 @@
+using CtrPipeline.Contracts;
+using CtrPipeline.Streaming;
+using Microsoft.Extensions.Logging;
+using NativeEngine.Worker;
+using SqlEngine.Worker;
+
+namespace CtrPipeline.Bench;
+
+/// <summary>What a target's runner is built from: the run's broker, settings and a folder for its files.</summary>
+public sealed record TargetContext(string Bootstrap, PipelineSettings Pipeline, CampaignCatalog Catalog, string RunId, string WorkFolder, ILoggerFactory Logs);
+
+/// <summary>
+/// One thing the benchmark can measure: an engine on a given backend. <see cref="Engine"/> is the id the engine writes
+/// into its rows (sql for both SQL targets); <see cref="Name"/> is what reports show. A target this mode cannot run has
+/// a <see cref="SkipReason"/> instead of a way to start it. <see cref="Finish"/>(run id, work folder) removes what a run
+/// left behind (the SQL targets' database file or schema).
+/// </summary>
+public sealed record EngineTarget(string Name, string Engine, string Description, string? SkipReason, Func<TargetContext, IEngineRunner>? Start,
+    Func<string, string, Task>? Finish = null)
+{
+    public const string SqlSqlite = "sql-sqlite";
+    public const string SqlPostgres = "sql-postgres";
+
+    /// <summary>Every target, in report order; the PostgreSQL one needs <paramref name="postgres"/>, a connection string.</summary>
+    public static IReadOnlyList<EngineTarget> All(string? postgres) =>
+    [
+        Native(Engines.NativeContinuous, "native .NET engine, per-record (Flink-like)"),
+        Native(Engines.NativeMicroBatch, "native .NET engine, 1 s micro-batches (Spark-like)"),
+        new(SqlSqlite, Engines.Sql, "legacy SQL: batches into an SQLite file, scheduled SQL aggregation", null,
+            c => Sql(c, null, SqliteIn(c.RunId, c.WorkFolder)), (run, folder) => Reset(null, SqliteIn(run, folder))),
+        postgres is null
+            ? new(SqlPostgres, Engines.Sql, "legacy SQL on PostgreSQL",
+                "no PostgreSQL server given: pass --postgres <connection string> or set CTR_POSTGRES", null)
+            : new(SqlPostgres, Engines.Sql, "legacy SQL: batches into PostgreSQL, scheduled SQL aggregation", null,
+                c => Sql(c, postgres, SchemaOf(c.RunId)), (run, _) => Reset(postgres, SchemaOf(run))),
+        new(Engines.Flink, Engines.Flink, "Apache Flink SQL", "needs containers mode (a Flink SQL Gateway): run it through the AppHost", null),
+        new(Engines.Spark, Engines.Spark, "Apache Spark Structured Streaming", "needs containers mode (a Spark Connect server): run it through the AppHost", null),
+    ];
+
+    /// <summary>"all", or target names separated by commas; "sql" means sql-sqlite.</summary>
+    public static IReadOnlyList<EngineTarget> Parse(string text, string? postgres)
+    {
+        var all = All(postgres);
+        if (text.Trim() == "all") return all;
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(n => n == Engines.Sql ? SqlSqlite : n).ToList();
+        ConfigurationException.Require(names.Count > 0, $"No engine given. Use 'all' or some of: {string.Join(", ", all.Select(t => t.Name))}.");
+        ConfigurationException.Require(names.Distinct().Count() == names.Count, $"An engine is listed twice in '{text}'.");
+        return names.Select(n => all.FirstOrDefault(t => t.Name == n)
+            ?? throw new ConfigurationException($"Unknown engine '{n}'. Known here: {string.Join(", ", all.Select(t => t.Name))}.")).ToList();
+    }
+
+    private static EngineTarget Native(string id, string description) => new(id, id, description, null,
+        c => new NativeEngineRunner(new EngineOptions { Id = id }, c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<NativeEngineRunner>()));
+
+    /// <summary>A fresh database per run: a new SQLite file, or the run's own PostgreSQL schema dropped first.</summary>
+    private static SqlEngineRunner Sql(TargetContext c, string? postgres, SqlEngineOptions options)
+    {
+        Reset(postgres, options).GetAwaiter().GetResult();
+        return new SqlEngineRunner(options, DatabaseTarget.From(postgres, options), c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<SqlEngineRunner>());
+    }
+
+    private static Task Reset(string? postgres, SqlEngineOptions options) =>
+        DatabaseTarget.From(postgres, options.Validate()).ResetAsync(CancellationToken.None);
+
+    private static SqlEngineOptions SqliteIn(string runId, string folder) => new() { SqliteFile = Path.Combine(folder, $"{runId}.db") };
+
+    private static SqlEngineOptions SchemaOf(string runId)
+    {
+        var id = new string(runId.ToLowerInvariant().Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_').ToArray());
+        return new SqlEngineOptions { Schema = "bench_" + id[..Math.Min(id.Length, 50)] };
+    }
+}

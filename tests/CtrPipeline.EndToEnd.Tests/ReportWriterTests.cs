@@ -1,0 +1,135 @@
+using System.Text.Json;
+using CtrPipeline.Bench;
+using CtrPipeline.Bench.Reporting;
+
+namespace CtrPipeline.EndToEnd.Tests;
+
+/// <summary>The report folder from synthetic but plausible results: two engines, a throughput search, a skipped engine.</summary>
+public sealed class ReportWriterTests : IDisposable
+{
+    private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    private readonly string _folder = Directory.CreateTempSubdirectory("ctr-report-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Writes_every_file_with_the_numbers_it_was_given()
+    {
+        var results = Results(
+            Run("native-continuous", "mmpp", 20_000, l1P99: 1_234.4, rows: 5_000, seed: 1),
+            Run("sql-sqlite", "poisson", 5_000, l1P99: 8_765.4, rows: 2_000, seed: 2));
+
+        var written = ReportWriter.Write(results, _folder);
+
+        string[] expected =
+        [
+            "report.md", "results.json", "runs.csv", "l1-cdf.png", "l2-cdf.png", "throughput.png",
+            "l1-over-time-native-continuous-mmpp-20000.png", "l1-over-time-sql-sqlite-poisson-5000.png",
+            "samples/native-continuous-mmpp-20000-latency.csv", "samples/native-continuous-mmpp-20000-load.csv",
+            "samples/sql-sqlite-poisson-5000-latency.csv", "samples/sql-sqlite-poisson-5000-load.csv",
+        ];
+        Assert.Equal(expected.Select(Full).Order(), written.Select(Path.GetFullPath).Order());
+        Assert.All(written, path => Assert.True(File.Exists(path), path));
+        foreach (var png in written.Where(p => p.EndsWith(".png", StringComparison.Ordinal)))
+        {
+            var bytes = File.ReadAllBytes(png);
+            Assert.Equal(PngSignature, bytes.Take(PngSignature.Length));
+            Assert.True(bytes.Length > 10_000, $"{png} is only {bytes.Length} bytes");
+        }
+
+        var report = File.ReadAllText(Full("report.md"));
+        var rows = report.Split('\n').Where(l => l.StartsWith("| native-continuous |", StringComparison.Ordinal) || l.StartsWith("| sql-sqlite |", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Contains("| 20,000 |", rows[0]);
+        Assert.Contains("| 1,234 |", rows[0]);       // L1 p99, ms
+        Assert.Contains("| 45,000 |", rows[0]);      // the search's sustainable rate for native-continuous on mmpp
+        Assert.Contains("| 8,765 |", rows[1]);
+        Assert.Contains("| not searched |", rows[1]);
+        Assert.Contains("sustainable up to 45,000 events/s", report);
+        Assert.Contains("| 60,000 | no | 1,500,000 | +40,000 |", report); // the failed search step
+        Assert.Contains("**flink**: needs containers mode (a Flink cluster)", report);
+        Assert.Contains("![L1 latency CDF](l1-cdf.png)", report);
+        Assert.Contains("(l1-over-time-sql-sqlite-poisson-5000.png)", report);
+        Assert.Contains("AMD Test CPU", report);
+        Assert.Contains("- window: 10s", report);
+
+        var csv = File.ReadAllLines(Full("runs.csv"));
+        Assert.Equal(3, csv.Length);
+        Assert.StartsWith("run_id,engine,profile,", csv[0]);
+        Assert.StartsWith("native-continuous-mmpp-20000,native-continuous,mmpp,", csv[1]);
+        Assert.Contains(",1234.4,", csv[1]);
+        Assert.Equal(5_001, File.ReadAllLines(Full("samples/native-continuous-mmpp-20000-latency.csv")).Length);
+
+        var json = JsonSerializer.Deserialize(File.ReadAllText(Full("results.json")), BenchJson.Default.BenchmarkResults)!;
+        Assert.Equal(results.Runs.Count, json.Runs.Count);
+        Assert.Equal(results.Runs.Select(r => r.Report.ToJson()), json.Runs.Select(r => r.Report.ToJson()));
+        Assert.Equal(3, Assert.Single(json.Searches).Steps.Count);
+        Assert.Equal(45_000, json.Searches[0].SustainableRate);
+        Assert.Equal("flink", Assert.Single(json.Skipped).Engine);
+        Assert.Equal(results.Settings, json.Settings);
+        Assert.Equal(results.Machine, json.Machine);
+        Assert.All(json.Runs, r => Assert.Empty(r.Latencies)); // the samples are in the CSVs
+    }
+
+    [Fact]
+    public void Runs_without_samples_and_without_searches_still_get_every_file()
+    {
+        var empty = Run("native-microbatch", "poisson", 1_000, l1P99: 0, rows: 0, seed: 3) with { Load = [] };
+        var results = Results(empty, empty) with { Searches = [], Skipped = [] };
+
+        var written = ReportWriter.Write(results, _folder);
+
+        // The same engine, profile and rate twice gets two distinct run ids.
+        Assert.Contains(Full("l1-over-time-native-microbatch-poisson-1000.png"), written);
+        Assert.Contains(Full("l1-over-time-native-microbatch-poisson-1000-2.png"), written);
+        Assert.All(written.Where(p => p.EndsWith(".png", StringComparison.Ordinal)),
+            png => Assert.Equal(PngSignature, File.ReadAllBytes(png).Take(PngSignature.Length)));
+        Assert.Single(File.ReadAllLines(Full("samples/native-microbatch-poisson-1000-latency.csv"))); // the header
+        var report = File.ReadAllText(Full("report.md"));
+        Assert.Contains("| – | – | – |", report);
+        Assert.DoesNotContain("## Sustainable throughput", report);
+    }
+
+    [Fact]
+    public void Run_ids_are_filesystem_safe()
+    {
+        var ids = ReportWriter.RunIds([Run("Sql Postgres/16", "mmpp", 2_500.5, 10, 0, 4)]);
+
+        Assert.Equal(["sql-postgres-16-mmpp-2500.5"], ids);
+    }
+
+    private string Full(string relative) => Path.GetFullPath(Path.Combine(_folder, relative));
+
+    private static BenchmarkResults Results(params RunData[] runs) => new(
+        "mmpp-vs-poisson", new DateTimeOffset(2025, 5, 1, 10, 0, 0, TimeSpan.Zero), new DateTimeOffset(2025, 5, 1, 10, 12, 0, TimeSpan.Zero),
+        new MachineInfo("Linux", "AMD Test CPU", 8, 31.2, ".NET 10.0.0"),
+        [new("window", "10s"), new("watermark delay", "2s"), new("partitions", "4")],
+        runs,
+        [new ThroughputSearch("native-continuous", "mmpp", 45_000,
+        [
+            new SearchStep(20_000, true, 4_000, 2.5, 900, "sustained"),
+            new SearchStep(45_000, true, 30_000, 120, 1_400, "sustained"),
+            new SearchStep(60_000, false, 1_500_000, 40_000, 25_000, "consumer lag grows"),
+        ])],
+        [new SkippedEngine("flink", "needs containers mode (a Flink cluster)")]);
+
+    /// <summary>A 60 s run: log-normal L1 around a tenth of <paramref name="l1P99"/>, L2 of a few ms, the offered rate every half second.</summary>
+    private static RunData Run(string engine, string profile, double rate, double l1P99, int rows, int seed)
+    {
+        var random = new Random(seed);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var latencies = Enumerable.Range(0, rows)
+            .Select(i => new LatencySample(60.0 * i / rows, l1P99 / 10 * Math.Exp(Normal()), 3 * Math.Exp(0.3 * Normal())))
+            .ToList();
+        var load = Enumerable.Range(1, 120)
+            .Select(i => new LoadSample(i / 2.0, rate * (1 + 0.05 * Normal()), rate * (1 + 0.05 * Normal()), random.Next(0, 5_000)))
+            .ToList();
+        var l1 = new Percentiles(rows, l1P99 / 10, l1P99 / 3, l1P99, l1P99 * 1.6, l1P99 * 2);
+        var l2 = new Percentiles(rows, 3, 4.5, 6.2, 9.9, 15);
+        var report = new EngineRunReport(engine, profile, rate, 60, 42, "embedded", "embedded", 8, "10s", "2s", 4,
+            (long)(rate * 60), 12, rate * 0.998, 1.5, rows + 40, rows, l1, l2, l2, "CreateTime",
+            Late: 17, Bad: 12, MaxConsumerLag: 4_999, EndConsumerLag: 0, LagTrendPerSecond: 0.4, Sustained: true,
+            new OracleReport(OracleVerdict.Match, (long)(rate * 60), 720, 720, 0, []));
+        return new RunData(report, latencies, load);
+    }
+}
