@@ -66,15 +66,16 @@ public sealed record PipelineParameters(
     public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay };
 
     /// <summary>
-    /// The engines this run starts: "all" is the native engines, plus each engine with a cluster of its own where that
-    /// cluster exists (containers mode, or an existing one named by its connection string). Asking for such an engine
-    /// without its cluster is an error.
+    /// The engines this run starts: "all" is the engines that need no container (the native ones and sql, which falls
+    /// back to an SQLite file without a PostgreSQL), plus each engine with a cluster of its own where that cluster exists
+    /// (containers mode, or an existing one named by its connection string). Asking for such an engine without its
+    /// cluster is an error.
     /// </summary>
     /// <param name="externalClusters">The clustered engines whose cluster is given by a connection string.</param>
     public IReadOnlyList<string> EnginesFor(PipelineMode mode, IReadOnlySet<string> externalClusters)
     {
         bool HasCluster(string engine) => mode == PipelineMode.Containers || externalClusters.Contains(engine);
-        if (ChosenEngines is null) return [.. Engines.Native, .. Engines.Clustered.Where(HasCluster)];
+        if (ChosenEngines is null) return [.. Engines.Embedded, .. Engines.Clustered.Where(HasCluster)];
         if (ChosenEngines.FirstOrDefault(e => Engines.Clustered.Contains(e) && !HasCluster(e)) is { } missing)
             throw new ConfigurationException($"The {missing} engine needs a cluster: containers mode (a container runtime; Parameters:mode=containers), "
                 + $"or ConnectionStrings:{ClusterConnection(missing)} naming an existing one.");

@@ -37,14 +37,18 @@ public static class PipelineTopology
         return new KafkaBinding(connection, broker, Setup: null, ContainerBootstrap: null);
     }
 
-    /// <summary>The producer, one worker per engine and the analyzer, each waiting for Kafka; Flink's and Spark's workers also for their clusters.</summary>
+    /// <summary>
+    /// The producer, one worker per engine and the analyzer, each waiting for Kafka; Flink's and Spark's workers also
+    /// for their clusters, the SQL engine for its database.
+    /// </summary>
     public static void AddPipelineWorkers(this IDistributedApplicationBuilder builder, KafkaBinding kafka, PipelineParameters parameters,
-        IReadOnlyList<string> engineIds, FlinkCluster? flink, SparkConnectServer? spark)
+        IReadOnlyList<string> engineIds, FlinkCluster? flink, SparkConnectServer? spark, SqlDatabase? sql)
     {
         var engines = engineIds.Select(engine => engine switch
             {
                 Engines.Flink => builder.AddFlinkEngine(flink ?? throw new InvalidOperationException("The flink engine needs a Flink cluster."), kafka, parameters),
                 Engines.Spark => builder.AddSparkEngine(spark ?? throw new InvalidOperationException("The spark engine needs a Spark Connect server."), kafka, parameters),
+                Engines.Sql => builder.AddSqlEngine(sql ?? throw new InvalidOperationException("The sql engine needs a database."), kafka, parameters),
                 _ => builder.AddProject<Projects.NativeEngine_Worker>(engine)
                     .WithEnvironment("Engine__Id", engine)
                     .WithPipelineSettings(builder, parameters)

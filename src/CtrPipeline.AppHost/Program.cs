@@ -5,7 +5,7 @@ using Microsoft.Extensions.Configuration;
 // The whole pipeline with the Aspire dashboard. Parameters (see README): mode, engine, profile, rate, window, watermark,
 // e.g. `dotnet run --project src/CtrPipeline.AppHost -- --Parameters:rate=50000 --Parameters:engine=native-continuous`.
 // Existing clusters instead of containers: --ConnectionStrings:kafka=host:9092, --ConnectionStrings:flink-gateway=http://host:8083,
-// --ConnectionStrings:spark-connect=sc://host:15002.
+// --ConnectionStrings:spark-connect=sc://host:15002; an existing PostgreSQL for the sql engine: --ConnectionStrings:ctrdb="Host=...;Database=...".
 var builder = DistributedApplication.CreateBuilder(args);
 PipelineParameters parameters;
 PipelineMode mode;
@@ -32,7 +32,9 @@ var kafka = externalKafka ? builder.AddExternalKafka(parameters)
     : builder.AddEmbeddedKafka(parameters);
 var flink = engines.Contains(Engines.Flink) ? builder.AddFlinkCluster(parameters) : null;
 var spark = engines.Contains(Engines.Spark) ? builder.AddSparkConnectServer(parameters) : null;
-builder.AddPipelineWorkers(kafka, parameters, engines, flink, spark);
+var sql = engines.Contains(Engines.Sql) ? builder.AddSqlDatabase(mode, kafka) : null;
+if (sql is not null) Console.WriteLine($"The sql engine's database: {sql.Display}.");
+builder.AddPipelineWorkers(kafka, parameters, engines, flink, spark, sql);
 if (mode == PipelineMode.Containers)
 {
     Console.WriteLine("Containers mode: telemetry goes through an OpenTelemetry Collector to the dashboard and to Prometheus, shown in Grafana.");

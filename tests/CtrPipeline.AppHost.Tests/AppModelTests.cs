@@ -11,13 +11,14 @@ public sealed class AppModelTests
     private static Task<IDistributedApplicationTestingBuilder> Model(params string[] args) => AppModel.BuildAsync(["--Parameters:mode=embedded", .. args]);
 
     [Fact]
-    public async Task Default_model_has_broker_connection_both_native_engines_analyzer_and_producer()
+    public async Task Default_model_has_broker_connection_both_native_engines_the_sql_engine_analyzer_and_producer()
     {
         await using var builder = await Model();
         var names = builder.Resources.Select(r => r.Name).ToHashSet();
-        string[] expected = ["embedded-kafka", "kafka", "native-continuous", "native-microbatch", "analyzer", "producer"];
+        string[] expected = ["embedded-kafka", "kafka", "native-continuous", "native-microbatch", "sql", "analyzer", "producer"];
         Assert.Superset(expected.ToHashSet(), names);
         Assert.IsType<ConnectionStringResource>(Resource(builder, "kafka"));
+        Assert.Empty(builder.Resources.OfType<ContainerResource>()); // embedded mode: no PostgreSQL, nothing else in a container
     }
 
     [Fact]
@@ -43,7 +44,7 @@ public sealed class AppModelTests
     public async Task Every_worker_gets_the_kafka_connection_and_the_same_pipeline_settings_and_waits_for_the_broker()
     {
         await using var builder = await Model("--Parameters:window=5s", "--Parameters:watermark=750ms");
-        string[] workers = ["native-continuous", "native-microbatch", "analyzer", "producer"];
+        string[] workers = ["native-continuous", "native-microbatch", "sql", "analyzer", "producer"];
         var catalog = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "data", "campaigns.csv"));
         foreach (var name in workers)
         {
@@ -69,8 +70,44 @@ public sealed class AppModelTests
         Assert.Equal("poisson", env["Producer__Profile"]);
         Assert.Equal("1234.5", env["Producer__Rate"]);
         Assert.Equal("0.5", env["Producer__TracedEventsPerSecond"]);
-        Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "analyzer" }, WaitsFor(producer).ToHashSet());
+        Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "sql", "analyzer" }, WaitsFor(producer).ToHashSet());
         Assert.EndsWith(Path.Combine("runs", "apphost", "analyzer-summary.json"), (await Environment(Resource(builder, "analyzer")))["Analyzer__SummaryPath"]);
+    }
+
+    [Fact]
+    public async Task The_sql_engine_keeps_its_tables_in_an_sqlite_file_under_runs_apphost()
+    {
+        await using var builder = await Model();
+        var sql = Resource(builder, "sql");
+        Assert.IsType<ProjectResource>(sql);
+        var env = await Environment(sql);
+        Assert.Equal(Path.Combine(Repository, "runs", "apphost", "ctr-sql.db"), env["Sql__SqliteFile"]);
+        Assert.DoesNotContain("ConnectionStrings__ctrdb", env.Keys); // no connection string: SQLite
+        Assert.DoesNotContain("Sql__Schema", env.Keys);
+        Assert.DoesNotContain("Engine__Id", env.Keys); // the native engines' setting; the SQL engine has one id
+        Assert.DoesNotContain(builder.Resources, r => r.Name is "postgres" or "ctrdb");
+    }
+
+    [Fact]
+    public async Task An_existing_postgresql_replaces_the_sqlite_file_with_a_schema_of_its_own_per_start()
+    {
+        await using var builder = await Model("--ConnectionStrings:ctrdb=Host=db.example;Username=ctr;Password=secret;Database=ctr");
+        Assert.IsAssignableFrom<ParameterResource>(Resource(builder, "ctrdb")); // read from ConnectionStrings:ctrdb
+        Assert.Empty(builder.Resources.OfType<ContainerResource>());
+        var env = await Environment(Resource(builder, "sql"));
+        Assert.Equal("{ctrdb.connectionString}", env["ConnectionStrings__ctrdb"]);
+        Assert.DoesNotContain("Sql__SqliteFile", env.Keys);
+        // The embedded broker starts empty, so the engine's tables must too: a new schema, ctr_<UTC start time>.
+        Assert.Matches("^ctr_[0-9]{8}_[0-9]{6}$", env["Sql__Schema"]);
+    }
+
+    [Fact]
+    public async Task With_an_existing_kafka_cluster_the_sql_engine_keeps_its_state_across_starts()
+    {
+        await using (var builder = await Model("--ConnectionStrings:kafka=broker-1:9092"))
+            Assert.EndsWith(Path.Combine("runs", "apphost", "ctr-sql.db"), (await Environment(Resource(builder, "sql")))["Sql__SqliteFile"]);
+        await using (var builder = await Model("--ConnectionStrings:kafka=broker-1:9092", "--ConnectionStrings:ctrdb=Host=db.example;Database=ctr"))
+            Assert.DoesNotContain("Sql__Schema", (await Environment(Resource(builder, "sql"))).Keys); // the engine's default schema, ctr
     }
 
     [Fact]
@@ -85,7 +122,10 @@ public sealed class AppModelTests
     public async Task The_engine_parameter_selects_which_engines_run()
     {
         await using var builder = await Model("--Parameters:engine=native-microbatch");
-        Assert.DoesNotContain(builder.Resources, r => r.Name == "native-continuous");
+        Assert.DoesNotContain(builder.Resources, r => r.Name is "native-continuous" or "sql");
         Assert.Contains(builder.Resources, r => r.Name == "native-microbatch");
+
+        await using var sqlOnly = await Model("--Parameters:engine=sql");
+        Assert.Equal(["sql"], sqlOnly.Resources.OfType<ProjectResource>().Select(p => p.Name).Where(n => n.StartsWith("native") || n == "sql"));
     }
 }

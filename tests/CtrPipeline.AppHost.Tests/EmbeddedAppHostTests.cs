@@ -13,18 +13,25 @@ namespace CtrPipeline.AppHost.Tests;
 public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Embedded_mode_runs_every_resource_and_both_engines_publish_results_to_kafka()
+    public async Task Embedded_mode_runs_every_resource_and_every_engine_publishes_results_to_kafka()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var cancel = timeout.Token;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(
             ["--Parameters:mode=embedded", "--Parameters:kafka-port=0", "--Parameters:rate=2000", "--Parameters:window=2s", "--Parameters:watermark=500ms"], cancel);
+
+        // A previous start's SQLite file must not survive into this one (the new broker's offsets would collide with its
+        // rows). Leave one the engine cannot even open: the sql engine publishes only if the AppHost deleted it.
+        var sqliteFile = (await AppModel.Environment(builder.Resources.Single(r => r.Name == Engines.Sql)))["Sql__SqliteFile"];
+        Directory.CreateDirectory(Path.GetDirectoryName(sqliteFile)!);
+        await File.WriteAllTextAsync(sqliteFile, "not an SQLite database: a stale file the AppHost must delete when it starts", cancel);
+
         await using var app = await builder.BuildAsync(cancel);
         await app.StartAsync(cancel);
 
         var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
         await notifications.WaitForResourceHealthyAsync(PipelineTopology.EmbeddedBroker, cancel);
-        foreach (var name in new[] { "native-continuous", "native-microbatch", PipelineTopology.Analyzer, PipelineTopology.Producer })
+        foreach (var name in Engines.Embedded.Append(PipelineTopology.Analyzer).Append(PipelineTopology.Producer))
         {
             await notifications.WaitForResourceAsync(name, KnownResourceStates.Running, cancel);
             output.WriteLine($"{name}: running");
@@ -32,19 +39,20 @@ public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
 
         var bootstrap = await app.GetConnectionStringAsync(PipelineTopology.KafkaConnection, cancel);
         Assert.False(string.IsNullOrEmpty(bootstrap));
-        var engines = await EnginesWithResultsAsync(bootstrap!, TimeSpan.FromSeconds(90), cancel);
-        Assert.Equal(Engines.Native.Order(), engines.Order());
+        var engines = await EnginesWithResultsAsync(bootstrap!, Engines.Embedded.Count, TimeSpan.FromSeconds(90), cancel);
+        Assert.Equal(Engines.Embedded.Order(), engines.Order());
+        Assert.True(File.Exists(sqliteFile), $"the sql engine's database {sqliteFile} was not created");
 
         var commands = app.Services.GetRequiredService<ResourceCommandService>();
         var reset = await commands.ExecuteCommandAsync(PipelineTopology.EmbeddedBroker, PipelineTopology.ResetTopicsCommand, cancel);
         Assert.True(reset.Success, reset.Message);
 
         // Nothing else stopped: the engines are still running after the topics were emptied under them.
-        foreach (var name in Engines.Native)
+        foreach (var name in Engines.Embedded)
             Assert.Equal(KnownResourceStates.Running, await CurrentStateAsync(notifications, name, cancel));
     }
 
-    private async Task<IReadOnlyCollection<string>> EnginesWithResultsAsync(string bootstrap, TimeSpan within, CancellationToken cancel)
+    private async Task<IReadOnlyCollection<string>> EnginesWithResultsAsync(string bootstrap, int engines, TimeSpan within, CancellationToken cancel)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
@@ -55,7 +63,7 @@ public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
         consumer.Subscribe(new PipelineSettings().Topics.Results);
         var seen = new HashSet<string>();
         var deadline = DateTime.UtcNow + within;
-        while (seen.Count < Engines.Native.Count && DateTime.UtcNow < deadline)
+        while (seen.Count < engines && DateTime.UtcNow < deadline)
         {
             var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
             if (record?.Message?.Value is not { } value) continue;

@@ -11,12 +11,12 @@ public sealed class PipelineParametersTests
             .Build());
 
     [Fact]
-    public void Defaults_run_both_native_engines_on_bursty_traffic()
+    public void Defaults_run_both_native_engines_and_the_sql_engine_on_bursty_traffic()
     {
         var p = From();
         Assert.Equal(PipelineMode.Auto, p.Mode);
         Assert.Null(p.ChosenEngines);
-        Assert.Equal(Engines.Native, p.EnginesFor(PipelineMode.Embedded, new HashSet<string>()));
+        Assert.Equal([Engines.NativeContinuous, Engines.NativeMicroBatch, Engines.Sql], p.EnginesFor(PipelineMode.Embedded, new HashSet<string>()));
         Assert.Equal("mmpp", p.Profile);
         Assert.Equal(5000, p.Rate);
         Assert.Equal(TimeSpan.FromSeconds(10), p.WindowSize);
@@ -44,15 +44,22 @@ public sealed class PipelineParametersTests
     }
 
     [Theory]
-    [InlineData(PipelineMode.Embedded, "", "native-continuous,native-microbatch")]
-    [InlineData(PipelineMode.Containers, "", "native-continuous,native-microbatch,flink,spark")]
-    [InlineData(PipelineMode.Embedded, "flink", "native-continuous,native-microbatch,flink")]
-    [InlineData(PipelineMode.Embedded, "flink,spark", "native-continuous,native-microbatch,flink,spark")]
+    [InlineData(PipelineMode.Embedded, "", "native-continuous,native-microbatch,sql")]
+    [InlineData(PipelineMode.Containers, "", "native-continuous,native-microbatch,sql,flink,spark")]
+    [InlineData(PipelineMode.Embedded, "flink", "native-continuous,native-microbatch,sql,flink")]
+    [InlineData(PipelineMode.Embedded, "flink,spark", "native-continuous,native-microbatch,sql,flink,spark")]
     public void All_engines_means_each_clustered_engine_too_where_its_cluster_exists(PipelineMode mode, string external, string expected)
     {
         var clusters = external.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         Assert.Equal(expected, string.Join(",", From().EnginesFor(mode, clusters)));
     }
+
+    [Theory]
+    [InlineData("sql", PipelineMode.Embedded, "sql")]
+    [InlineData("native-continuous, sql", PipelineMode.Embedded, "native-continuous,sql")]
+    [InlineData("sql,spark", PipelineMode.Containers, "sql,spark")]
+    public void The_sql_engine_can_be_chosen_in_any_mode(string engines, PipelineMode mode, string expected) =>
+        Assert.Equal(expected, string.Join(",", From(("engine", engines)).EnginesFor(mode, new HashSet<string>())));
 
     [Theory]
     [InlineData("flink", "ConnectionStrings:flink-gateway")]
