@@ -22,7 +22,13 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     public const string SqlPostgres = "sql-postgres";
 
     /// <summary>Every target, in report order; the PostgreSQL one needs <paramref name="postgres"/>, a connection string.</summary>
-    public static IReadOnlyList<EngineTarget> All(string? postgres) =>
+    public static IReadOnlyList<EngineTarget> All(string? postgres)
+    {
+        if (postgres is not null) DatabaseTarget.From(postgres, new SqlEngineOptions(), "--postgres"); // a bad connection string fails now, not at its run
+        return Targets(postgres);
+    }
+
+    private static IReadOnlyList<EngineTarget> Targets(string? postgres) =>
     [
         Native(Engines.NativeContinuous, "native .NET engine, per-record (Flink-like)"),
         Native(Engines.NativeMicroBatch, "native .NET engine, 1 s micro-batches (Spark-like)"),

@@ -128,7 +128,7 @@ internal sealed class CommonOptions
         parse.GetResult(option) is { Implicit: false } || workload is null ? parse.GetValue(option)! : value(workload);
 }
 
-/// <summary>A bad setting ends a command with one "error:" line and exit code 2.</summary>
+/// <summary>A bad setting ends a command with one "error:" line and exit code 2; a system that fails it (a database) with exit code 1.</summary>
 internal static class ConfigurationErrors
 {
     public static async Task<int> ReportAsync(Func<Task<int>> command)
@@ -141,6 +141,11 @@ internal static class ConfigurationErrors
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return 2;
+        }
+        catch (WorkerFailedException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 1;
         }
     }
 }

@@ -28,8 +28,8 @@ public sealed class DatabaseTarget
 
     private string SqlitePath => Path.GetFullPath(_options.SqliteFile);
 
-    /// <summary>Throws <see cref="ConfigurationException"/> for a connection string PostgreSQL's client cannot read.</summary>
-    public static DatabaseTarget From(string? connectionString, SqlEngineOptions options)
+    /// <summary>Throws <see cref="ConfigurationException"/> for a connection string PostgreSQL's client cannot read, naming <paramref name="setting"/>.</summary>
+    public static DatabaseTarget From(string? connectionString, SqlEngineOptions options, string setting = $"ConnectionStrings:{SqlEngineOptions.ConnectionName}")
     {
         if (string.IsNullOrWhiteSpace(connectionString)) return new DatabaseTarget(null, options);
         NpgsqlConnectionStringBuilder builder;
@@ -40,11 +40,11 @@ public sealed class DatabaseTarget
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
             throw new ConfigurationException(
-                $"ConnectionStrings:{SqlEngineOptions.ConnectionName} is not a PostgreSQL connection string ({e.Message}). " +
+                $"{setting} is not a PostgreSQL connection string ({e.Message}). " +
                 "Expected e.g. Host=127.0.0.1;Port=5432;Username=postgres;Password=...;Database=ctr, or leave it unset to use the SQLite file.");
         }
         if (string.IsNullOrWhiteSpace(builder.Host))
-            throw new ConfigurationException($"ConnectionStrings:{SqlEngineOptions.ConnectionName} names no Host.");
+            throw new ConfigurationException($"{setting} names no Host.");
         return new DatabaseTarget(builder, options);
     }
 
@@ -76,10 +76,17 @@ public sealed class DatabaseTarget
             File.Delete(SqlitePath + "-journal");
             return;
         }
-        await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
-        await connection.OpenAsync(cancel);
-        await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_options.Schema} CASCADE", connection);
-        await drop.ExecuteNonQueryAsync(cancel);
+        try
+        {
+            await using var connection = new NpgsqlConnection(_postgres.ConnectionString);
+            await connection.OpenAsync(cancel);
+            await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_options.Schema} CASCADE", connection);
+            await drop.ExecuteNonQueryAsync(cancel);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new WorkerFailedException($"Could not drop the schema {_options.Schema} on PostgreSQL at {Server(_postgres)}: {e.Message}");
+        }
     }
 
     private async Task<CtrDatabase> OpenPostgresAsync(NpgsqlConnectionStringBuilder builder, ILogger logger, CancellationToken cancel)

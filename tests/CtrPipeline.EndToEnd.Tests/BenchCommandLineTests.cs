@@ -9,6 +9,7 @@ public sealed class BenchCommandLineTests
     [InlineData("benchmark --workload no/such/file.json", "no such file")]
     [InlineData("benchmark --rate 5000,fast", "'fast' is not a positive number")]
     [InlineData("benchmark --engine sql-oracle", "Unknown engine 'sql-oracle'")]
+    [InlineData("benchmark --engine sql-postgres --postgres Hots=localhost", "--postgres is not a PostgreSQL connection string")]
     [InlineData("benchmark --profile poisson,weekly", "weekly")]
     [InlineData("benchmark --search-start 9000 --search-max 1000", "must not be below its start rate")]
     public async Task Invalid_benchmark_configuration_ends_with_one_clear_message(string arguments, string expected) =>

@@ -33,7 +33,7 @@ internal static class MarkdownReport
                     return new[]
                     {
                         r.Engine, r.Profile, Rate(r.Rate), Rate(r.AchievedRate), r.DurationSeconds.ToString("0.#", CultureInfo.InvariantCulture),
-                        search is null ? "not searched" : search.SustainableRate > 0 ? Rate(search.SustainableRate) : "none",
+                        search is null ? "not searched" : (search.SustainableRate > 0 ? Rate(search.SustainableRate) : "none") + (search.Profile == r.Profile ? "" : $" ({search.Profile})"),
                         Ms(r.L1, p => p.P50), Ms(r.L1, p => p.P99), Ms(r.L1, p => p.P999),
                         Ms(r.L2, p => p.P50), Ms(r.L2, p => p.P99), Ms(r.L2, p => p.P999),
                         Count(r.Late), Count(r.Bad), r.Sustained ? "yes" : "no", Oracle(r.Oracle),

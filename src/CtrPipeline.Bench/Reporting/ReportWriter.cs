@@ -62,9 +62,9 @@ public static class ReportWriter
 
     internal static string LoadCsv(string runId) => $"{SamplesFolder}/{runId}-load.csv";
 
-    /// <summary>The search for this run's engine and profile, if the benchmark ran one.</summary>
+    /// <summary>The search for this run's engine, of the same profile when there is one, if the benchmark ran any.</summary>
     internal static ThroughputSearch? SearchFor(BenchmarkResults results, EngineRunReport run) =>
-        results.Searches.FirstOrDefault(s => s.Engine == run.Engine && s.Profile == run.Profile);
+        results.Searches.Where(s => s.Engine == run.Engine).OrderBy(s => s.Profile == run.Profile ? 0 : 1).FirstOrDefault();
 
     private static string Safe(string text)
     {
