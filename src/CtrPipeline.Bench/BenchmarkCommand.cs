@@ -86,7 +86,7 @@ public static class BenchmarkCommand
         Console.WriteLine($"report: {Path.Combine(folder, "report.md")} ({written.Count} files)");
         foreach (var run in results.Runs) Console.WriteLine(run.Report.ResultLine());
         foreach (var s in results.Searches)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SUSTAINABLE engine={s.Engine} profile={s.Profile} rate={s.SustainableRate:0} steps={s.Steps.Count}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SUSTAINABLE engine={s.Engine} profile={s.Profile} rate={s.SustainableRate:0} lower_bound={(s.LowerBound ? "true" : "false")} steps={s.Steps.Count}"));
         foreach (var s in results.Skipped) Console.WriteLine($"SKIPPED engine={s.Engine} reason=\"{s.Reason}\"");
         return results.Runs.Any(r => r.Report.Oracle.Verdict == OracleVerdict.Mismatch) ? 1 : 0;
     }

@@ -90,7 +90,8 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             if (seconds > lastSeconds)
                 load.Add(new LoadSample(seconds, p.OfferedRate, (e.Consumed - lastConsumed) / (seconds - lastSeconds), Math.Max(0, p.Delivered - e.Consumed)));
             (lastSeconds, lastConsumed) = (seconds, e.Consumed);
-            progress.Producing(name, clock.Elapsed, settings.Duration, p.Sent, e.Consumed, p.Delivered - e.Consumed, analyzer.Snapshot().Sum(s => s.Results));
+            // Sent is published once a second, Delivered as acknowledgements arrive: show whichever is further.
+            progress.Producing(name, clock.Elapsed, settings.Duration, Math.Max(p.Sent, p.Delivered), e.Consumed, p.Delivered - e.Consumed, analyzer.Snapshot().Sum(s => s.Results));
         }
         await producing;
         var produced = producer.Progress;

@@ -66,9 +66,9 @@ public sealed record SearchSpec
     public string Profile { get; set; } = TrafficProfiles.Poisson;
     public double StartRate { get; set; } = 5_000;
     public double Factor { get; set; } = 2;
-    public double MaxRate { get; set; } = 160_000;
+    public double MaxRate { get; set; } = 320_000;
     public string Duration { get; set; } = "20s";
-    public int Bisections { get; set; } = 2;
+    public int Bisections { get; set; } = 3;
 
     public SearchSpec Validate()
     {

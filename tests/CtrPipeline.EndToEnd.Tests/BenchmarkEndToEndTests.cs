@@ -35,6 +35,9 @@ public sealed class BenchmarkEndToEndTests(ITestOutputHelper output)
         var search = Assert.Single(results.Searches);
         Assert.Equal([2000.0, 4000.0], search.Steps.Select(s => s.Rate));
         Assert.Equal(search.Steps.Where(s => s.Sustained).Select(s => s.Rate).DefaultIfEmpty(0).Max(), search.SustainableRate);
+        // 4,000 events/s is far below the native engine's limit: the search's maximum was sustained, so it is a lower bound.
+        Assert.True(search.LowerBound);
+        Assert.Contains("| ≥ 4,000 (poisson) |", await File.ReadAllTextAsync(Path.Combine(folder, "report.md")));
 
         var skipped = Assert.Single(results.Skipped);
         Assert.Equal("flink", skipped.Engine);

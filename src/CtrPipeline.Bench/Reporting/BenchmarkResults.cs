@@ -15,7 +15,15 @@ public sealed record RunData(EngineRunReport Report, IReadOnlyList<LatencySample
 public sealed record SearchStep(double Rate, bool Sustained, long MaxConsumerLag, double LagTrendPerSecond, double L1P99Ms, string Verdict);
 
 /// <summary>The highest rate at which the engine's consumer lag stayed bounded (Karimov et al., ICDE 2018); 0 when no rate tried was.</summary>
-public sealed record ThroughputSearch(string Engine, string Profile, double SustainableRate, IReadOnlyList<SearchStep> Steps);
+public sealed record ThroughputSearch(string Engine, string Profile, double SustainableRate, IReadOnlyList<SearchStep> Steps)
+{
+    /// <summary>Every rate tried was sustained: the engine's limit lies above the search's maximum, the figure is a lower bound.</summary>
+    public bool LowerBound => Steps.Count > 0 && Steps.All(s => s.Sustained);
+
+    /// <summary>"45,000", "≥ 160,000" or "none".</summary>
+    public string SustainableText => SustainableRate <= 0 ? "none"
+        : (LowerBound ? "≥ " : "") + SustainableRate.ToString("#,0", System.Globalization.CultureInfo.InvariantCulture);
+}
 
 /// <summary>An engine the benchmark asked for that this mode cannot run, and why.</summary>
 public sealed record SkippedEngine(string Engine, string Reason);

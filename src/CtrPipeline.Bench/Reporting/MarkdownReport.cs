@@ -33,7 +33,7 @@ internal static class MarkdownReport
                     return new[]
                     {
                         r.Engine, r.Profile, Rate(r.Rate), Rate(r.AchievedRate), r.DurationSeconds.ToString("0.#", CultureInfo.InvariantCulture),
-                        search is null ? "not searched" : (search.SustainableRate > 0 ? Rate(search.SustainableRate) : "none") + (search.Profile == r.Profile ? "" : $" ({search.Profile})"),
+                        search is null ? "not searched" : search.SustainableText + (search.Profile == r.Profile ? "" : $" ({search.Profile})"),
                         Ms(r.L1, p => p.P50), Ms(r.L1, p => p.P99), Ms(r.L1, p => p.P999),
                         Ms(r.L2, p => p.P50), Ms(r.L2, p => p.P99), Ms(r.L2, p => p.P999),
                         Count(r.Late), Count(r.Bad), r.Sustained ? "yes" : "no", Oracle(r.Oracle),
@@ -47,7 +47,7 @@ internal static class MarkdownReport
                 .AppendLine();
             foreach (var search in results.Searches)
             {
-                md.AppendLine(CultureInfo.InvariantCulture, $"### {search.Engine} ({search.Profile}): {(search.SustainableRate > 0 ? $"sustainable up to {Rate(search.SustainableRate)} events/s" : "no rate tried was sustainable")}").AppendLine();
+                md.AppendLine(CultureInfo.InvariantCulture, $"### {search.Engine} ({search.Profile}): {(search.SustainableRate <= 0 ? "no rate tried was sustainable" : search.LowerBound ? $"sustained every rate tried, up to {Rate(search.SustainableRate)} events/s: its limit is higher" : $"sustainable up to {Rate(search.SustainableRate)} events/s")}").AppendLine();
                 Table(md, ["Rate (events/s)", "Sustained", "Max lag (records)", "Lag trend (records/s)", "L1 p99 (ms)", "Verdict"],
                     search.Steps.Select(s => new[]
                     {

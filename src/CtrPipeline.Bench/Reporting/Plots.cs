@@ -118,9 +118,9 @@ internal static class Plots
         var searched = results.Searches.Count > 0;
         var (title, bars) = searched
             ? ("Sustainable throughput (highest rate with bounded consumer lag)",
-               results.Searches.Select(s => (Name: $"{s.Engine} ({s.Profile})", Value: s.SustainableRate)).ToList())
+               results.Searches.Select(s => (Name: $"{s.Engine} ({s.Profile})", Value: s.SustainableRate, Text: s.SustainableText.Replace("≥", ">="))).ToList())
             : ("Achieved rate per run (no sustainable-throughput search ran)",
-               results.Runs.Select(r => (Name: Label(r.Report), Value: r.Report.AchievedRate)).ToList());
+               results.Runs.Select(r => (Name: Label(r.Report), Value: r.Report.AchievedRate, Text: Rate(r.Report.AchievedRate))).ToList());
         var plot = NewPlot(title, searched ? "Engine (profile)" : "Run", "Events/s");
         if (bars.Count == 0) return Empty(plot, "No runs");
 
@@ -129,7 +129,7 @@ internal static class Plots
         {
             Position = i,
             Value = b.Value,
-            Label = b.Value > 0 ? Rate(b.Value) : searched ? "none sustained" : "0",
+            Label = b.Value > 0 ? b.Text : searched ? "none sustained" : "0", // ">=": the search's maximum was sustained
             FillColor = palette.GetColor(i),
             CenterLabel = false,
         }).ToArray()).ValueLabelStyle.FontSize = 14;
