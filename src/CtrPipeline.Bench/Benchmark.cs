@@ -46,7 +46,9 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
             foreach (var target in runnable)
                 searches.Add(await SearchAsync(target, search, cancel));
 
-        return new BenchmarkResults(workload.Name, started, DateTimeOffset.UtcNow, MachineInfo.Current(), Settings(), runs, searches, skipped);
+        var databases = runs.Where(r => r.Report.Database is not null).DistinctBy(r => r.Report.Engine)
+            .Select(r => new KeyValuePair<string, string>($"database of {r.Report.Engine}", DatabaseKind(r.Report.Database!)));
+        return new BenchmarkResults(workload.Name, started, DateTimeOffset.UtcNow, MachineInfo.Current(), [.. Settings(), .. databases], runs, searches, skipped);
     }
 
     /// <summary>
@@ -97,6 +99,9 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
         progress.RunFinished(data, kind);
         return data;
     }
+
+    /// <summary>"PostgreSQL 15.18" of "PostgreSQL 15.18 at host:port/db, schema x": the run's own file or schema says nothing across runs.</summary>
+    private static string DatabaseKind(string description) => description.Split(" at ")[0].Split(" file ")[0] + ", default durability settings";
 
     private static int EstimatedSearchSteps(SearchSpec s) =>
         (int)Math.Ceiling(Math.Log(s.MaxRate / s.StartRate) / Math.Log(s.Factor)) / 2 + 1 + s.Bisections;

@@ -11,6 +11,7 @@ public sealed record Percentiles(long Count, double P50, double P90, double P99,
 /// Everything one engine's run measured, with what produced it (DESIGN.md section 5). <see cref="Results"/> counts every
 /// row the engine published; the latency percentiles cover the <see cref="MeasuredResults"/> rows published while the
 /// load ran, not the rows of the end-of-input drain (their L1 would include the wait for the run to end).
+/// <see cref="Database"/> is what the SQL engine wrote to (product, version, where); null for the other engines.
 /// </summary>
 public sealed record EngineRunReport(
     string Engine,
@@ -40,7 +41,8 @@ public sealed record EngineRunReport(
     long EndConsumerLag,
     double LagTrendPerSecond,
     bool Sustained,
-    OracleReport Oracle)
+    OracleReport Oracle,
+    string? Database = null)
 {
     /// <summary>The machine-readable line the README documents; one per engine.</summary>
     public string ResultLine() => string.Create(CultureInfo.InvariantCulture,

@@ -7,6 +7,7 @@ using CtrPipeline.Kafka;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using Producer.Worker;
+using SqlEngine.Worker;
 
 namespace CtrPipeline.Bench;
 
@@ -164,7 +165,8 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             EndConsumerLag: lag.Last,
             LagTrendPerSecond: lag.TrendPerSecond,
             Sustained: caughtUp && lag.Bounded,
-            Oracle: oracle);
+            Oracle: oracle,
+            Database: (runner as SqlEngineRunner)?.DatabaseDescription);
         lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);

@@ -128,7 +128,7 @@ public sealed class LiveBenchmarkProgress(string workload) : IBenchmarkProgress
 
     private Rows Render()
     {
-        var total = Math.Max(_planned, _done + 1);
+        var total = Math.Max(1, Math.Max(_planned, _done)); // the search's step count is an estimate
         return new Rows(
             new Markup($"[bold]benchmark {Markup.Escape(workload)}[/]  {Bar((double)_done / total)} {_done} of ~{total} runs"),
             new Markup($"[blue]{Markup.Escape(_current)}[/]  {Bar(_fraction)} {Markup.Escape(_phase)}"),
