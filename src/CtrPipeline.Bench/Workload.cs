@@ -21,7 +21,7 @@ public sealed record Workload
     public string Window { get; set; } = "10s";
     public string Watermark { get; set; } = "2s";
     public string Trigger { get; set; } = "1s";
-    public int Partitions { get; set; } = 8;
+    public int Partitions { get; set; } = 4;
     public int Seed { get; set; } = 42;
     public bool Verify { get; set; } = true;
     /// <summary>Null: no search (a workload file without "search").</summary>
@@ -64,10 +64,10 @@ public sealed record Workload
 public sealed record SearchSpec
 {
     public string Profile { get; set; } = TrafficProfiles.Poisson;
-    public double StartRate { get; set; } = 10_000;
+    public double StartRate { get; set; } = 5_000;
     public double Factor { get; set; } = 2;
     public double MaxRate { get; set; } = 320_000;
-    public string Duration { get; set; } = "40s";
+    public string Duration { get; set; } = "20s";
     public int Bisections { get; set; } = 3;
 
     public SearchSpec Validate()

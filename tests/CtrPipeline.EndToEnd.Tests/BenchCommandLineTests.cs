@@ -35,7 +35,6 @@ public sealed class BenchCommandLineTests
         Assert.Equal(Workload.Default.Rates, defaults.Rates);
         Assert.Equal(Workload.Default.Profiles, defaults.Profiles);
         Assert.Equal(Workload.Default.Durations, defaults.Durations);
-        Assert.Equal(Workload.Default.Partitions, defaults.Partitions);
     }
 
     internal static string RepositoryRoot()
