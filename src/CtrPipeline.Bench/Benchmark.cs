@@ -47,7 +47,7 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
                 searches.Add(await SearchAsync(target, search, cancel));
 
         var databases = runs.Where(r => r.Report.Database is not null).DistinctBy(r => r.Report.Engine)
-            .Select(r => new KeyValuePair<string, string>($"database of {r.Report.Engine}", DatabaseKind(r.Report.Database!)));
+            .Select(r => new KeyValuePair<string, string>($"database of {r.Report.Engine}", $"{r.Report.Database}, default durability settings"));
         return new BenchmarkResults(workload.Name, started, DateTimeOffset.UtcNow, MachineInfo.Current(), [.. Settings(), .. databases], runs, searches, skipped);
     }
 
@@ -99,9 +99,6 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
         progress.RunFinished(data, kind);
         return data;
     }
-
-    /// <summary>"PostgreSQL 15.18" of "PostgreSQL 15.18 at host:port/db, schema x": the run's own file or schema says nothing across runs.</summary>
-    private static string DatabaseKind(string description) => description.Split(" at ")[0].Split(" file ")[0] + ", default durability settings";
 
     private static int EstimatedSearchSteps(SearchSpec s) =>
         (int)Math.Ceiling(Math.Log(s.MaxRate / s.StartRate) / Math.Log(s.Factor)) / 2 + 1 + s.Bisections;

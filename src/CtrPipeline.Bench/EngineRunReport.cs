@@ -11,7 +11,7 @@ public sealed record Percentiles(long Count, double P50, double P90, double P99,
 /// Everything one engine's run measured, with what produced it (DESIGN.md section 5). <see cref="Results"/> counts every
 /// row the engine published; the latency percentiles cover the <see cref="MeasuredResults"/> rows published while the
 /// load ran, not the rows of the end-of-input drain (their L1 would include the wait for the run to end).
-/// <see cref="Database"/> is what the SQL engine wrote to (product, version, where); null for the other engines.
+/// <see cref="Database"/> is the database the SQL engine wrote to (product and version); null for the other engines.
 /// </summary>
 public sealed record EngineRunReport(
     string Engine,

@@ -166,7 +166,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             LagTrendPerSecond: lag.TrendPerSecond,
             Sustained: caughtUp && lag.Bounded,
             Oracle: oracle,
-            Database: (runner as SqlEngineRunner)?.DatabaseDescription);
+            Database: (runner as SqlEngineRunner)?.DatabaseProduct);
         lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);

@@ -27,15 +27,5 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
     }
 
     /// <summary>The same experiment with another profile, rate and duration (the producer's other settings kept).</summary>
-    public ExperimentSettings With(string profile, double rate, TimeSpan duration) => this with
-    {
-        Producer = new ProducerOptions
-        {
-            Profile = profile, Rate = rate, Duration = duration, Seed = Producer.Seed, Ctr = Producer.Ctr,
-            OutOfOrderFraction = Producer.OutOfOrderFraction, OutOfOrderMeanDelay = Producer.OutOfOrderMeanDelay,
-            OutOfOrderMaxDelay = Producer.OutOfOrderMaxDelay, MalformedFraction = Producer.MalformedFraction,
-            MmppRateMultipliers = Producer.MmppRateMultipliers, MmppSwitchRates = Producer.MmppSwitchRates,
-            TracedEventsPerSecond = Producer.TracedEventsPerSecond,
-        },
-    };
+    public ExperimentSettings With(string profile, double rate, TimeSpan duration) => this with { Producer = Producer.With(profile, rate, duration) };
 }

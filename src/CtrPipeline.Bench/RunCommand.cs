@@ -46,7 +46,7 @@ public static class RunCommand
     }
 
     public static string EngineHelp =>
-        $"Engine(s), comma-separated, or 'all': {string.Join(", ", EngineTarget.All("").Select(t => t.Name))} ('sql' is sql-sqlite).";
+        $"Engine(s), comma-separated, or 'all': {string.Join(", ", EngineTarget.All(null).Select(t => t.Name))} ('sql' is sql-sqlite).";
 
     private static async Task<int> RunAsync(ExperimentSettings settings, IReadOnlyList<EngineTarget> targets, string outputRoot, CancellationToken cancel)
     {

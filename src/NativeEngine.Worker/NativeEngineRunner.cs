@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -44,10 +43,9 @@ public sealed class NativeEngineRunner : IEngineRunner
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
     private volatile bool _drainRequested;
     private volatile EngineProgress _progress = EngineProgress.None;
-    private long _deliveryErrors;
+    private volatile EngineKafka? _kafka;
 
     public NativeEngineRunner(EngineOptions options, PipelineSettings pipeline, CampaignCatalog catalog, string bootstrapServers, ILogger logger)
     {
@@ -59,7 +57,7 @@ public sealed class NativeEngineRunner : IEngineRunner
     }
 
     /// <summary>The latest counters, refreshed about every 100 ms; safe to read from any thread.</summary>
-    public EngineProgress Progress => _progress with { DeliveryErrors = Interlocked.Read(ref _deliveryErrors) };
+    public EngineProgress Progress => _progress with { DeliveryErrors = _kafka?.DeliveryErrors ?? 0 };
 
     /// <summary>Completes once the consumer group has given the engine its partitions.</summary>
     public Task Assigned => _assigned.Task;
@@ -100,16 +98,6 @@ public sealed class NativeEngineRunner : IEngineRunner
         }
     }
 
-    /// <summary>librdkafka retries by itself: say so once per kind of error rather than once per retry.</summary>
-    private void ReportKafkaError(Error error)
-    {
-        if (error.IsFatal)
-            _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _bootstrapServers, error.Reason, error.Code);
-        else if (_reportedErrors.TryAdd(error.Code, true))
-            _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying; check that the broker is running and reachable.",
-                _bootstrapServers, error.Reason, error.Code);
-    }
-
     /// <summary>The state of one run: the Kafka clients, the engine and the counters only the loop thread touches.</summary>
     private sealed class ConsumeLoop : IDisposable
     {
@@ -117,11 +105,10 @@ public sealed class NativeEngineRunner : IEngineRunner
         private readonly CancellationToken _cancel;
         private readonly TopicNames _topics;
         private readonly CtrEngine _engine;
+        private readonly EngineKafka _kafka;
         private readonly IConsumer<byte[], byte[]> _consumer;
         private readonly IProducer<byte[], byte[]> _producer;
         private readonly EngineMetrics _metrics;
-        private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
-        private readonly byte[] _engineHeader;
         private readonly List<CtrResult> _output = [];
         private readonly Dictionary<int, long> _committed = [];
         private readonly Dictionary<(long WindowStart, int CampaignId), List<ActivityContext>> _tracedCells = [];
@@ -135,28 +122,9 @@ public sealed class NativeEngineRunner : IEngineRunner
             var options = runner._options;
             _topics = runner._pipeline.Topics;
             _engine = new CtrEngine(options.Mode, runner._pipeline, runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            _engineHeader = Encoding.UTF8.GetBytes(options.Id);
             _metrics = new EngineMetrics(options.Id, () => runner.Progress);
-            _onDelivery = OnDelivery;
-
-            var logger = runner._logger;
-            _consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(runner._bootstrapServers, options.GroupId, options.Id))
-                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
-                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
-                .SetPartitionsAssignedHandler((_, partitions) =>
-                {
-                    logger.LogInformation("{Engine} assigned {Partitions}", options.Id, string.Join(", ", partitions.Select(p => p.Partition.Value)));
-                    runner._assigned.TrySetResult();
-                })
-                .Build();
-
-            var producerConfig = KafkaClients.Producer(runner._bootstrapServers, options.Id);
-            // Keep retrying while the broker is away instead of dropping rows whose offsets are not committed yet.
-            producerConfig.MessageTimeoutMs = 0;
-            _producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
-                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
-                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
-                .Build();
+            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, options.GroupId, options.Id, runner._logger, () => runner._assigned.TrySetResult());
+            (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
 
         public void Run()
@@ -216,7 +184,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             }
             catch (ConsumeException error)
             {
-                _runner.ReportKafkaError(error.Error);
+                _kafka.ReportError(error.Error);
                 return;
             }
             if (record is null) return;
@@ -228,7 +196,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             {
                 _bad++;
                 _engine.Skip(partition, record.Offset.Value);
-                SideOutput(_topics.DeadLetters, message, $"malformed: {reason}");
+                _kafka.SideOutput(_topics.DeadLetters, message, $"malformed: {reason}", _cancel);
                 return;
             }
 
@@ -237,11 +205,11 @@ public sealed class NativeEngineRunner : IEngineRunner
             switch (outcome)
             {
                 case RecordOutcome.Late:
-                    SideOutput(_topics.Late, message, error: null);
+                    _kafka.SideOutput(_topics.Late, message, error: null, _cancel);
                     break;
                 case RecordOutcome.UnknownAd:
                     _bad++;
-                    SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}");
+                    _kafka.SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}", _cancel);
                     break;
             }
             if (_output.Count > 0) Publish();
@@ -257,7 +225,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                     if (row.Final) _tracedCells.Remove((row.WindowStart, row.CampaignId));
                     PublishTraced(row, key, events);
                 }
-                else Send(_topics.Results, key, WireFormat.Serialize(row), headers: null);
+                else _kafka.Send(_topics.Results, key, WireFormat.Serialize(row), headers: null, _cancel);
             }
             _published += _output.Count;
             _output.Clear();
@@ -298,53 +266,18 @@ public sealed class NativeEngineRunner : IEngineRunner
             var send = compute is null ? null : KafkaTracing.StartMessaging("send", _topics.Results, ActivityKind.Producer, compute.Context);
             if (send is null)
             {
-                Send(_topics.Results, key, WireFormat.Serialize(row), headers: null);
+                _kafka.Send(_topics.Results, key, WireFormat.Serialize(row), headers: null, _cancel);
                 return;
             }
             var headers = new Headers();
             KafkaTracing.Inject(send, headers);
-            Send(_topics.Results, key, WireFormat.Serialize(row), headers, report =>
+            _kafka.Send(_topics.Results, key, WireFormat.Serialize(row), headers, _cancel, report =>
             {
-                _onDelivery(report);
+                _kafka.OnDelivery(report);
                 if (report.Error.IsError) send.SetStatus(ActivityStatusCode.Error, report.Error.Reason);
                 else send.SetRecordPosition(report.Partition.Value, report.Offset.Value);
                 send.Stop();
             });
-        }
-
-        /// <summary>The original record, unchanged, plus headers saying which engine sent it here and why.</summary>
-        private void SideOutput(string topic, Message<byte[], byte[]> original, string? error)
-        {
-            var headers = new Headers { { "engine", _engineHeader } };
-            if (error is not null) headers.Add("error", Encoding.UTF8.GetBytes(error));
-            Send(topic, original.Key, original.Value, headers);
-        }
-
-        private void Send(string topic, byte[]? key, byte[]? value, Headers? headers, Action<DeliveryReport<byte[], byte[]>>? onDelivery = null)
-        {
-            var message = new Message<byte[], byte[]> { Key = key!, Value = value!, Headers = headers };
-            while (true)
-            {
-                try
-                {
-                    _producer.Produce(topic, message, onDelivery ?? _onDelivery);
-                    return;
-                }
-                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    // Back-pressure: the broker is slower than the engine; wait for deliveries to free the queue.
-                    _cancel.ThrowIfCancellationRequested();
-                    Thread.Sleep(10);
-                }
-            }
-        }
-
-        private void OnDelivery(DeliveryReport<byte[], byte[]> report)
-        {
-            if (report.Error.IsError && Interlocked.Increment(ref _runner._deliveryErrors) == 1)
-                _runner._logger.LogError(
-                    "{Engine} could not deliver to {Topic}: {Reason}. Offsets are no longer committed; restart the engine to re-read and re-emit everything since the last commit.",
-                    _engine.EngineId, report.Topic, report.Error.Reason);
         }
 
         /// <summary>Flushes, then commits the safe offsets of the assigned partitions, if everything emitted so far was delivered.</summary>
@@ -357,7 +290,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                 _commitPostponed = true;
                 return;
             }
-            if (Interlocked.Read(ref _runner._deliveryErrors) > 0) return;
+            if (_kafka.DeliveryErrors > 0) return;
 
             var safe = _engine.SafeCommitOffsets();
             var offsets = new List<TopicPartitionOffset>();
@@ -373,7 +306,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             }
             catch (KafkaException e)
             {
-                _runner.ReportKafkaError(e.Error);
+                _kafka.ReportError(e.Error);
             }
         }
 
@@ -392,21 +325,7 @@ public sealed class NativeEngineRunner : IEngineRunner
         /// <summary>Consumer lag from the high watermarks librdkafka learns with every fetch, against the consumer's position.</summary>
         private void RefreshLag()
         {
-            long lag = 0;
-            try
-            {
-                foreach (var tp in _consumer.Assignment)
-                {
-                    var high = _consumer.GetWatermarkOffsets(tp).High;
-                    var position = _consumer.Position(tp);
-                    if (high != Offset.Unset && position != Offset.Unset) lag += Math.Max(0, high.Value - position.Value);
-                }
-                _lag = lag;
-            }
-            catch (KafkaException e)
-            {
-                _runner.ReportKafkaError(e.Error);
-            }
+            if (_kafka.ConsumerLag() is { } lag) _lag = lag;
         }
 
         private void ReportProgress()
@@ -419,16 +338,7 @@ public sealed class NativeEngineRunner : IEngineRunner
 
         public void Dispose()
         {
-            try
-            {
-                _consumer.Close(); // leaves the group now instead of after the session timeout
-            }
-            catch (KafkaException e)
-            {
-                _runner.ReportKafkaError(e.Error);
-            }
-            _consumer.Dispose();
-            _producer.Dispose();
+            _kafka.Dispose();
             _metrics.Dispose();
         }
     }

@@ -45,6 +45,14 @@ public sealed class ProducerOptions
     /// </summary>
     public double TracedEventsPerSecond { get; set; } = 2;
 
+    /// <summary>A copy with another profile, rate and duration, every other setting kept (a benchmark's next run).</summary>
+    public ProducerOptions With(string profile, double rate, TimeSpan duration)
+    {
+        var copy = (ProducerOptions)MemberwiseClone();
+        (copy.Profile, copy.Rate, copy.Duration) = (profile, rate, duration);
+        return copy;
+    }
+
     public ProducerOptions Validate()
     {
         TrafficProfiles.Require(Profile);

@@ -43,6 +43,9 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
     /// <summary>Schema-qualified table name: "ctr.events" on PostgreSQL, "events" on SQLite.</summary>
     protected string Table(string name) => tablePrefix + name;
 
+    /// <summary>Which database and version: "PostgreSQL 15.18", "SQLite 3.53.4".</summary>
+    public abstract string Product { get; }
+
     /// <summary>What and where, for logs and reports: "PostgreSQL 15.18 at 127.0.0.1:5432/ctrdb, schema ctr".</summary>
     public abstract string Description { get; }
 

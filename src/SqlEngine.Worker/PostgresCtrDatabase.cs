@@ -8,7 +8,9 @@ namespace SqlEngine.Worker;
 public sealed class PostgresCtrDatabase(NpgsqlConnection connection, string schema, string server)
     : CtrDatabase(connection, schema + ".")
 {
-    public override string Description => $"PostgreSQL {Connection.ServerVersion} at {server}, schema {schema}";
+    public override string Product => $"PostgreSQL {Connection.ServerVersion}";
+
+    public override string Description => $"{Product} at {server}, schema {schema}";
 
     protected override void BeforeMigration(DbTransaction transaction)
     {

@@ -43,14 +43,14 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _drainRequested;
     private volatile EngineProgress _progress = EngineProgress.None;
-    private long _deliveryErrors;
+    private volatile EngineKafka? _kafka;
 
-    public EngineProgress Progress => _progress with { DeliveryErrors = Interlocked.Read(ref _deliveryErrors) };
+    public EngineProgress Progress => _progress with { DeliveryErrors = _kafka?.DeliveryErrors ?? 0 };
 
     public Task Assigned => _assigned.Task;
 
-    /// <summary>What the engine writes to, once connected: "SQLite 3.46.1 file /runs/x/ctr-sql.db".</summary>
-    public string? DatabaseDescription { get; private set; }
+    /// <summary>The database the engine writes to, once connected: "SQLite 3.53.4", "PostgreSQL 15.18".</summary>
+    public string? DatabaseProduct { get; private set; }
 
     /// <summary>Connects to and migrates the database, then runs the consume loop on a dedicated thread.</summary>
     public async Task RunAsync(CancellationToken cancel)
@@ -66,7 +66,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _drained.TrySetException(e);
             throw;
         }
-        DatabaseDescription = database.Description;
+        DatabaseProduct = database.Product;
         using (database)
             await Task.Factory.StartNew(() => Run(database, cancel), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
@@ -103,12 +103,6 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         }
     }
 
-    private void ReportKafkaError(Error error)
-    {
-        if (error.IsFatal) _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _bootstrapServers, error.Reason, error.Code);
-        else _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying.", _bootstrapServers, error.Reason, error.Code);
-    }
-
     /// <summary>The consume loop's state; only its thread touches it.</summary>
     private sealed class ConsumeLoop : IDisposable
     {
@@ -119,13 +113,14 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private readonly TopicNames _topics;
         private readonly long _windowMs;
         private readonly WatermarkTracker _watermark;
+        private readonly EngineKafka _kafka;
         private readonly IConsumer<byte[], byte[]> _consumer;
         private readonly IProducer<byte[], byte[]> _producer;
         private readonly EngineMetrics _metrics;
-        private readonly byte[] _engineHeader = Encoding.UTF8.GetBytes(Engines.Sql);
         private readonly List<EventRow> _batch = [];
         private readonly Dictionary<int, long> _nextOffsets = [];
         private readonly SortedSet<long> _openWindows = [];
+        private long _lastWindowStart = long.MinValue;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private long _closedUntil;
         private long _consumed, _accepted, _late, _bad, _published, _lag;
@@ -144,22 +139,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
 
-            var logger = runner._logger;
-            _consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(runner._bootstrapServers, _options.GroupId, Engines.Sql))
-                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
-                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
-                .SetPartitionsAssignedHandler((_, partitions) =>
-                {
-                    logger.LogInformation("{Engine} assigned {Partitions}", Engines.Sql, string.Join(", ", partitions.Select(p => p.Partition.Value)));
-                    runner._assigned.TrySetResult();
-                })
-                .Build();
-            var producerConfig = KafkaClients.Producer(runner._bootstrapServers, Engines.Sql);
-            producerConfig.MessageTimeoutMs = 0; // keep retrying while the broker is away: offsets wait for delivery
-            _producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
-                .SetErrorHandler((_, e) => runner.ReportKafkaError(e))
-                .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
-                .Build();
+            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, Engines.Sql, runner._logger, () => runner._assigned.TrySetResult());
+            (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
 
         public void Run()
@@ -221,7 +202,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             }
             catch (ConsumeException error)
             {
-                _runner.ReportKafkaError(error.Error);
+                _kafka.ReportError(error.Error);
                 return;
             }
             if (record is null) return;
@@ -235,24 +216,24 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             if (!WireFormat.TryParseEvent(message.Value, out var e, out var reason))
             {
                 _bad++;
-                SideOutput(_topics.DeadLetters, message, $"malformed: {reason}");
+                _kafka.SideOutput(_topics.DeadLetters, message, $"malformed: {reason}", _cancel);
                 return;
             }
             _watermark.Observe(partition, e!.EventTime, NowMs());
             if (!_runner._catalog.TryGetCampaign(e.AdId, out _))
             {
                 _bad++;
-                SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e.AdId}");
+                _kafka.SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e.AdId}", _cancel);
                 return;
             }
             var windowStart = CtrEngine.WindowStart(e.EventTime, _windowMs);
             if (windowStart + _windowMs <= _closedUntil)
             {
                 _late++;
-                SideOutput(_topics.Late, message, error: null);
+                _kafka.SideOutput(_topics.Late, message, error: null, _cancel);
                 return;
             }
-            _openWindows.Add(windowStart);
+            if (windowStart != _lastWindowStart) _openWindows.Add(_lastWindowStart = windowStart); // events come mostly in window order
             _accepted++;
             _batch.Add(new EventRow(partition, record.Offset.Value, e.EventId, e.EventType, e.AdId, e.UserId, e.EventTime, message.Timestamp.UnixTimestampMs));
         }
@@ -264,7 +245,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _database.Insert(_batch);
             _batch.Clear();
             _producer.Flush(_cancel);
-            if (Interlocked.Read(ref _runner._deliveryErrors) == 0)
+            if (_kafka.DeliveryErrors == 0)
             {
                 try
                 {
@@ -272,7 +253,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 }
                 catch (KafkaException e)
                 {
-                    _runner.ReportKafkaError(e.Error);
+                    _kafka.ReportError(e.Error);
                 }
             }
             _uncommitted = false;
@@ -294,11 +275,11 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             {
                 var row = new CtrResult(Engines.Sql, c.WindowStart, c.WindowStart + _windowMs, c.CampaignId, c.Views, c.Clicks,
                     CtrResult.Rate(c.Views, c.Clicks), c.MaxKafkaTimestamp, computedAt, Final: true);
-                Send(_topics.Results, Encoding.UTF8.GetBytes(c.CampaignId.ToString(CultureInfo.InvariantCulture)), WireFormat.Serialize(row), headers: null);
+                _kafka.Send(_topics.Results, Encoding.UTF8.GetBytes(c.CampaignId.ToString(CultureInfo.InvariantCulture)), WireFormat.Serialize(row), headers: null, _cancel);
             }
             _published += counts.Count;
             _producer.Flush(_cancel);
-            if (Interlocked.Read(ref _runner._deliveryErrors) > 0) return; // the rows must come again after a restart
+            if (_kafka.DeliveryErrors > 0) return; // the rows must come again after a restart
             _database.SetClosedUntil(closeTo);
             _closedUntil = closeTo;
             _openWindows.RemoveWhere(start => start + _windowMs <= closeTo);
@@ -322,55 +303,9 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _runner._drained.TrySetResult();
         }
 
-        private void SideOutput(string topic, Message<byte[], byte[]> original, string? error)
-        {
-            var headers = new Headers { { "engine", _engineHeader } };
-            if (error is not null) headers.Add("error", Encoding.UTF8.GetBytes(error));
-            Send(topic, original.Key, original.Value, headers);
-        }
-
-        private void Send(string topic, byte[]? key, byte[]? value, Headers? headers)
-        {
-            var message = new Message<byte[], byte[]> { Key = key!, Value = value!, Headers = headers };
-            while (true)
-            {
-                try
-                {
-                    _producer.Produce(topic, message, OnDelivery);
-                    return;
-                }
-                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    _cancel.ThrowIfCancellationRequested();
-                    Thread.Sleep(10);
-                }
-            }
-        }
-
-        private void OnDelivery(DeliveryReport<byte[], byte[]> report)
-        {
-            if (report.Error.IsError && Interlocked.Increment(ref _runner._deliveryErrors) == 1)
-                _runner._logger.LogError("{Engine} could not deliver to {Topic}: {Reason}. Offsets are no longer committed; restart the engine to re-read what follows the last commit.",
-                    Engines.Sql, report.Topic, report.Error.Reason);
-        }
-
         private void RefreshLag()
         {
-            long lag = 0;
-            try
-            {
-                foreach (var tp in _consumer.Assignment)
-                {
-                    var high = _consumer.GetWatermarkOffsets(tp).High;
-                    var position = _consumer.Position(tp);
-                    if (high != Offset.Unset && position != Offset.Unset) lag += Math.Max(0, high.Value - position.Value);
-                }
-                _lag = lag;
-            }
-            catch (KafkaException e)
-            {
-                _runner.ReportKafkaError(e.Error);
-            }
+            if (_kafka.ConsumerLag() is { } lag) _lag = lag;
         }
 
         private void ReportProgress()
@@ -383,16 +318,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
 
         public void Dispose()
         {
-            try
-            {
-                _consumer.Close();
-            }
-            catch (KafkaException e)
-            {
-                _runner.ReportKafkaError(e.Error);
-            }
-            _consumer.Dispose();
-            _producer.Dispose();
+            _kafka.Dispose();
             _metrics.Dispose();
         }
     }

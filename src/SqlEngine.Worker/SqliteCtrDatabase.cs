@@ -9,7 +9,9 @@ namespace SqlEngine.Worker;
 /// </summary>
 public sealed class SqliteCtrDatabase(SqliteConnection connection, string path) : CtrDatabase(connection, "")
 {
-    public override string Description => $"SQLite {Connection.ServerVersion} file {path}";
+    public override string Product => $"SQLite {Connection.ServerVersion}";
+
+    public override string Description => $"{Product} file {path}";
 
     protected override void InsertRows(DbTransaction transaction, IReadOnlyList<EventRow> rows)
     {

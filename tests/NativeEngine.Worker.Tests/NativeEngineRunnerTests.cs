@@ -1,5 +1,4 @@
 using System.Text;
-using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using Xunit.Abstractions;
 using static CtrPipeline.Testing.KafkaFixture;
@@ -121,9 +120,6 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
 
     private NativeEngineRunner NewRunner(string engine) =>
         new(new EngineOptions { Id = engine, CommitInterval = TimeSpan.FromMilliseconds(50) }, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
-
-    private static string? Header(ConsumeResult<byte[], byte[]> record, string key) =>
-        record.Message.Headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
 
     public void Dispose() => _kafka.Dispose();
 }

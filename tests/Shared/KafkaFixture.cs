@@ -86,6 +86,10 @@ internal sealed class KafkaFixture : IDisposable
             .ToDictionary(o => o.Partition.Value, o => o.Offset.Value);
     }
 
+    /// <summary>A record header as text; null when absent.</summary>
+    public static string? Header(ConsumeResult<byte[], byte[]> record, string key) =>
+        record.Message.Headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
+
     public static async Task Until(Func<bool> condition, string what)
     {
         var clock = Stopwatch.StartNew();

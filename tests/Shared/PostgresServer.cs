@@ -1,10 +1,8 @@
-using Npgsql;
-
 namespace CtrPipeline.Testing;
 
 /// <summary>
 /// The real PostgreSQL server the SQL tests run against, named by the CTR_TEST_POSTGRES connection string that
-/// .ci/run sets after installing and starting one. Each test gets a schema of its own, dropped afterwards.
+/// .ci/run sets after installing and starting one. Each test gets a schema of its own (<see cref="NewSchema"/>).
 /// </summary>
 public static class PostgresServer
 {
@@ -17,14 +15,6 @@ public static class PostgresServer
 
     /// <summary>A fresh schema name for one test.</summary>
     public static string NewSchema() => $"test_{Guid.NewGuid():N}"[..20];
-
-    public static async Task DropSchemaAsync(string schema)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", connection);
-        await drop.ExecuteNonQueryAsync();
-    }
 }
 
 /// <summary>A fact that needs the PostgreSQL server; skipped with the reason when none is configured.</summary>

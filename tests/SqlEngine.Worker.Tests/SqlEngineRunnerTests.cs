@@ -1,7 +1,5 @@
 using System.Text;
-using Confluent.Kafka;
 using CtrPipeline.Contracts;
-using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 using static CtrPipeline.Testing.KafkaFixture;
 
@@ -124,9 +122,6 @@ public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
 
     private SqlEngineRunner NewRunner(TestDatabase test) =>
         new(test.Options, test.Target, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
-
-    private static string? Header(ConsumeResult<byte[], byte[]> record, string key) =>
-        record.Message.Headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
 
     public void Dispose() => _kafka.Dispose();
 }

@@ -31,7 +31,7 @@ internal sealed class TestDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (IsPostgres) await PostgresServer.DropSchemaAsync(Options.Schema);
+        await Target.ResetAsync(CancellationToken.None); // drops the schema (PostgreSQL) or deletes the file
         Directory.Delete(_folder, recursive: true);
     }
 }

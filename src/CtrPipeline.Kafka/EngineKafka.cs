@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace CtrPipeline.Kafka;
+
+/// <summary>
+/// The Kafka side every engine worker shares: a consumer of the events topic in the engine's own group and a producer
+/// for results and side outputs. Errors are reported once per kind (librdkafka retries by itself), failed deliveries
+/// counted, a full producer queue waited out (back-pressure) and consumer lag read from the fetched high watermarks.
+/// The producer retries for as long as the broker is away: the caller commits offsets only after delivery.
+/// </summary>
+public sealed class EngineKafka : IDisposable
+{
+    private readonly string _engine;
+    private readonly string _bootstrapServers;
+    private readonly ILogger _logger;
+    private readonly byte[] _engineHeader;
+    private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
+    private long _deliveryErrors;
+
+    /// <param name="onAssigned">Called when the group hands the consumer its partitions.</param>
+    public EngineKafka(string bootstrapServers, string groupId, string engine, ILogger logger, Action onAssigned)
+    {
+        _engine = engine;
+        _bootstrapServers = bootstrapServers;
+        _logger = logger;
+        _engineHeader = Encoding.UTF8.GetBytes(engine);
+        OnDelivery = CountFailure;
+
+        Consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(bootstrapServers, groupId, engine))
+            .SetErrorHandler((_, e) => ReportError(e))
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetPartitionsAssignedHandler((_, partitions) =>
+            {
+                logger.LogInformation("{Engine} assigned {Partitions}", engine, string.Join(", ", partitions.Select(p => p.Partition.Value)));
+                onAssigned();
+            })
+            .Build();
+
+        var producerConfig = KafkaClients.Producer(bootstrapServers, engine);
+        // Keep retrying while the broker is away instead of dropping output whose offsets are not committed yet.
+        producerConfig.MessageTimeoutMs = 0;
+        Producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
+            .SetErrorHandler((_, e) => ReportError(e))
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .Build();
+    }
+
+    public IConsumer<byte[], byte[]> Consumer { get; }
+
+    public IProducer<byte[], byte[]> Producer { get; }
+
+    /// <summary>Records the producer could not deliver; after the first one the engine must stop committing offsets.</summary>
+    public long DeliveryErrors => Interlocked.Read(ref _deliveryErrors);
+
+    /// <summary>The delivery handler <see cref="Send"/> uses by default; a caller's own handler should call it too.</summary>
+    public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
+
+    /// <summary>Says once per kind of error what went wrong; a fatal error every time.</summary>
+    public void ReportError(Error error)
+    {
+        if (error.IsFatal)
+            _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _bootstrapServers, error.Reason, error.Code);
+        else if (_reportedErrors.TryAdd(error.Code, true))
+            _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying; check that the broker is running and reachable.",
+                _bootstrapServers, error.Reason, error.Code);
+    }
+
+    /// <summary>Produces, waiting while the producer's queue is full (the broker is slower than the engine).</summary>
+    public void Send(string topic, byte[]? key, byte[]? value, Headers? headers, CancellationToken cancel,
+        Action<DeliveryReport<byte[], byte[]>>? onDelivery = null)
+    {
+        var message = new Message<byte[], byte[]> { Key = key!, Value = value!, Headers = headers };
+        while (true)
+        {
+            try
+            {
+                Producer.Produce(topic, message, onDelivery ?? OnDelivery);
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                cancel.ThrowIfCancellationRequested();
+                Thread.Sleep(10);
+            }
+        }
+    }
+
+    /// <summary>The original record, unchanged, to a side topic, with headers saying which engine sent it there and why.</summary>
+    public void SideOutput(string topic, Message<byte[], byte[]> original, string? error, CancellationToken cancel)
+    {
+        var headers = new Headers { { "engine", _engineHeader } };
+        if (error is not null) headers.Add("error", Encoding.UTF8.GetBytes(error));
+        Send(topic, original.Key, original.Value, headers, cancel);
+    }
+
+    /// <summary>Records in the assigned partitions past the consumer's position; null when the client could not tell.</summary>
+    public long? ConsumerLag()
+    {
+        try
+        {
+            long lag = 0;
+            foreach (var tp in Consumer.Assignment)
+            {
+                var high = Consumer.GetWatermarkOffsets(tp).High;
+                var position = Consumer.Position(tp);
+                if (high != Offset.Unset && position != Offset.Unset) lag += Math.Max(0, high.Value - position.Value);
+            }
+            return lag;
+        }
+        catch (KafkaException e)
+        {
+            ReportError(e.Error);
+            return null;
+        }
+    }
+
+    /// <summary>Leaves the group now (not after the session timeout) and releases both clients.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            Consumer.Close();
+        }
+        catch (KafkaException e)
+        {
+            ReportError(e.Error);
+        }
+        Consumer.Dispose();
+        Producer.Dispose();
+    }
+
+    private void CountFailure(DeliveryReport<byte[], byte[]> report)
+    {
+        if (report.Error.IsError && Interlocked.Increment(ref _deliveryErrors) == 1)
+            _logger.LogError(
+                "{Engine} could not deliver to {Topic}: {Reason}. Offsets are no longer committed; restart the engine to re-read and re-emit everything since the last commit.",
+                _engine, report.Topic, report.Error.Reason);
+    }
+}
