@@ -30,6 +30,12 @@ public sealed class PipelineSettings
     /// <summary>Processing-time trigger of the micro-batch engines.</summary>
     public TimeSpan TriggerInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How far an event's time may run ahead of the clock before it is taken for a broken producer clock: such an event
+    /// (or one with a non-positive time) is dead-lettered and never moves the watermark.
+    /// </summary>
+    public TimeSpan MaxEventTimeSkew { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>CSV file with the static campaign catalog that every engine joins with.</summary>
     public string CatalogPath { get; set; } = "";
 
@@ -44,6 +50,7 @@ public sealed class PipelineSettings
             $"Pipeline:WindowSize ({WindowSize}) must not be smaller than the watermark's tick, Pipeline:WatermarkInterval ({WatermarkInterval}).");
         Require(IdleTimeout > TimeSpan.Zero, $"Pipeline:IdleTimeout must be positive (got {IdleTimeout}).");
         Require(TriggerInterval > TimeSpan.Zero, $"Pipeline:TriggerInterval must be positive (got {TriggerInterval}).");
+        Require(MaxEventTimeSkew > TimeSpan.Zero, $"Pipeline:MaxEventTimeSkew must be positive (got {MaxEventTimeSkew}).");
         Require(Topics.All.Distinct().Count() == Topics.All.Count, "Pipeline:Topics must name four different topics.");
         return this;
     }

@@ -13,6 +13,8 @@ public sealed class FlinkOptions
     public const string Section = "Flink";
     public const string GatewayConnection = "flink-gateway";
     public const string RestConnection = "flink-rest";
+    public const string AtLeastOnce = "at-least-once";
+    public const string ExactlyOnce = "exactly-once";
 
     /// <summary>The SQL Gateway's REST endpoint, e.g. http://localhost:8083.</summary>
     public string GatewayUrl { get; set; } = "";
@@ -34,7 +36,13 @@ public sealed class FlinkOptions
     /// <summary>Parallelism of the job; 0 means one task per events partition.</summary>
     public int Parallelism { get; set; }
 
-    /// <summary>Checkpoints commit the source's Kafka offsets and flush the sink (at-least-once).</summary>
+    /// <summary>
+    /// The Kafka sink's guarantee (sink.delivery-guarantee): at-least-once (checkpoints flush the sink), or exactly-once
+    /// (each checkpoint's rows in one Kafka transaction, visible to read_committed readers when the checkpoint completes).
+    /// </summary>
+    public string DeliveryGuarantee { get; set; } = AtLeastOnce;
+
+    /// <summary>Checkpoints commit the source's Kafka offsets and flush (or, exactly-once, commit) the sink.</summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often the job's state and metrics are read from the JobManager.</summary>
@@ -42,6 +50,9 @@ public sealed class FlinkOptions
 
     /// <summary>How long to wait for the gateway to answer at start, and for one statement to finish.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>The job's parallelism: <see cref="Parallelism"/>, or one task per events partition when it is 0.</summary>
+    public int EffectiveParallelism(PipelineSettings pipeline) => Parallelism > 0 ? Parallelism : pipeline.Partitions;
 
     /// <summary>Fills the URLs and Kafka address from the connection strings, then checks every setting (the gateway's only when it will be called).</summary>
     public FlinkOptions Resolve(IConfiguration configuration, bool requireGateway = true)
@@ -62,6 +73,8 @@ public sealed class FlinkOptions
         Require(CatalogPath.Length > 0, "Flink:CatalogPath must name the campaign catalog as the Flink cluster reads it, e.g. file:///opt/ctr/campaigns.csv.");
         Require(JobName.Length > 0 && GroupId.Length > 0, "Flink:JobName and Flink:GroupId must not be empty.");
         Require(Parallelism is >= 0 and <= 1024, $"Flink:Parallelism must be between 0 (one per partition) and 1024 (got {Parallelism}).");
+        Require(DeliveryGuarantee is AtLeastOnce or ExactlyOnce,
+            $"Flink:DeliveryGuarantee must be {AtLeastOnce} or {ExactlyOnce} (got '{DeliveryGuarantee}').");
         Require(CheckpointInterval >= TimeSpan.FromSeconds(1), $"Flink:CheckpointInterval must be at least 1 s (got {CheckpointInterval}).");
         Require(PollInterval > TimeSpan.Zero, $"Flink:PollInterval must be positive (got {PollInterval}).");
         Require(StartupTimeout > TimeSpan.Zero, $"Flink:StartupTimeout must be positive (got {StartupTimeout}).");

@@ -13,15 +13,21 @@ namespace FlinkGateway;
 /// window could not follow it. The catalog is therefore a versioned table (primary key ad_id, every row valid from
 /// the epoch), which keeps the events' rowtime. Epoch milliseconds come back out of TIMESTAMP values through
 /// DATE_FORMAT, because Flink allows no CAST from TIMESTAMP or TIMESTAMP_LTZ to BIGINT; the session time zone is UTC
-/// for that, and TIMESTAMP_LTZ values are cast to TIMESTAMP(3) in it first.
+/// for that, and TIMESTAMP_LTZ values are cast to TIMESTAMP(3) in it first. Every identifier is quoted with
+/// backticks: Flink reserves many common words (VIEWS among them, a column of the result), and a reserved word used
+/// bare fails the statement in Flink's parser.
 /// </remarks>
 public static class FlinkSqlJob
 {
     public static IReadOnlyList<string> Statements(PipelineSettings pipeline, FlinkOptions flink)
     {
         var topics = pipeline.Topics;
-        var parallelism = flink.Parallelism > 0 ? flink.Parallelism : pipeline.Partitions;
+        var parallelism = flink.EffectiveParallelism(pipeline);
         var kafka = Literal(flink.KafkaBootstrapServers);
+        // An event time that cannot be right (not positive, or further ahead of its Kafka timestamp than the skew
+        // allows) neither counts nor moves the watermark: for it the watermark expression is NULL, which Flink's
+        // watermark generator ignores.
+        var plausible = $"`event_time` > 0 AND `event_ts` <= `kafka_ts` + {Interval(pipeline.MaxEventTimeSkew)}";
         return
         [
             Set("table.local-time-zone", "UTC"),
@@ -29,16 +35,17 @@ public static class FlinkSqlJob
             Set("parallelism.default", parallelism.ToString(CultureInfo.InvariantCulture)),
             Set("table.exec.source.idle-timeout", Duration(pipeline.IdleTimeout)),
             Set("execution.checkpointing.interval", Duration(flink.CheckpointInterval)),
+            // A missing event_time must not make the rowtime NULL: Flink fails the job on a NULL rowtime.
             $"""
-            CREATE TEMPORARY TABLE events (
-              event_id BIGINT,
-              event_type STRING,
-              ad_id INT,
-              user_id INT,
-              event_time BIGINT,
-              kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-              event_ts AS TO_TIMESTAMP_LTZ(event_time, 3),
-              WATERMARK FOR event_ts AS event_ts - {Interval(pipeline.WatermarkDelay)}
+            CREATE TEMPORARY TABLE `events` (
+              `event_id` BIGINT,
+              `event_type` STRING,
+              `ad_id` INT,
+              `user_id` INT,
+              `event_time` BIGINT,
+              `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+              `event_ts` AS TO_TIMESTAMP_LTZ(COALESCE(`event_time`, 0), 3),
+              WATERMARK FOR `event_ts` AS CASE WHEN {plausible} THEN `event_ts` - {Interval(pipeline.WatermarkDelay)} END
             ) WITH (
               'connector' = 'kafka',
               'topic' = {Literal(topics.Events)},
@@ -51,20 +58,20 @@ public static class FlinkSqlJob
             )
             """,
             $"""
-            CREATE TEMPORARY VIEW valid_events AS
-            SELECT event_type, ad_id, event_ts, kafka_ts
-            FROM events
-            WHERE event_time IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')
+            CREATE TEMPORARY VIEW `valid_events` AS
+            SELECT `event_type`, `ad_id`, `event_ts`, `kafka_ts`
+            FROM `events`
+            WHERE `ad_id` IS NOT NULL AND `event_type` IN ('view', 'click') AND {plausible}
             """,
             $"""
-            CREATE TEMPORARY TABLE campaigns (
-              ad_id INT NOT NULL,
-              campaign_id INT NOT NULL,
-              campaign_name STRING,
-              advertiser STRING,
-              valid_from AS TO_TIMESTAMP_LTZ(0, 3),
-              WATERMARK FOR valid_from AS valid_from,
-              PRIMARY KEY (ad_id) NOT ENFORCED
+            CREATE TEMPORARY TABLE `campaigns` (
+              `ad_id` INT NOT NULL,
+              `campaign_id` INT NOT NULL,
+              `campaign_name` STRING,
+              `advertiser` STRING,
+              `valid_from` AS TO_TIMESTAMP_LTZ(0, 3),
+              WATERMARK FOR `valid_from` AS `valid_from`,
+              PRIMARY KEY (`ad_id`) NOT ENFORCED
             ) WITH (
               'connector' = 'filesystem',
               'path' = {Literal(flink.CatalogPath)},
@@ -72,23 +79,23 @@ public static class FlinkSqlJob
             )
             """,
             """
-            CREATE TEMPORARY VIEW campaign_events AS
-            SELECT c.campaign_id, e.event_type, e.event_ts, e.kafka_ts
-            FROM valid_events AS e
-            JOIN campaigns FOR SYSTEM_TIME AS OF e.event_ts AS c ON e.ad_id = c.ad_id
+            CREATE TEMPORARY VIEW `campaign_events` AS
+            SELECT `c`.`campaign_id`, `e`.`event_type`, `e`.`event_ts`, `e`.`kafka_ts`
+            FROM `valid_events` AS `e`
+            JOIN `campaigns` FOR SYSTEM_TIME AS OF `e`.`event_ts` AS `c` ON `e`.`ad_id` = `c`.`ad_id`
             """,
             $"""
-            CREATE TEMPORARY TABLE ctr_results (
-              result_key STRING,
-              engine STRING,
-              window_start BIGINT,
-              window_end BIGINT,
-              campaign_id INT,
-              views BIGINT,
-              clicks BIGINT,
-              ctr DOUBLE,
-              max_event_kafka_ts BIGINT,
-              computed_at BIGINT,
+            CREATE TEMPORARY TABLE `ctr_results` (
+              `result_key` STRING,
+              `engine` STRING,
+              `window_start` BIGINT,
+              `window_end` BIGINT,
+              `campaign_id` INT,
+              `views` BIGINT,
+              `clicks` BIGINT,
+              `ctr` DOUBLE,
+              `max_event_kafka_ts` BIGINT,
+              `computed_at` BIGINT,
               `final` BOOLEAN
             ) WITH (
               'connector' = 'kafka',
@@ -97,41 +104,50 @@ public static class FlinkSqlJob
               'key.format' = 'raw',
               'key.fields' = 'result_key',
               'value.format' = 'json',
-              'value.fields-include' = 'EXCEPT_KEY'
+              'value.fields-include' = 'EXCEPT_KEY'{SinkGuarantee(flink)}
             )
             """,
             // computed_at is taken once per row in its own projection: the epoch conversion reads its value twice, and
             // two evaluations of the clock could straddle a second. Flink does not merge projections that would
             // evaluate a non-deterministic function more than once.
             $"""
-            INSERT INTO ctr_results
+            INSERT INTO `ctr_results`
             SELECT
-              CAST(campaign_id AS STRING),
+              CAST(`campaign_id` AS STRING),
               {Literal(Engines.Flink)},
               {EpochMillis("window_start")},
               {EpochMillis("window_end")},
-              campaign_id,
-              views,
-              clicks,
-              CASE WHEN views = 0 THEN 0E0 ELSE CAST(clicks AS DOUBLE) / views END,
+              `campaign_id`,
+              `views`,
+              `clicks`,
+              CASE WHEN `views` = 0 THEN 0E0 ELSE CAST(`clicks` AS DOUBLE) / `views` END,
               {EpochMillis("max_event_kafka_ts")},
               {EpochMillis("computed_at")},
               TRUE
             FROM (
-              SELECT window_start, window_end, campaign_id, views, clicks, max_event_kafka_ts,
-                CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS computed_at
+              SELECT `window_start`, `window_end`, `campaign_id`, `views`, `clicks`, `max_event_kafka_ts`,
+                CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS `computed_at`
               FROM (
-                SELECT window_start, window_end, campaign_id,
-                  COUNT(*) FILTER (WHERE event_type = 'view') AS views,
-                  COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
-                  CAST(MAX(kafka_ts) AS TIMESTAMP(3)) AS max_event_kafka_ts
-                FROM TABLE(TUMBLE(TABLE campaign_events, DESCRIPTOR(event_ts), {Interval(pipeline.WindowSize)}))
-                GROUP BY window_start, window_end, campaign_id
+                SELECT `window_start`, `window_end`, `campaign_id`,
+                  COUNT(*) FILTER (WHERE `event_type` = 'view') AS `views`,
+                  COUNT(*) FILTER (WHERE `event_type` = 'click') AS `clicks`,
+                  CAST(MAX(`kafka_ts`) AS TIMESTAMP(3)) AS `max_event_kafka_ts`
+                FROM TABLE(TUMBLE(TABLE `campaign_events`, DESCRIPTOR(`event_ts`), {Interval(pipeline.WindowSize)}))
+                GROUP BY `window_start`, `window_end`, `campaign_id`
               )
             )
             """,
         ];
     }
+
+    /// <summary>
+    /// The sink's delivery guarantee. Exactly-once writes each checkpoint's rows in a Kafka transaction committed when
+    /// the checkpoint completes (two-phase commit); its transaction timeout must stay within the broker's
+    /// transaction.max.timeout.ms (15 minutes by default), well below the connector's own default of one hour.
+    /// </summary>
+    private static string SinkGuarantee(FlinkOptions flink) => flink.DeliveryGuarantee == FlinkOptions.ExactlyOnce
+        ? $",\n  'sink.delivery-guarantee' = 'exactly-once',\n  'sink.transactional-id-prefix' = {Literal(flink.JobName)},\n  'properties.transaction.timeout.ms' = '900000'"
+        : ",\n  'sink.delivery-guarantee' = 'at-least-once'";
 
     /// <summary>A SQL string literal.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
@@ -153,7 +169,7 @@ public static class FlinkSqlJob
 
     /// <summary>A TIMESTAMP(3) column as epoch milliseconds (BIGINT), read in the session's time zone, UTC.</summary>
     public static string EpochMillis(string column) =>
-        $"UNIX_TIMESTAMP(DATE_FORMAT({column}, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT({column}, 'SSS') AS BIGINT)";
+        $"UNIX_TIMESTAMP(DATE_FORMAT(`{column}`, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT(`{column}`, 'SSS') AS BIGINT)";
 
     private static string Set(string key, string value) => $"SET {Literal(key)} = {Literal(value)}";
 }

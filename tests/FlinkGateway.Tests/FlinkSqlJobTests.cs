@@ -8,7 +8,7 @@ public sealed class FlinkSqlJobTests
     private static FlinkOptions Options(string kafka = "kafka:9093") => new() { KafkaBootstrapServers = kafka, GatewayUrl = "http://localhost:8083" };
 
     private const string EpochMillisOfWindowStart =
-        "UNIX_TIMESTAMP(DATE_FORMAT(window_start, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT(window_start, 'SSS') AS BIGINT)";
+        "UNIX_TIMESTAMP(DATE_FORMAT(`window_start`, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT(`window_start`, 'SSS') AS BIGINT)";
 
     [Fact]
     public void Default_configuration_submits_exactly_this_job()
@@ -23,15 +23,15 @@ public sealed class FlinkSqlJobTests
             "SET 'table.exec.source.idle-timeout' = '5 s'",
             "SET 'execution.checkpointing.interval' = '10 s'",
             """
-            CREATE TEMPORARY TABLE events (
-              event_id BIGINT,
-              event_type STRING,
-              ad_id INT,
-              user_id INT,
-              event_time BIGINT,
-              kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-              event_ts AS TO_TIMESTAMP_LTZ(event_time, 3),
-              WATERMARK FOR event_ts AS event_ts - INTERVAL '2' SECOND
+            CREATE TEMPORARY TABLE `events` (
+              `event_id` BIGINT,
+              `event_type` STRING,
+              `ad_id` INT,
+              `user_id` INT,
+              `event_time` BIGINT,
+              `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+              `event_ts` AS TO_TIMESTAMP_LTZ(COALESCE(`event_time`, 0), 3),
+              WATERMARK FOR `event_ts` AS CASE WHEN `event_time` > 0 AND `event_ts` <= `kafka_ts` + INTERVAL '300' SECOND(3) THEN `event_ts` - INTERVAL '2' SECOND END
             ) WITH (
               'connector' = 'kafka',
               'topic' = 'events',
@@ -44,20 +44,20 @@ public sealed class FlinkSqlJobTests
             )
             """,
             """
-            CREATE TEMPORARY VIEW valid_events AS
-            SELECT event_type, ad_id, event_ts, kafka_ts
-            FROM events
-            WHERE event_time IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')
+            CREATE TEMPORARY VIEW `valid_events` AS
+            SELECT `event_type`, `ad_id`, `event_ts`, `kafka_ts`
+            FROM `events`
+            WHERE `ad_id` IS NOT NULL AND `event_type` IN ('view', 'click') AND `event_time` > 0 AND `event_ts` <= `kafka_ts` + INTERVAL '300' SECOND(3)
             """,
             """
-            CREATE TEMPORARY TABLE campaigns (
-              ad_id INT NOT NULL,
-              campaign_id INT NOT NULL,
-              campaign_name STRING,
-              advertiser STRING,
-              valid_from AS TO_TIMESTAMP_LTZ(0, 3),
-              WATERMARK FOR valid_from AS valid_from,
-              PRIMARY KEY (ad_id) NOT ENFORCED
+            CREATE TEMPORARY TABLE `campaigns` (
+              `ad_id` INT NOT NULL,
+              `campaign_id` INT NOT NULL,
+              `campaign_name` STRING,
+              `advertiser` STRING,
+              `valid_from` AS TO_TIMESTAMP_LTZ(0, 3),
+              WATERMARK FOR `valid_from` AS `valid_from`,
+              PRIMARY KEY (`ad_id`) NOT ENFORCED
             ) WITH (
               'connector' = 'filesystem',
               'path' = 'file:///opt/ctr/campaigns.csv',
@@ -65,23 +65,23 @@ public sealed class FlinkSqlJobTests
             )
             """,
             """
-            CREATE TEMPORARY VIEW campaign_events AS
-            SELECT c.campaign_id, e.event_type, e.event_ts, e.kafka_ts
-            FROM valid_events AS e
-            JOIN campaigns FOR SYSTEM_TIME AS OF e.event_ts AS c ON e.ad_id = c.ad_id
+            CREATE TEMPORARY VIEW `campaign_events` AS
+            SELECT `c`.`campaign_id`, `e`.`event_type`, `e`.`event_ts`, `e`.`kafka_ts`
+            FROM `valid_events` AS `e`
+            JOIN `campaigns` FOR SYSTEM_TIME AS OF `e`.`event_ts` AS `c` ON `e`.`ad_id` = `c`.`ad_id`
             """,
             """
-            CREATE TEMPORARY TABLE ctr_results (
-              result_key STRING,
-              engine STRING,
-              window_start BIGINT,
-              window_end BIGINT,
-              campaign_id INT,
-              views BIGINT,
-              clicks BIGINT,
-              ctr DOUBLE,
-              max_event_kafka_ts BIGINT,
-              computed_at BIGINT,
+            CREATE TEMPORARY TABLE `ctr_results` (
+              `result_key` STRING,
+              `engine` STRING,
+              `window_start` BIGINT,
+              `window_end` BIGINT,
+              `campaign_id` INT,
+              `views` BIGINT,
+              `clicks` BIGINT,
+              `ctr` DOUBLE,
+              `max_event_kafka_ts` BIGINT,
+              `computed_at` BIGINT,
               `final` BOOLEAN
             ) WITH (
               'connector' = 'kafka',
@@ -90,33 +90,34 @@ public sealed class FlinkSqlJobTests
               'key.format' = 'raw',
               'key.fields' = 'result_key',
               'value.format' = 'json',
-              'value.fields-include' = 'EXCEPT_KEY'
+              'value.fields-include' = 'EXCEPT_KEY',
+              'sink.delivery-guarantee' = 'at-least-once'
             )
             """,
             $"""
-            INSERT INTO ctr_results
+            INSERT INTO `ctr_results`
             SELECT
-              CAST(campaign_id AS STRING),
+              CAST(`campaign_id` AS STRING),
               'flink',
               {EpochMillisOfWindowStart},
               {EpochMillisOfWindowStart.Replace("window_start", "window_end")},
-              campaign_id,
-              views,
-              clicks,
-              CASE WHEN views = 0 THEN 0E0 ELSE CAST(clicks AS DOUBLE) / views END,
+              `campaign_id`,
+              `views`,
+              `clicks`,
+              CASE WHEN `views` = 0 THEN 0E0 ELSE CAST(`clicks` AS DOUBLE) / `views` END,
               {EpochMillisOfWindowStart.Replace("window_start", "max_event_kafka_ts")},
               {EpochMillisOfWindowStart.Replace("window_start", "computed_at")},
               TRUE
             FROM (
-              SELECT window_start, window_end, campaign_id, views, clicks, max_event_kafka_ts,
-                CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS computed_at
+              SELECT `window_start`, `window_end`, `campaign_id`, `views`, `clicks`, `max_event_kafka_ts`,
+                CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS `computed_at`
               FROM (
-                SELECT window_start, window_end, campaign_id,
-                  COUNT(*) FILTER (WHERE event_type = 'view') AS views,
-                  COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
-                  CAST(MAX(kafka_ts) AS TIMESTAMP(3)) AS max_event_kafka_ts
-                FROM TABLE(TUMBLE(TABLE campaign_events, DESCRIPTOR(event_ts), INTERVAL '10' SECOND))
-                GROUP BY window_start, window_end, campaign_id
+                SELECT `window_start`, `window_end`, `campaign_id`,
+                  COUNT(*) FILTER (WHERE `event_type` = 'view') AS `views`,
+                  COUNT(*) FILTER (WHERE `event_type` = 'click') AS `clicks`,
+                  CAST(MAX(`kafka_ts`) AS TIMESTAMP(3)) AS `max_event_kafka_ts`
+                FROM TABLE(TUMBLE(TABLE `campaign_events`, DESCRIPTOR(`event_ts`), INTERVAL '10' SECOND))
+                GROUP BY `window_start`, `window_end`, `campaign_id`
               )
             )
             """,
@@ -139,8 +140,8 @@ public sealed class FlinkSqlJobTests
 
         var sql = string.Join("\n;\n", FlinkSqlJob.Statements(pipeline, options));
 
-        Assert.Contains("TUMBLE(TABLE campaign_events, DESCRIPTOR(event_ts), INTERVAL '60' SECOND)", sql);
-        Assert.Contains("WATERMARK FOR event_ts AS event_ts - INTERVAL '0.5' SECOND", sql);
+        Assert.Contains("TUMBLE(TABLE `campaign_events`, DESCRIPTOR(`event_ts`), INTERVAL '60' SECOND)", sql);
+        Assert.Contains("THEN `event_ts` - INTERVAL '0.5' SECOND END", sql);
         Assert.Contains("SET 'table.exec.source.idle-timeout' = '1500 ms'", sql);
         Assert.Contains("SET 'parallelism.default' = '8'", sql);
         Assert.Contains("SET 'execution.checkpointing.interval' = '30 s'", sql);
@@ -157,8 +158,8 @@ public sealed class FlinkSqlJobTests
         options.Parallelism = 2;
 
         var statements = FlinkSqlJob.Statements(pipeline, options);
-        var events = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE events", StringComparison.Ordinal));
-        var sink = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE ctr_results", StringComparison.Ordinal));
+        var events = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `events`", StringComparison.Ordinal));
+        var sink = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `ctr_results`", StringComparison.Ordinal));
 
         Assert.Contains("'topic' = 'ad_events'", events);
         Assert.Contains("'properties.bootstrap.servers' = 'broker-1:9092,broker-2:9092'", events);
@@ -168,7 +169,37 @@ public sealed class FlinkSqlJobTests
         Assert.Contains("'path' = 's3://bucket/campaign''s.csv'", string.Join("\n", statements));
         Assert.Contains("SET 'pipeline.name' = 'ctr-bench'", statements);
         Assert.Contains("SET 'parallelism.default' = '2'", statements); // Flink:Parallelism wins over the partitions
-        Assert.StartsWith("INSERT INTO ctr_results", statements[^1]);
+        Assert.StartsWith("INSERT INTO `ctr_results`", statements[^1]);
+    }
+
+    [Fact]
+    public void An_event_time_beyond_the_skew_ahead_of_its_kafka_timestamp_neither_counts_nor_moves_the_watermark()
+    {
+        var statements = FlinkSqlJob.Statements(new PipelineSettings { MaxEventTimeSkew = TimeSpan.FromSeconds(30) }, Options());
+        const string plausible = "`event_time` > 0 AND `event_ts` <= `kafka_ts` + INTERVAL '30' SECOND";
+
+        var events = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `events`", StringComparison.Ordinal));
+        Assert.Contains($"WATERMARK FOR `event_ts` AS CASE WHEN {plausible} THEN `event_ts` - INTERVAL '2' SECOND END", events);
+        Assert.Contains("`event_ts` AS TO_TIMESTAMP_LTZ(COALESCE(`event_time`, 0), 3)", events); // never a NULL rowtime
+        Assert.EndsWith($"AND {plausible}", statements.Single(s => s.StartsWith("CREATE TEMPORARY VIEW `valid_events`", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Exactly_once_makes_the_sink_transactional_within_the_brokers_default_transaction_limit()
+    {
+        var options = Options();
+        options.DeliveryGuarantee = FlinkOptions.ExactlyOnce;
+        options.JobName = "ctr-bench";
+
+        var sink = FlinkSqlJob.Statements(new PipelineSettings(), options).Single(s => s.StartsWith("CREATE TEMPORARY TABLE `ctr_results`", StringComparison.Ordinal));
+
+        Assert.EndsWith("""
+              'value.fields-include' = 'EXCEPT_KEY',
+              'sink.delivery-guarantee' = 'exactly-once',
+              'sink.transactional-id-prefix' = 'ctr-bench',
+              'properties.transaction.timeout.ms' = '900000'
+            )
+            """, sink);
     }
 
     [Fact]

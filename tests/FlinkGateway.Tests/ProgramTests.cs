@@ -13,6 +13,8 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("http://127.0.0.1:9", "Flink__Parallelism=-1", "Flink:Parallelism must be between 0")]
     [InlineData("http://127.0.0.1:9", "Flink__CheckpointInterval=00:00:00.1", "Flink:CheckpointInterval must be at least 1 s")]
     [InlineData("http://127.0.0.1:9", "Pipeline__WindowSize=00:00:00", "Pipeline:WindowSize must be positive")]
+    [InlineData("http://127.0.0.1:9", "Flink__DeliveryGuarantee=exactly_once", "Flink:DeliveryGuarantee must be at-least-once or exactly-once (got 'exactly_once')")]
+    [InlineData("http://127.0.0.1:9", "Pipeline__MaxEventTimeSkew=00:00:00", "Pipeline:MaxEventTimeSkew must be positive")]
     public async Task Invalid_configuration_ends_with_one_clear_line_and_exit_code_2(string gateway, string setting, string expected)
     {
         WorkerProcess.AssertConfigurationError(await RunAsync(Worker(gateway, setting)), expected);
@@ -34,14 +36,14 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task A_statement_flink_rejects_ends_the_process_with_exit_code_1_and_flinks_message_in_its_log()
     {
-        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE ctr_results"));
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE `ctr_results`"));
 
         var (exitCode, stdout, _) = await RunAsync(Worker(flink.Address.ToString()));
         output.WriteLine(stdout);
 
         Assert.Equal(1, exitCode);
         Assert.Contains("Flink rejected a statement: ValidationException: Could not find any factory for identifier 'kafka'", stdout);
-        Assert.Contains("CREATE TEMPORARY TABLE ctr_results (", stdout);
+        Assert.Contains("CREATE TEMPORARY TABLE `ctr_results` (", stdout);
         Assert.DoesNotContain("FetchResultsHandler.java", stdout);
         Assert.Single(flink.ClosedSessions);
     }
