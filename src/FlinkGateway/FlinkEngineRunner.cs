@@ -26,7 +26,7 @@ public sealed class FlinkEngineRunner(
         try
         {
             jobId = await SubmitAsync(session, stop);
-            await FollowAsync(jobId, stop);
+            await FollowAsync(session, jobId, stop);
         }
         finally
         {
@@ -64,47 +64,69 @@ public sealed class FlinkEngineRunner(
         }
         var jobId = last?.JobId ?? throw new FlinkException("The INSERT statement finished, but the SQL Gateway named no job.");
         logger.LogInformation("Flink job {JobId} ({Name}) submitted: {Window} tumbling windows, watermark {Watermark} behind, parallelism {Parallelism}",
-            jobId, options.JobName, pipeline.WindowSize, pipeline.WatermarkDelay, options.Parallelism > 0 ? options.Parallelism : pipeline.Partitions);
+            jobId, options.JobName, pipeline.WindowSize, pipeline.WatermarkDelay, options.EffectiveParallelism(pipeline));
         return jobId;
     }
 
-    /// <summary>Polls the job until the process stops; without a JobManager address there is nothing to poll.</summary>
-    private async Task FollowAsync(string jobId, CancellationToken stop)
+    /// <summary>
+    /// Until the process stops, every poll interval: a heartbeat keeps the gateway session alive (the gateway closes a
+    /// session idle for sql-gateway.session.idle-timeout, 10 minutes by default, and the session is what stops the job
+    /// when there is no JobManager address), and the job's state and metrics are read when the JobManager is known.
+    /// </summary>
+    private async Task FollowAsync(string session, string jobId, CancellationToken stop)
     {
         if (rest is null)
-        {
             logger.LogInformation("No JobManager REST address (ConnectionStrings:flink-rest): the job's state and metrics are not followed");
-            await Task.Delay(Timeout.Infinite, stop).ContinueWith(_ => { }, TaskScheduler.Default);
-            return;
-        }
 
         var state = "";
         using var timer = new PeriodicTimer(options.PollInterval);
-        do
+        try
         {
-            FlinkJobDetails job;
-            try
+            do
             {
-                job = await rest.GetJobAsync(jobId, stop);
+                await HeartbeatAsync(session, stop);
+                if (rest is null) continue;
+                FlinkJobDetails job;
+                try
+                {
+                    job = await rest.GetJobAsync(jobId, stop);
+                }
+                catch (FlinkException e)
+                {
+                    logger.LogWarning("Cannot read the state of Flink job {JobId}: {Reason}", jobId, e.Message);
+                    continue;
+                }
+                if (job.State != state)
+                {
+                    logger.LogInformation("Flink job {JobId} is {State}", jobId, job.State);
+                    state = job.State;
+                }
+                metrics.Update(job, await BackPressureAsync(rest, job, stop));
+                if (Ended.Contains(job.State))
+                {
+                    var reason = job.State == "FAILED" ? await RootExceptionAsync(rest, jobId, stop) : null;
+                    throw new FlinkException($"The Flink job {jobId} ended as {job.State}{(reason is null ? "" : $": {reason}")}");
+                }
             }
-            catch (FlinkException e)
-            {
-                logger.LogWarning("Cannot read the state of Flink job {JobId}: {Reason}", jobId, e.Message);
-                continue;
-            }
-            if (job.State != state)
-            {
-                logger.LogInformation("Flink job {JobId} is {State}", jobId, job.State);
-                state = job.State;
-            }
-            metrics.Update(job, await BackPressureAsync(rest, job, stop));
-            if (Ended.Contains(job.State))
-            {
-                var reason = job.State == "FAILED" ? await RootExceptionAsync(rest, jobId, stop) : null;
-                throw new FlinkException($"The Flink job {jobId} ended as {job.State}{(reason is null ? "" : $": {reason}")}");
-            }
+            while (await timer.NextTickAsync(stop));
         }
-        while (await timer.NextTickAsync(stop));
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped: RunAsync cancels the job and closes the session.
+        }
+    }
+
+    /// <summary>A missed heartbeat is retried on the next poll; the session lives minutes without one.</summary>
+    private async Task HeartbeatAsync(string session, CancellationToken stop)
+    {
+        try
+        {
+            await gateway.HeartbeatAsync(session, stop);
+        }
+        catch (FlinkException e)
+        {
+            logger.LogWarning("SQL Gateway session heartbeat failed: {Reason}", e.Message);
+        }
     }
 
     private async Task<IReadOnlyDictionary<string, FlinkBackPressure>> BackPressureAsync(FlinkRestClient jobManager, FlinkJobDetails job, CancellationToken stop)

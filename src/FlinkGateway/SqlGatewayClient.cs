@@ -32,6 +32,10 @@ public sealed class SqlGatewayClient(HttpClient http, TimeSpan statementTimeout)
         return body?["sessionHandle"]?.GetValue<string>() ?? throw new FlinkException("The SQL Gateway opened a session but sent no sessionHandle.");
     }
 
+    /// <summary>POST /v2/sessions/{session}/heartbeat: keeps an idle session from expiring.</summary>
+    public Task HeartbeatAsync(string session, CancellationToken cancel) =>
+        SendAsync(HttpMethod.Post, $"v2/sessions/{session}/heartbeat", null, cancel);
+
     /// <summary>DELETE /v2/sessions/{session}.</summary>
     public Task CloseSessionAsync(string session, CancellationToken cancel) =>
         SendAsync(HttpMethod.Delete, $"v2/sessions/{session}", null, cancel);

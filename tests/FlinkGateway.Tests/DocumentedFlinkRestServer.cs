@@ -22,6 +22,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, Operation> _operations = new();
+    private readonly ConcurrentDictionary<string, DateTime> _sessionLastAccess = new();
     private int _jobPolls;
 
     private sealed record Operation(string Statement, bool Fails)
@@ -37,6 +38,15 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
 
     /// <summary>A job of the engine's name already RUNNING on the cluster, as an earlier run would leave it.</summary>
     public bool WithLeftoverJob { get; init; }
+
+    /// <summary>
+    /// sql-gateway.session.idle-timeout: a session that receives no request (a heartbeat counts) for this long is
+    /// closed by the gateway, and every later request naming it fails as Flink's does. Null: sessions never expire.
+    /// </summary>
+    public TimeSpan? SessionIdleTimeout { get; init; }
+
+    public ConcurrentQueue<string> Heartbeats { get; } = new();
+    public ConcurrentQueue<string> ExpiredSessions { get; } = new();
 
     public ConcurrentQueue<string> Requests { get; } = new();
     public ConcurrentQueue<string> Statements { get; } = new();
@@ -69,7 +79,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
     }
 
     public static Func<DocumentedFlinkRestServer> Configure(
-        string? failStatementsContaining = null, (int, string)? jobStateChange = null, bool withLeftoverJob = false) =>
+        string? failStatementsContaining = null, (int, string)? jobStateChange = null, bool withLeftoverJob = false, TimeSpan? sessionIdleTimeout = null) =>
         () =>
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -80,6 +90,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
                 FailStatementsContaining = failStatementsContaining,
                 JobStateChange = jobStateChange,
                 WithLeftoverJob = withLeftoverJob,
+                SessionIdleTimeout = sessionIdleTimeout,
             };
             server.MapRoutes();
             return server;
@@ -90,6 +101,13 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
         _app.Use(async (context, next) =>
         {
             Requests.Enqueue($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}");
+            if (SessionOf(context.Request.Path) is { } session && !Touch(session))
+            {
+                await Error(500, "Internal server error.",
+                        $"<Exception on server side:\norg.apache.flink.table.gateway.api.utils.SqlGatewayException: Session '{session}' does not exist.\n\nEnd of exception on server side>")
+                    .ExecuteAsync(context);
+                return;
+            }
             await next();
         });
 
@@ -99,10 +117,18 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
         {
             var body = await JsonNode.ParseAsync(request.Body);
             SessionNames.Enqueue(body?["sessionName"]?.GetValue<string>() ?? "");
-            return Json(new JsonObject { ["sessionHandle"] = Guid.NewGuid().ToString() });
+            var session = Guid.NewGuid().ToString();
+            _sessionLastAccess[session] = DateTime.UtcNow;
+            return Json(new JsonObject { ["sessionHandle"] = session });
+        });
+        _app.MapPost("/v2/sessions/{session}/heartbeat", (string session) =>
+        {
+            Heartbeats.Enqueue(session);
+            return Json(new JsonObject());
         });
         _app.MapDelete("/v2/sessions/{session}", (string session) =>
         {
+            _sessionLastAccess.TryRemove(session, out _);
             ClosedSessions.Enqueue(session);
             return Json(new JsonObject { ["status"] = "CLOSED" });
         });
@@ -196,6 +222,25 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
             CancelledJobs.Enqueue(id);
             return Results.Json(new JsonObject(), statusCode: 202);
         });
+    }
+
+    /// <summary>The session a request names (/v2/sessions/{session}/...), if any.</summary>
+    private static string? SessionOf(PathString path) =>
+        path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) is ["v2", "sessions", var session, ..] ? session : null;
+
+    /// <summary>Marks the session used now; false when it does not exist, or expired since its last request.</summary>
+    private bool Touch(string session)
+    {
+        if (!_sessionLastAccess.TryGetValue(session, out var last)) return false;
+        var now = DateTime.UtcNow;
+        if (SessionIdleTimeout is { } idle && now - last > idle)
+        {
+            _sessionLastAccess.TryRemove(session, out _);
+            ExpiredSessions.Enqueue(session);
+            return false;
+        }
+        _sessionLastAccess[session] = now;
+        return true;
     }
 
     private static JsonObject Vertex(string id, string name, long read, long written) => new()

@@ -82,7 +82,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
     [Fact]
     public async Task A_failing_statement_ends_with_flinks_error_text_and_the_statement_not_a_stack_trace()
     {
-        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE events"));
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE `events`"));
         var options = Options(flink.Address, flink.Address);
         using var engine = new Engine(options, output);
         var runner = engine.Runner;
@@ -91,12 +91,12 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
 
         output.WriteLine(e.Message);
         Assert.StartsWith("Flink rejected a statement: ValidationException: Could not find any factory for identifier 'kafka'", e.Message);
-        Assert.Contains("CREATE TEMPORARY TABLE events (", e.Message);
-        Assert.StartsWith("CREATE TEMPORARY TABLE events", e.Statement);
+        Assert.Contains("CREATE TEMPORARY TABLE `events` (", e.Message);
+        Assert.StartsWith("CREATE TEMPORARY TABLE `events`", e.Statement);
         Assert.DoesNotContain("\tat ", e.Message);
         Assert.DoesNotContain(".java:", e.Message);
         // Nothing after the failed statement was sent, no job was started or cancelled, and the session was closed.
-        Assert.EndsWith("CREATE TEMPORARY TABLE events", string.Join("|", flink.Statements.Select(s => s.Split(" (")[0])));
+        Assert.EndsWith("CREATE TEMPORARY TABLE `events`", string.Join("|", flink.Statements.Select(s => s.Split(" (")[0])));
         Assert.Empty(flink.CancelledJobs);
         Assert.Single(flink.ClosedSessions);
     }
@@ -148,6 +148,44 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
 
         Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}'", flink.Statements.Last());
         Assert.DoesNotContain(flink.Requests, r => r.StartsWith("GET /jobs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_gateway_session_left_without_requests_expires_as_flinks_does()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(sessionIdleTimeout: TimeSpan.FromMilliseconds(200)));
+        using var http = FlinkClients.Http(flink.Address.ToString());
+        var gateway = new SqlGatewayClient(http, TimeSpan.FromSeconds(5));
+
+        var session = await gateway.OpenSessionAsync("idle", CancellationToken.None);
+        await Task.Delay(600);
+
+        var error = await Assert.ThrowsAnyAsync<FlinkException>(() => gateway.CloseSessionAsync(session, CancellationToken.None));
+        Assert.Contains($"Session '{session}' does not exist", error.Message);
+        Assert.Equal([session], flink.ExpiredSessions);
+    }
+
+    [Fact]
+    public async Task Heartbeats_keep_the_session_alive_past_the_gateways_idle_timeout_so_the_job_can_still_be_stopped()
+    {
+        // The job outlives the gateway's idle timeout several times over, with no JobManager address: only the session
+        // can stop the job, and nothing but the heartbeat talks to the gateway after the INSERT.
+        var idle = TimeSpan.FromMilliseconds(400);
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(sessionIdleTimeout: idle));
+        var options = Options(flink.Address, rest: null);
+        using var engine = new Engine(options, output);
+
+        using var stop = new CancellationTokenSource();
+        var run = engine.Runner.RunAsync(stop.Token);
+        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
+        await Task.Delay(idle * 4);
+        await stop.CancelAsync();
+        await run.WaitAsync(Limit);
+
+        Assert.Empty(flink.ExpiredSessions);
+        Assert.True(flink.Heartbeats.Count >= 4, $"{flink.Heartbeats.Count} heartbeats in {idle * 4}");
+        Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}'", flink.Statements.Last());
+        Assert.Single(flink.ClosedSessions);
     }
 
     private static int FreePort()
