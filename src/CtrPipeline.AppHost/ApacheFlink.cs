@@ -60,7 +60,7 @@ public static class ApacheFlink
                 ("jobmanager.rpc.address", JobManager),
                 ("taskmanager.bind-host", "0.0.0.0"),
                 ("taskmanager.host", TaskManager),
-                ("taskmanager.numberOfTaskSlots", parameters.Pipeline().Partitions.ToString(CultureInfo.InvariantCulture)),
+                ("taskmanager.numberOfTaskSlots", parameters.FlinkTaskSlots.ToString(CultureInfo.InvariantCulture)),
                 ("taskmanager.memory.process.size", "2048m")))
             .WaitFor(jobManager);
 
@@ -94,6 +94,7 @@ public static class ApacheFlink
         if (flink.Rest is not null) engine.WithReference(flink.Rest);
         if ((parameters.FlinkKafka ?? kafka.ContainerBootstrap) is { } bootstrap) engine.WithEnvironment("Flink__KafkaBootstrapServers", bootstrap);
         if (parameters.FlinkCatalog is { } catalog) engine.WithEnvironment("Flink__CatalogPath", catalog);
+        if (parameters.FlinkParallelism > 0) engine.WithEnvironment("Flink__Parallelism", parameters.FlinkParallelism.ToString(CultureInfo.InvariantCulture));
         foreach (var container in flink.Containers) engine.WaitFor(container);
         return engine;
     }

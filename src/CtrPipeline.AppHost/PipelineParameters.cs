@@ -17,9 +17,11 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// <param name="FlinkCatalog">The campaign catalog as the Flink cluster reads it, when not the copy in the AppHost's Flink image.</param>
 /// <param name="SparkKafka">Kafka as the Spark server reaches it, for an existing server.</param>
 /// <param name="SparkCatalog">The campaign catalog as the Spark server reads it, when not the file the AppHost mounts.</param>
+/// <param name="FlinkParallelism">The Flink job's parallelism (Flink:Parallelism); 0 means one task per events partition.</param>
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
-    double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null, string? SparkKafka = null, string? SparkCatalog = null)
+    double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null, string? SparkKafka = null, string? SparkCatalog = null,
+    int FlinkParallelism = 0)
 {
     public const string Section = "Parameters";
 
@@ -44,6 +46,10 @@ public sealed record PipelineParameters(
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
             throw new ConfigurationException($"Parameters:kafka-port must be a TCP port, or 0 for any free port (got '{portText}').");
 
+        var parallelismText = Get("flink-parallelism", "0");
+        if (!int.TryParse(parallelismText, NumberStyles.None, CultureInfo.InvariantCulture, out var flinkParallelism) || flinkParallelism > 1024)
+            throw new ConfigurationException($"Parameters:flink-parallelism must be between 0 (one task per events partition) and 1024 (got '{parallelismText}').");
+
         var engines = Get("engine", "all");
         var parameters = new PipelineParameters(
             mode,
@@ -57,13 +63,20 @@ public sealed record PipelineParameters(
             Optional("flink-kafka"),
             Optional("flink-catalog"),
             Optional("spark-kafka"),
-            Optional("spark-catalog"));
+            Optional("spark-catalog"),
+            flinkParallelism);
         parameters.Pipeline().Validate();
         return parameters;
     }
 
     /// <summary>The pipeline settings these parameters imply; every service receives them as Pipeline__* variables.</summary>
     public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay };
+
+    /// <summary>
+    /// Task slots for the Flink TaskManager: one per task of the job, which runs one per events partition unless a
+    /// larger parallelism is asked for (a job with more tasks than slots never gets its resources).
+    /// </summary>
+    public int FlinkTaskSlots => Math.Max(FlinkParallelism, Pipeline().Partitions);
 
     /// <summary>
     /// The engines this run starts: "all" is the engines that need no container (the native ones and sql, which falls

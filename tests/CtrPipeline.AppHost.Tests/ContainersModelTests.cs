@@ -111,6 +111,19 @@ public sealed class ContainersModelTests
         Assert.Equal([ApacheFlink.JobManager], WaitsFor(gateway));
     }
 
+
+    [Theory]
+    [InlineData("", "4", null)] // one slot per events partition
+    [InlineData("--Parameters:flink-parallelism=2", "4", "2")]
+    [InlineData("--Parameters:flink-parallelism=12", "12", "12")] // every task of a wider job gets a slot
+    public async Task The_taskmanager_has_a_slot_for_every_task_of_the_flink_job(string parameter, string slots, string? parallelism)
+    {
+        await using var builder = await Model(parameter.Length > 0 ? [parameter] : []);
+
+        var taskProperties = (await Environment(Container(builder, ApacheFlink.TaskManager)))["FLINK_PROPERTIES"].Split('\n');
+        Assert.Contains($"taskmanager.numberOfTaskSlots: {slots}", taskProperties);
+        Assert.Equal(parallelism, (await Environment(Resource(builder, Engines.Flink))).GetValueOrDefault("Flink__Parallelism"));
+    }
     [Fact]
     public async Task The_flink_engine_waits_for_its_cluster_and_gets_the_gateway_jobmanager_and_kafka_as_flink_reaches_it()
     {

@@ -37,6 +37,8 @@ public sealed class PipelineParametersTests
     [InlineData("kafka-port", "-1", "Parameters:kafka-port must be a TCP port")]
     [InlineData("traces", "-1", "Parameters:traces must be the number of events traced per second")]
     [InlineData("traces", "many", "Parameters:traces must be the number of events traced per second")]
+    [InlineData("flink-parallelism", "2000", "Parameters:flink-parallelism must be between 0 (one task per events partition) and 1024 (got '2000')")]
+    [InlineData("flink-parallelism", "-1", "Parameters:flink-parallelism must be between 0")]
     public void Bad_values_are_rejected_with_a_message_naming_the_parameter(string key, string value, string message)
     {
         var e = Assert.Throws<ConfigurationException>(() => From((key, value)));
