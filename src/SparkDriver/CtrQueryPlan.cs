@@ -6,7 +6,8 @@ namespace SparkDriver;
 
 /// <summary>
 /// The CTR streaming query as a Spark Connect plan: the same tree a Spark DataFrame program builds.
-/// Read Kafka (streaming) → parse the JSON value → keep well-formed views and clicks → watermark on event time →
+/// Read Kafka (streaming) → parse the JSON value → keep well-formed views and clicks with a plausible event time →
+/// watermark on event time →
 /// inner join with the static catalog (CSV) on ad_id → count per (tumbling window, campaign) → the result row as JSON
 /// with key campaign_id → Kafka sink, on a processing-time trigger, with a checkpoint. Expressions are Spark SQL text
 /// (ExpressionString), which Spark's own parser resolves.
@@ -43,14 +44,18 @@ public static class CtrQueryPlan
         var columns = Project(parsed,
             "e.event_type AS event_type",
             "e.ad_id AS ad_id",
+            "e.event_time AS event_time",
             "timestamp_millis(e.event_time) AS event_ts",
             "kafka_ts");
+        // Before the watermark, so that an event time that cannot be right (not positive, or further ahead of its Kafka
+        // timestamp than the skew allows: a producer with a broken clock) never moves Spark's global watermark.
+        var skewMs = ((long)pipeline.MaxEventTimeSkew.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         var valid = new Relation
         {
             Filter = new Filter
             {
                 Input = columns,
-                Condition = Sql("event_ts IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')"),
+                Condition = Sql($"event_time > 0 AND event_time <= unix_millis(kafka_ts) + {skewMs} AND ad_id IS NOT NULL AND event_type IN ('view', 'click')"),
             },
         };
         var watermarked = new Relation

@@ -60,9 +60,11 @@ public sealed class CtrQueryPlanTests
         var watermarked = join.Left.WithWatermark;
         Assert.Equal(("event_ts", watermark), (watermarked.EventTime, watermarked.DelayThreshold));
         var filter = watermarked.Input.Filter;
-        Assert.Equal("event_ts IS NOT NULL AND ad_id IS NOT NULL AND event_type IN ('view', 'click')", filter.Condition.ExpressionString.Expression);
+        Assert.Equal($"event_time > 0 AND event_time <= unix_millis(kafka_ts) + {(long)pipeline.MaxEventTimeSkew.TotalMilliseconds} AND ad_id IS NOT NULL AND event_type IN ('view', 'click')",
+            filter.Condition.ExpressionString.Expression);
         var columns = filter.Input.Project;
-        Assert.Equal(["e.event_type AS event_type", "e.ad_id AS ad_id", "timestamp_millis(e.event_time) AS event_ts", "kafka_ts"], Sql(columns.Expressions));
+        Assert.Equal(["e.event_type AS event_type", "e.ad_id AS ad_id", "e.event_time AS event_time", "timestamp_millis(e.event_time) AS event_ts", "kafka_ts"],
+            Sql(columns.Expressions));
         var parsed = columns.Input.Project;
         Assert.Equal([$"from_json(CAST(value AS STRING), '{CtrQueryPlan.EventSchema}') AS e", "timestamp AS kafka_ts"], Sql(parsed.Expressions));
         var source = parsed.Input.Read;
@@ -78,7 +80,10 @@ public sealed class CtrQueryPlanTests
     {
         var pipeline = new PipelineSettings();
         var spark = Options();
-        AssertPlan(CtrQueryPlan.StartCommand(pipeline, spark), pipeline, spark, "10 seconds", "2 seconds", "1 seconds", "true");
+        var command = CtrQueryPlan.StartCommand(pipeline, spark);
+        AssertPlan(command, pipeline, spark, "10 seconds", "2 seconds", "1 seconds", "true");
+        var filter = command.WriteStreamOperationStart.Input.Project.Input.Aggregate.Input.Join.Left.WithWatermark.Input.Filter;
+        Assert.Contains("event_time <= unix_millis(kafka_ts) + 300000 AND", filter.Condition.ExpressionString.Expression); // 5 minutes of skew
         Assert.Equal(("/opt/ctr/campaigns.csv", "/tmp/ctr-spark/checkpoints/ctr-pipeline", "append"), (spark.CatalogPath, spark.CheckpointLocation, spark.OutputMode));
     }
 
@@ -90,6 +95,7 @@ public sealed class CtrQueryPlanTests
             WindowSize = TimeSpan.FromMinutes(1),
             WatermarkDelay = TimeSpan.FromMilliseconds(500),
             TriggerInterval = TimeSpan.FromSeconds(5),
+            MaxEventTimeSkew = TimeSpan.FromSeconds(90),
             Topics = { Events = "ad_events", Results = "ctr_out" },
         };
         var spark = Options("broker-1:9092,broker-2:9092");
