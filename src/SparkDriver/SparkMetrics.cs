@@ -5,7 +5,9 @@ using CtrPipeline.Contracts;
 namespace SparkDriver;
 
 /// <summary>What one micro-batch's progress report says, as far as the pipeline watches it.</summary>
-public sealed record SparkProgress(long BatchId, double InputRowsPerSecond, double ProcessedRowsPerSecond, long BatchDurationMs, DateTimeOffset? Watermark)
+/// <param name="RowsDroppedByWatermark">Rows the batch's stateful operators dropped as older than the watermark: Spark's late events.</param>
+public sealed record SparkProgress(
+    long BatchId, double InputRowsPerSecond, double ProcessedRowsPerSecond, long BatchDurationMs, DateTimeOffset? Watermark, long RowsDroppedByWatermark)
 {
     /// <summary>Parses a StreamingQueryProgress JSON (lastProgress / recentProgress).</summary>
     public static SparkProgress Parse(string json)
@@ -17,7 +19,11 @@ public sealed record SparkProgress(long BatchId, double InputRowsPerSecond, doub
             : root.TryGetProperty("batchDuration", out var b) ? b.GetInt64() : 0;
         DateTimeOffset? watermark = root.TryGetProperty("eventTime", out var e) && e.TryGetProperty("watermark", out var w)
             && DateTimeOffset.TryParse(w.GetString(), out var parsed) ? parsed : null;
-        return new SparkProgress((long)Number("batchId"), Number("inputRowsPerSecond"), Number("processedRowsPerSecond"), duration, watermark);
+        long dropped = 0;
+        if (root.TryGetProperty("stateOperators", out var operators) && operators.ValueKind == JsonValueKind.Array)
+            foreach (var op in operators.EnumerateArray())
+                if (op.TryGetProperty("numRowsDroppedByWatermark", out var n) && n.ValueKind == JsonValueKind.Number) dropped += n.GetInt64();
+        return new SparkProgress((long)Number("batchId"), Number("inputRowsPerSecond"), Number("processedRowsPerSecond"), duration, watermark, dropped);
     }
 }
 
@@ -29,6 +35,7 @@ public sealed class SparkMetrics : IDisposable
 {
     private readonly Meter _meter = new(PipelineTelemetry.SparkMeter);
     private volatile Snapshot _snapshot = new(false, null);
+    private long _droppedByWatermark;
 
     private sealed record Snapshot(bool Active, SparkProgress? Progress);
 
@@ -46,7 +53,12 @@ public sealed class SparkMetrics : IDisposable
             "Duration of the last micro-batch (trigger execution)");
         _meter.CreateObservableGauge("ctr.spark.watermark_delay", () => Measure(p => p.Watermark is { } w ? (DateTimeOffset.UtcNow - w).TotalMilliseconds : null), "ms",
             "How far the query's event-time watermark trails the wall clock");
+        _meter.CreateObservableCounter("ctr.spark.rows_dropped_by_watermark", () => new Measurement<long>(Interlocked.Read(ref _droppedByWatermark), Engine),
+            "{row}", "Rows dropped as late by the query's stateful operators (numRowsDroppedByWatermark), summed over the batches seen");
     }
+
+    /// <summary>Counts the late rows of a batch seen for the first time.</summary>
+    public void AddDroppedByWatermark(long rows) => Interlocked.Add(ref _droppedByWatermark, rows);
 
     public void Update(bool active, SparkProgress? progress) => _snapshot = new Snapshot(active, progress ?? _snapshot.Progress);
 

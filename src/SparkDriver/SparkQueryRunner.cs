@@ -1,5 +1,6 @@
 using CtrPipeline.Contracts;
 using Google.Protobuf;
+using Grpc.Core;
 
 namespace SparkDriver;
 
@@ -35,34 +36,45 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
     {
         long lastBatch = -1;
         using var timer = new PeriodicTimer(options.PollInterval);
-        do
+        try
         {
-            try
+            do
             {
-                var status = (await spark.CommandAsync(query, c => c.Status = true, stop)).Status;
-                if (status is { IsActive: false })
+                try
                 {
-                    metrics.Update(active: false, progress: null);
-                    var failure = (await spark.CommandAsync(query, c => c.Exception = true, stop)).Exception;
-                    throw new SparkException($"The streaming query {query.Name} stopped: "
-                        + (failure?.HasExceptionMessage == true ? failure.ExceptionMessage : status.StatusMessage));
+                    var status = (await spark.CommandAsync(query, c => c.Status = true, stop)).Status;
+                    if (status is { IsActive: false })
+                    {
+                        metrics.Update(active: false, progress: null);
+                        var failure = (await spark.CommandAsync(query, c => c.Exception = true, stop)).Exception;
+                        throw new SparkException($"The streaming query {query.Name} stopped: "
+                            + (failure?.HasExceptionMessage == true ? failure.ExceptionMessage : status.StatusMessage));
+                    }
+                    var reports = (await spark.CommandAsync(query, c => c.LastProgress = true, stop)).RecentProgress?.RecentProgressJson;
+                    SparkProgress? progress = null;
+                    foreach (var report in reports ?? [])
+                    {
+                        progress = SparkProgress.Parse(report);
+                        if (progress.BatchId <= lastBatch) continue;
+                        metrics.AddDroppedByWatermark(progress.RowsDroppedByWatermark);
+                        logger.LogDebug("Batch {Batch}: {Input:0} rows/s in, {Processed:0} rows/s processed, {Duration} ms, watermark {Watermark:o}, {Dropped} late rows dropped",
+                            progress.BatchId, progress.InputRowsPerSecond, progress.ProcessedRowsPerSecond, progress.BatchDurationMs, progress.Watermark,
+                            progress.RowsDroppedByWatermark);
+                        lastBatch = progress.BatchId;
+                    }
+                    metrics.Update(active: true, progress);
                 }
-                var reports = (await spark.CommandAsync(query, c => c.LastProgress = true, stop)).RecentProgress?.RecentProgressJson;
-                var progress = reports is { Count: > 0 } ? SparkProgress.Parse(reports[^1]) : null;
-                metrics.Update(active: true, progress);
-                if (progress is not null && progress.BatchId != lastBatch)
+                catch (SparkUnreachableException e)
                 {
-                    logger.LogDebug("Batch {Batch}: {Input:0} rows/s in, {Processed:0} rows/s processed, {Duration} ms, watermark {Watermark:o}",
-                        progress.BatchId, progress.InputRowsPerSecond, progress.ProcessedRowsPerSecond, progress.BatchDurationMs, progress.Watermark);
-                    lastBatch = progress.BatchId;
+                    logger.LogWarning("Cannot read the streaming query's status: {Reason}", e.Message);
                 }
             }
-            catch (SparkUnreachableException e)
-            {
-                logger.LogWarning("Cannot read the streaming query's status: {Reason}", e.Message);
-            }
+            while (await timer.NextTickAsync(stop));
         }
-        while (await timer.NextTickAsync(stop));
+        catch (Exception e) when (stop.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+        {
+            // Stopped, possibly in the middle of a poll: RunAsync stops the query.
+        }
     }
 
     private async Task StopQueryAsync(StreamingQueryHandle query)

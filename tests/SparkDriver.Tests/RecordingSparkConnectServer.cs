@@ -136,7 +136,7 @@ public sealed class RecordingSparkConnectServer : IAsyncDisposable
              "numInputRows":4750,"inputRowsPerSecond":4987.5,"processedRowsPerSecond":5588.2,
              "durationMs":{"addBatch":700,"getBatch":3,"latestOffset":5,"queryPlanning":40,"triggerExecution":850,"walCommit":30},
              "eventTime":{"avg":"2026-11-25T04:59:58.000Z","max":"2026-11-25T05:00:00.500Z","min":"2026-11-25T04:59:55.000Z","watermark":"2026-11-25T04:59:58.500Z"},
-             "stateOperators":[{"operatorName":"stateStoreSave","numRowsTotal":300,"numRowsUpdated":100}],
+             "stateOperators":[{"operatorName":"stateStoreSave","numRowsTotal":300,"numRowsUpdated":100,"numRowsDroppedByWatermark":7}],
              "sources":[{"description":"KafkaV2[Subscribe[events]]","numInputRows":4750}],
              "sink":{"description":"org.apache.spark.sql.kafka010.KafkaSourceProvider$KafkaTable@1","numOutputRows":100} }
             """;
