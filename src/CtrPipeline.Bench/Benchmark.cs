@@ -53,28 +53,23 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
 
     /// <summary>
     /// The highest rate with bounded consumer lag (Karimov et al., ICDE 2018): multiply the rate until a run is not
-    /// sustained, then bisect between the last sustained and the first unsustained rate.
+    /// sustained, then bisect between the last sustained and the first unsustained rate. The highest sustained rate is
+    /// then confirmed by one longer run; if that fails, the next lower sustained rate gets one confirmation too, and a
+    /// rate no confirmation passed is not reported as sustainable.
     /// </summary>
     private async Task<ThroughputSearch> SearchAsync(EngineTarget target, SearchSpec spec, CancellationToken cancel)
     {
         var duration = Durations.Parse(spec.Duration, "search duration");
-        var stepSettings = settings with { Verify = false, GiveUpWhenUnbounded = true, CatchUpTimeout = SearchCatchUp };
         var steps = new List<SearchStep>();
         double sustained = 0, failed = double.NaN;
 
         async Task<bool> Try(double rate)
         {
-            var run = await RunAsync(target, stepSettings.With(spec.Profile, rate, duration), "search", cancel);
-            var r = run.Report;
-            var offeredEnough = r.AchievedRate >= 0.95 * rate;
-            var ok = r.Sustained && offeredEnough;
-            var verdict = ok ? "sustained"
-                : !offeredEnough ? string.Create(CultureInfo.InvariantCulture, $"the producer offered only {r.AchievedRate:N0}/s on this machine")
-                : string.Create(CultureInfo.InvariantCulture, $"lag not bounded (trend {r.LagTrendPerSecond:N0}/s, end {r.EndConsumerLag:N0})");
-            steps.Add(new SearchStep(rate, ok, r.MaxConsumerLag, r.LagTrendPerSecond, r.L1.P99, verdict));
-            if (ok) sustained = Math.Max(sustained, rate);
+            var step = await StepAsync(target, spec.Profile, rate, duration, "search", cancel);
+            steps.Add(step);
+            if (step.Sustained) sustained = Math.Max(sustained, rate);
             else failed = double.IsNaN(failed) ? rate : Math.Min(failed, rate);
-            return ok;
+            return step.Sustained;
         }
 
         var rate = spec.StartRate;
@@ -85,7 +80,32 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
             if (mid <= sustained || mid >= failed) break;
             await Try(mid);
         }
-        return new ThroughputSearch(target.Name, spec.Profile, sustained, steps);
+
+        var confirmations = new List<SearchStep>();
+        var confirmDuration = Durations.Parse(spec.ConfirmDuration, "search confirm duration");
+        foreach (var candidate in steps.Where(s => s.Sustained).Select(s => s.Rate).Distinct().OrderDescending().Take(MaxConfirmations))
+        {
+            var confirmation = await StepAsync(target, spec.Profile, candidate, confirmDuration, "confirm", cancel);
+            confirmations.Add(confirmation);
+            if (confirmation.Sustained) return new ThroughputSearch(target.Name, spec.Profile, candidate, steps, confirmations);
+        }
+        return new ThroughputSearch(target.Name, spec.Profile, 0, steps, confirmations);
+    }
+
+    /// <summary>How many sustained rates, from the highest down, a search tries to confirm.</summary>
+    private const int MaxConfirmations = 2;
+
+    /// <summary>One run of the search: sustained when the lag stayed bounded and the producer offered the rate.</summary>
+    private async Task<SearchStep> StepAsync(EngineTarget target, string profile, double rate, TimeSpan duration, string kind, CancellationToken cancel)
+    {
+        var stepSettings = settings with { Verify = false, GiveUpWhenUnbounded = true, CatchUpTimeout = SearchCatchUp };
+        var r = (await RunAsync(target, stepSettings.With(profile, rate, duration), kind, cancel)).Report;
+        var offeredEnough = r.AchievedRate >= 0.95 * rate;
+        var ok = r.Sustained && offeredEnough;
+        var verdict = ok ? "sustained"
+            : !offeredEnough ? string.Create(CultureInfo.InvariantCulture, $"the producer offered only {r.AchievedRate:N0}/s on this machine")
+            : string.Create(CultureInfo.InvariantCulture, $"lag not bounded (trend {r.LagTrendPerSecond:N0}/s, end {r.EndConsumerLag:N0})");
+        return new SearchStep(rate, ok, r.MaxConsumerLag, r.LagTrendPerSecond, r.L1.P99, verdict);
     }
 
     private async Task<RunData> RunAsync(EngineTarget target, ExperimentSettings run, string kind, CancellationToken cancel)
@@ -101,7 +121,7 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
     }
 
     private static int EstimatedSearchSteps(SearchSpec s) =>
-        (int)Math.Ceiling(Math.Log(s.MaxRate / s.StartRate) / Math.Log(s.Factor)) / 2 + 1 + s.Bisections;
+        (int)Math.Ceiling(Math.Log(s.MaxRate / s.StartRate) / Math.Log(s.Factor)) / 2 + 1 + s.Bisections + 1;
 
     private List<KeyValuePair<string, string>> Settings()
     {

@@ -21,13 +21,14 @@ public static class BenchmarkCommand
         var searchStart = new Option<double?>("--search-start") { Description = "First rate the search tries (events/s)." };
         var searchMax = new Option<double?>("--search-max") { Description = "Highest rate the search tries (events/s)." };
         var searchDuration = new Option<string?>("--search-duration") { Description = "Duration of each search step." };
+        var searchConfirm = new Option<string?>("--search-confirm") { Description = "Duration of the run that confirms the rate found (at least three steps; default 60s)." };
         var noVerify = new Option<bool>("--no-verify") { Description = "Do not check the matrix runs against the DuckDB oracle." };
         var output = new Option<string>("--out") { Description = "Folder under which the benchmark gets its report folder.", DefaultValueFactory = _ => "benchmarks" };
         var common = new CommonOptions();
 
         var command = new Command("benchmark", "Run a workload (engines x profiles x rates x durations, each verified), search each engine's sustainable throughput, and write report.md, CSV/JSON and plots.")
         {
-            workloadFile, engine, profiles, rates, durations, noSearch, searchStart, searchMax, searchDuration, noVerify, output,
+            workloadFile, engine, profiles, rates, durations, noSearch, searchStart, searchMax, searchDuration, searchConfirm, noVerify, output,
         };
         common.AddTo(command);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
@@ -40,6 +41,7 @@ public static class BenchmarkCommand
                     StartRate = parse.GetValue(searchStart) ?? search.StartRate,
                     MaxRate = parse.GetValue(searchMax) ?? search.MaxRate,
                     Duration = parse.GetValue(searchDuration) ?? search.Duration,
+                    ConfirmDuration = parse.GetValue(searchConfirm) ?? search.ConfirmDuration,
                 };
             var workload = (file with
             {
@@ -86,7 +88,7 @@ public static class BenchmarkCommand
         Console.WriteLine($"report: {Path.Combine(folder, "report.md")} ({written.Count} files)");
         foreach (var run in results.Runs) Console.WriteLine(run.Report.ResultLine());
         foreach (var s in results.Searches)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SUSTAINABLE engine={s.Engine} profile={s.Profile} rate={s.SustainableRate:0} lower_bound={(s.LowerBound ? "true" : "false")} steps={s.Steps.Count}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SUSTAINABLE engine={s.Engine} profile={s.Profile} rate={s.SustainableRate:0} lower_bound={(s.LowerBound ? "true" : "false")} steps={s.Steps.Count} search_rate={s.SearchRate:0} confirmations={s.Confirmations.Count}"));
         foreach (var s in results.Skipped) Console.WriteLine($"SKIPPED engine={s.Engine} reason=\"{s.Reason}\"");
         return results.Runs.Any(r => r.Report.Oracle.Verdict == OracleVerdict.Mismatch) ? 1 : 0;
     }

@@ -59,7 +59,8 @@ public sealed record Workload
 /// <summary>
 /// The sustainable-throughput search: rates from <see cref="StartRate"/> multiplied by <see cref="Factor"/> until the
 /// engine's lag stops being bounded (or <see cref="MaxRate"/>), then <see cref="Bisections"/> halvings of the interval
-/// between the last sustained and the first unsustained rate.
+/// between the last sustained and the first unsustained rate. The rate found is then confirmed by a run of
+/// <see cref="ConfirmDuration"/> (at least three steps long): short steps flatter an engine whose backlog grows slowly.
 /// </summary>
 public sealed record SearchSpec
 {
@@ -69,6 +70,7 @@ public sealed record SearchSpec
     public double MaxRate { get; set; } = 320_000;
     public string Duration { get; set; } = "20s";
     public int Bisections { get; set; } = 3;
+    public string ConfirmDuration { get; set; } = "60s";
 
     public SearchSpec Validate()
     {
@@ -78,6 +80,9 @@ public sealed record SearchSpec
         Require(MaxRate >= StartRate, $"search max rate ({MaxRate}) must not be below its start rate ({StartRate}).");
         Require(Durations.Parse(Duration, "search duration") > TimeSpan.Zero, "search duration must be positive.");
         Require(Bisections is >= 0 and <= 10, $"search bisections must be between 0 and 10 (got {Bisections}).");
+        var step = Durations.Parse(Duration, "search duration");
+        Require(Durations.Parse(ConfirmDuration, "search confirm duration") >= 3 * step,
+            $"the search's confirmation run must last at least three steps ({Durations.Format(3 * step)}; got {ConfirmDuration}).");
         return this;
     }
 }

@@ -12,6 +12,7 @@ public sealed class BenchCommandLineTests
     [InlineData("benchmark --engine sql-postgres --postgres Hots=localhost", "--postgres is not a PostgreSQL connection string")]
     [InlineData("benchmark --profile poisson,weekly", "weekly")]
     [InlineData("benchmark --search-start 9000 --search-max 1000", "must not be below its start rate")]
+    [InlineData("benchmark --search-duration 20s --search-confirm 30s", "the search's confirmation run must last at least three steps (60s; got 30s)")]
     public async Task Invalid_benchmark_configuration_ends_with_one_clear_message(string arguments, string expected) =>
         await Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit(arguments, expected);
 

@@ -45,8 +45,9 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Contains("| 45,000 |", rows[0]);      // the search's sustainable rate for native-continuous on mmpp
         Assert.Contains("| 8,765 |", rows[1]);
         Assert.Contains("| not searched |", rows[1]);
-        Assert.Contains("sustainable up to 45,000 events/s", report);
-        Assert.Contains("| 60,000 | no | 1,500,000 | +40,000 |", report); // the failed search step
+        Assert.Contains("sustainable up to 45,000 events/s (confirmed)", report);
+        Assert.Contains("| step | 60,000 | no | 1,500,000 | +40,000 |", report); // the failed search step
+        Assert.Contains("| confirmation | 45,000 | yes | 35,000 | +90 |", report);
         Assert.Contains("**flink**: needs containers mode (a Flink cluster)", report);
         Assert.Contains("![L1 latency CDF](l1-cdf.png)", report);
         Assert.Contains("(l1-over-time-sql-sqlite-poisson-5000.png)", report);
@@ -65,10 +66,27 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Equal(results.Runs.Select(r => r.Report.ToJson()), json.Runs.Select(r => r.Report.ToJson()));
         Assert.Equal(3, Assert.Single(json.Searches).Steps.Count);
         Assert.Equal(45_000, json.Searches[0].SustainableRate);
+        Assert.Equal(45_000, Assert.Single(json.Searches[0].Confirmations).Rate);
         Assert.Equal("flink", Assert.Single(json.Skipped).Engine);
         Assert.Equal(results.Settings, json.Settings);
         Assert.Equal(results.Machine, json.Machine);
         Assert.All(json.Runs, r => Assert.Empty(r.Latencies)); // the samples are in the CSVs
+    }
+
+    [Fact]
+    public void A_rate_the_longer_confirmation_refuted_is_not_reported_as_sustainable()
+    {
+        SearchStep Step(double rate, bool ok) => new(rate, ok, 0, 0, 0, ok ? "sustained" : "lag not bounded");
+        var refuted = new ThroughputSearch("native-continuous", "poisson", 0, [Step(160_000, true), Step(320_000, true)], [Step(320_000, false), Step(160_000, false)]);
+        var lower = new ThroughputSearch("native-continuous", "poisson", 160_000, [Step(160_000, true), Step(320_000, true)], [Step(320_000, false), Step(160_000, true)]);
+        var top = lower with { SustainableRate = 320_000, Confirmations = [Step(320_000, true)] };
+
+        Assert.Equal(("none", false, 320_000.0), (refuted.SustainableText, refuted.LowerBound, refuted.SearchRate));
+        Assert.Equal(("160,000", false), (lower.SustainableText, lower.LowerBound)); // every step passed, but not the top rate's confirmation
+        Assert.Equal(("≥ 320,000", true), (top.SustainableText, top.LowerBound));
+
+        var report = MarkdownReport.Render(Results() with { Searches = [refuted] }, []);
+        Assert.Contains("the steps sustained 320,000 events/s, but no longer run confirmed it: no sustainable rate is reported", report);
     }
 
     [Fact]
@@ -110,7 +128,8 @@ public sealed class ReportWriterTests : IDisposable
             new SearchStep(20_000, true, 4_000, 2.5, 900, "sustained"),
             new SearchStep(45_000, true, 30_000, 120, 1_400, "sustained"),
             new SearchStep(60_000, false, 1_500_000, 40_000, 25_000, "consumer lag grows"),
-        ])],
+        ],
+        [new SearchStep(45_000, true, 35_000, 90, 1_500, "sustained")])],
         [new SkippedEngine("flink", "needs containers mode (a Flink cluster)")]);
 
     /// <summary>A 60 s run: log-normal L1 around a tenth of <paramref name="l1P99"/>, L2 of a few ms, the offered rate every half second.</summary>

@@ -43,15 +43,16 @@ internal static class MarkdownReport
         if (results.Searches.Count > 0)
         {
             md.AppendLine("## Sustainable throughput").AppendLine()
-                .AppendLine("Each engine ran at increasing offered rates; the sustainable throughput is the highest rate at which its consumer lag stayed bounded.")
+                .AppendLine("Each engine ran at increasing offered rates in short steps; the highest rate at which its consumer lag stayed bounded was then " +
+                            "confirmed by one longer run (if that failed, the next lower sustained rate got one). The sustainable throughput is the confirmed rate.")
                 .AppendLine();
             foreach (var search in results.Searches)
             {
-                md.AppendLine(CultureInfo.InvariantCulture, $"### {search.Engine} ({search.Profile}): {(search.SustainableRate <= 0 ? "no rate tried was sustainable" : search.LowerBound ? $"sustained every rate tried, up to {Rate(search.SustainableRate)} events/s: its limit is higher" : $"sustainable up to {Rate(search.SustainableRate)} events/s")}").AppendLine();
-                Table(md, ["Rate (events/s)", "Sustained", "Max lag (records)", "Lag trend (records/s)", "L1 p99 (ms)", "Verdict"],
-                    search.Steps.Select(s => new[]
+                md.AppendLine(CultureInfo.InvariantCulture, $"### {search.Engine} ({search.Profile}): {Headline(search)}").AppendLine();
+                Table(md, ["Run", "Rate (events/s)", "Sustained", "Max lag (records)", "Lag trend (records/s)", "L1 p99 (ms)", "Verdict"],
+                    search.Steps.Select(s => ("step", s)).Concat(search.Confirmations.Select(s => ("confirmation", s))).Select(x => new[]
                     {
-                        Rate(s.Rate), s.Sustained ? "yes" : "no", Count(s.MaxConsumerLag), Signed(s.LagTrendPerSecond), Ms(s.L1P99Ms), s.Verdict,
+                        x.Item1, Rate(x.s.Rate), x.s.Sustained ? "yes" : "no", Count(x.s.MaxConsumerLag), Signed(x.s.LagTrendPerSecond), Ms(x.s.L1P99Ms), x.s.Verdict,
                     }));
             }
         }
@@ -109,6 +110,15 @@ internal static class MarkdownReport
             md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Run ids: {string.Join(", ", runIds.Select(id => $"`{id}`"))}.");
         return md.ToString();
     }
+
+    private static string Headline(ThroughputSearch search) =>
+        search.SustainableRate > 0
+            ? search.LowerBound
+                ? $"sustained every rate tried and the confirmation at {Rate(search.SustainableRate)} events/s: its limit is higher"
+                : $"sustainable up to {Rate(search.SustainableRate)} events/s (confirmed)"
+            : search.SearchRate > 0
+                ? $"the steps sustained {Rate(search.SearchRate)} events/s, but no longer run confirmed it: no sustainable rate is reported"
+                : "no rate tried was sustainable";
 
     private static string Oracle(OracleReport oracle) =>
         oracle.Verdict == OracleVerdict.Mismatch ? $"{oracle.VerdictText} ({Count(oracle.Differences)} differences)" : oracle.VerdictText;
