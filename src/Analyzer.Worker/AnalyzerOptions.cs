@@ -15,9 +15,13 @@ public sealed class AnalyzerOptions
     /// <summary>Optional JSON file that receives the summary at every interval and at stop.</summary>
     public string? SummaryPath { get; set; }
 
+    /// <summary>The start of the load left out of the percentiles (and at least its first window); zero keeps every row.</summary>
+    public TimeSpan Warmup { get; set; } = TimeSpan.FromSeconds(10);
+
     public AnalyzerOptions Validate()
     {
         if (SummaryInterval <= TimeSpan.Zero) throw new ConfigurationException($"Analyzer:SummaryInterval must be positive (got {SummaryInterval}).");
+        if (Warmup < TimeSpan.Zero) throw new ConfigurationException($"Analyzer:Warmup must not be negative (got {Warmup}).");
         if (string.IsNullOrWhiteSpace(GroupId)) throw new ConfigurationException("Analyzer:GroupId must not be empty.");
         return this;
     }

@@ -30,10 +30,12 @@ public sealed record AnalyzerSummary(
     /// <summary>A compact table for the log: one line per engine, then the malformed count and the timestamp note.</summary>
     public string ToTable()
     {
-        var text = new StringBuilder("engine              results   L1 p50   L1 p99   L2 p99  L2r p99  timestamps");
+        var text = new StringBuilder("engine              results   warm-up   L1 p50   L1 p99   L2 p99  L2r p99  timestamps");
         foreach (var e in Engines)
             text.Append(CultureInfo.InvariantCulture,
-                $"\n{e.Engine,-18} {e.Results,8} {Ms(e.L1.P50),8} {Ms(e.L1.P99),8} {Ms(e.L2.P99),8} {Ms(e.L2Received.P99),8}  {e.TimestampType}");
+                $"\n{e.Engine,-18} {e.Results,8} {e.WarmupResults,9} {Ms(e.L1.P50),8} {Ms(e.L1.P99),8} {Ms(e.L2.P99),8} {Ms(e.L2Received.P99),8}  {e.TimestampType}");
+        if (Engines.Any(e => e.WarmupResults > 0))
+            text.Append("\nPercentiles leave out the warm-up rows: those whose newest event reached Kafka in the load's first Analyzer:Warmup (and first window).");
         if (Malformed > 0) text.Append(CultureInfo.InvariantCulture, $"\n{Malformed} record(s) in the results topic were not result rows.");
         if (TimestampNote is not null) text.Append('\n').Append(TimestampNote);
         return text.ToString();

@@ -27,31 +27,45 @@ public sealed record LatencyPercentiles(long Count, double P50, double P90, doub
 /// <summary>What the analyzer measured for one engine.</summary>
 /// <param name="TimestampType">Kafka timestamp type of the engine's latest result record.</param>
 /// <param name="L2">Rows without a Kafka timestamp (NotAvailable) are left out of L2, so its count can be below <paramref name="Results"/>.</param>
+/// <param name="WarmupResults">Rows of the warm-up, counted in <paramref name="Results"/> but left out of every percentile.</param>
+/// <param name="WarmupEnd">Epoch ms: rows whose newest event reached Kafka before this are warm-up; null before the first row.</param>
 public sealed record EngineLatency(
     string Engine, long Results, long FinalResults, TimestampType TimestampType,
-    LatencyPercentiles L1, LatencyPercentiles L2, LatencyPercentiles L2Received);
+    LatencyPercentiles L1, LatencyPercentiles L2, LatencyPercentiles L2Received, long WarmupResults = 0, long? WarmupEnd = null);
 
 /// <summary>The three latencies of one result row in milliseconds, as measured (negative under clock skew).</summary>
 /// <param name="L2">Null when the record has no Kafka timestamp.</param>
-public readonly record struct RowLatency(long L1, long? L2, long L2Received)
+/// <param name="Warmup">The row belongs to the engine's warm-up: it is counted, but no percentile includes it.</param>
+public readonly record struct RowLatency(long L1, long? L2, long L2Received, bool Warmup = false)
 {
-    public static RowLatency Of(CtrResult row, Timestamp kafkaTimestamp, long receivedAtMs) => new(
+    public static RowLatency Of(CtrResult row, Timestamp kafkaTimestamp, long receivedAtMs, bool warmup = false) => new(
         row.ComputedAt - row.MaxEventKafkaTs,
         kafkaTimestamp.Type == TimestampType.NotAvailable ? null : kafkaTimestamp.UnixTimestampMs - row.ComputedAt,
-        receivedAtMs - row.ComputedAt);
+        receivedAtMs - row.ComputedAt,
+        warmup);
 }
 
 /// <summary>
 /// Per-engine HDR histograms of L1, L2 and L2r (see <see cref="LatencyDefinitions"/>). Values are recorded in whole
 /// milliseconds, the resolution of every input, with three significant digits: exact below 2048 ms, within 0.1% above.
 /// A negative difference is recorded as 0 and counted; anything above one hour is recorded as one hour.
+/// <para>
+/// Warm-up: the rows whose newest event reached Kafka within the first <c>warmup</c> of the load, and at least within
+/// its first window, are counted but left out of the histograms, so start-up (group joins, JIT, caches) does not show
+/// as the engine's latency. The load start is <see cref="LoadStartedAt"/> when the caller knows it (the benchmark), else
+/// the start of the first window the engine's first row belongs to (never later than the real start).
+/// </para>
 /// Not thread-safe: the analyzer's consume loop owns it.
 /// </summary>
-public sealed class LatencyRecorder
+public sealed class LatencyRecorder(TimeSpan warmup = default)
 {
     public const long HighestTrackableMs = 3_600_000;
 
     private readonly Dictionary<string, EngineHistograms> _engines = new(StringComparer.Ordinal);
+    private readonly long _warmupMs = (long)warmup.TotalMilliseconds;
+
+    /// <summary>Epoch ms when the load started, if known; set it before the first row.</summary>
+    public long? LoadStartedAt { get; set; }
 
     /// <summary>Records one result row; returns its latencies as measured, before clamping.</summary>
     public RowLatency Record(CtrResult row, Timestamp kafkaTimestamp, long receivedAtMs)
@@ -60,10 +74,17 @@ public sealed class LatencyRecorder
         if (!_engines.TryGetValue(row.Engine, out var engine))
             _engines[row.Engine] = engine = new EngineHistograms();
 
-        var latency = RowLatency.Of(row, kafkaTimestamp, receivedAtMs);
+        engine.WarmupEnd ??= _warmupMs <= 0 ? long.MinValue
+            : (LoadStartedAt ?? row.WindowStart) + Math.Max(_warmupMs, row.WindowEnd - row.WindowStart);
+        var latency = RowLatency.Of(row, kafkaTimestamp, receivedAtMs, warmup: row.MaxEventKafkaTs < engine.WarmupEnd);
         engine.Results++;
         if (row.Final) engine.FinalResults++;
         engine.TimestampType = kafkaTimestamp.Type;
+        if (latency.Warmup)
+        {
+            engine.WarmupResults++;
+            return latency;
+        }
         engine.L1.Record(latency.L1);
         if (latency.L2 is { } l2) engine.L2.Record(l2);
         engine.L2Received.Record(latency.L2Received);
@@ -74,7 +95,8 @@ public sealed class LatencyRecorder
     public IReadOnlyList<EngineLatency> Snapshot() =>
         [.. _engines.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new EngineLatency(
             e.Key, e.Value.Results, e.Value.FinalResults, e.Value.TimestampType,
-            e.Value.L1.Percentiles(), e.Value.L2.Percentiles(), e.Value.L2Received.Percentiles()))];
+            e.Value.L1.Percentiles(), e.Value.L2.Percentiles(), e.Value.L2Received.Percentiles(),
+            e.Value.WarmupResults, e.Value.WarmupEnd is long.MinValue ? null : e.Value.WarmupEnd))];
 
     public void Reset() => _engines.Clear();
 
@@ -85,6 +107,8 @@ public sealed class LatencyRecorder
         public readonly LatencyHistogram L2Received = new();
         public long Results;
         public long FinalResults;
+        public long WarmupResults;
+        public long? WarmupEnd;
         public TimestampType TimestampType = TimestampType.NotAvailable;
     }
 

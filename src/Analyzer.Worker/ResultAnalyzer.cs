@@ -33,7 +33,7 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
         Meter.CreateCounter<long>("ctr.analyzer.malformed", "{record}", "Records in the results topic that are not result rows; they are skipped.");
 
     private readonly Lock _gate = new();
-    private readonly LatencyRecorder _recorder = new();
+    private readonly LatencyRecorder _recorder = new(options.Warmup);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _malformed;
 
@@ -42,6 +42,15 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
 
     /// <summary>Called on the analyzer's thread for every row measured (the benchmark keeps them for its plots).</summary>
     public Action<CtrResult, RowLatency>? RowMeasured { get; init; }
+
+    /// <summary>
+    /// The moment the load started (epoch ms), when the caller knows it: the warm-up is counted from it instead of from
+    /// the first window the analyzer sees. Call it before the first result row.
+    /// </summary>
+    public void LoadStarted(long epochMs)
+    {
+        lock (_gate) _recorder.LoadStartedAt = epochMs;
+    }
 
     /// <summary>Records in the results topic that were not result rows.</summary>
     public long Malformed => Interlocked.Read(ref _malformed);
@@ -126,10 +135,11 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
         lock (_gate) latency = _recorder.Record(row, record.Message.Timestamp, receivedAt);
         RowMeasured?.Invoke(row, latency);
         var engine = new KeyValuePair<string, object?>("engine", row.Engine);
+        ResultsCounter.Add(1, engine, new KeyValuePair<string, object?>("final", row.Final), new KeyValuePair<string, object?>("warmup", latency.Warmup));
+        if (latency.Warmup) return; // counted, but the dashboard's percentiles leave the warm-up out like the summary's
         L1.Record(Math.Max(0, latency.L1), engine);
         if (latency.L2 is { } l2) L2.Record(Math.Max(0, l2), engine);
         L2Received.Record(Math.Max(0, latency.L2Received), engine);
-        ResultsCounter.Add(1, engine, new KeyValuePair<string, object?>("final", row.Final));
         if (KafkaTracing.Extract(record.Message.Headers) is { } parent) Trace(parent, record, row, latency);
     }
 

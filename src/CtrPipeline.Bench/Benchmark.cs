@@ -136,6 +136,7 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
             new("partitions", p.Partitions.ToString(CultureInfo.InvariantCulture)),
             new("campaigns x ads", $"{catalog.CampaignCount} campaigns, {catalog.Ads.Count} ads"),
             new("seed", producer.Seed.ToString(CultureInfo.InvariantCulture)),
+            new("warm-up left out of the percentiles", $"the load's first {Durations.Format(settings.Warmup)}, and at least its first window"),
             new("out-of-order fraction", producer.OutOfOrderFraction.ToString(CultureInfo.InvariantCulture)),
             new("malformed fraction", producer.MalformedFraction.ToString(CultureInfo.InvariantCulture)),
             new("oracle", settings.Verify ? "every matrix run verified with DuckDB" : "off"),

@@ -56,7 +56,10 @@ public static class BenchmarkCommand
 
             var pipeline = common.Pipeline(parse, workload);
             var producer = new ProducerOptions { Seed = workload.Seed, Profile = workload.Profiles[0], Rate = workload.Rates[0], Duration = Durations.Parse(workload.Durations[0], "duration") };
-            var settings = new ExperimentSettings(producer, pipeline, workload.Verify, parse.GetValue(common.Brokers)).Validate();
+            var settings = new ExperimentSettings(producer, pipeline, workload.Verify, parse.GetValue(common.Brokers))
+            {
+                Warmup = common.WarmupOf(parse, workload),
+            }.Validate();
             var targets = EngineTarget.Parse(workload.Engines, common.Postgres(parse));
             return await RunAsync(workload, targets, settings, parse.GetValue(output)!, cancel);
         }));

@@ -10,7 +10,8 @@ public sealed record Percentiles(long Count, double P50, double P90, double P99,
 /// <summary>
 /// Everything one engine's run measured, with what produced it (DESIGN.md section 5). <see cref="Results"/> counts every
 /// row the engine published; the latency percentiles cover the <see cref="MeasuredResults"/> rows published while the
-/// load ran, not the rows of the end-of-input drain (their L1 would include the wait for the run to end).
+/// load ran, not the rows of the end-of-input drain (their L1 would include the wait for the run to end), nor the
+/// <see cref="WarmupResults"/> rows of the load's first <see cref="WarmupSeconds"/> (and first window).
 /// <see cref="Database"/> is the database the SQL engine wrote to (product and version); null for the other engines.
 /// </summary>
 public sealed record EngineRunReport(
@@ -31,6 +32,8 @@ public sealed record EngineRunReport(
     double MaxScheduleLagMs,
     long Results,
     long MeasuredResults,
+    double WarmupSeconds,
+    long WarmupResults,
     Percentiles L1,
     Percentiles L2,
     Percentiles L2Received,
@@ -47,7 +50,7 @@ public sealed record EngineRunReport(
     /// <summary>The machine-readable line the README documents; one per engine.</summary>
     public string ResultLine() => string.Create(CultureInfo.InvariantCulture,
         $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} " +
-        $"l1_p50_ms={L1.P50:0.###} l1_p99_ms={L1.P99:0.###} l2_p99_ms={L2.P99:0.###} late={Late} bad={Bad} oracle={Oracle.VerdictText}");
+        $"l1_p50_ms={L1.P50:0.###} l1_p99_ms={L1.P99:0.###} l2_p99_ms={L2.P99:0.###} warmup_rows={WarmupResults} late={Late} bad={Bad} oracle={Oracle.VerdictText}");
 
     public string ToJson() => JsonSerializer.Serialize(this, BenchJson.Default.EngineRunReport);
 }

@@ -51,11 +51,11 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         var latencies = new List<LatencySample>();
         var measuring = true;
         long loadStartMs = 0;
-        var analyzer = new ResultAnalyzer(new AnalyzerOptions(), pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>())
+        var analyzer = new ResultAnalyzer(new AnalyzerOptions { Warmup = settings.Warmup }, pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>())
         {
             RowMeasured = (row, latency) =>
             {
-                if (!Volatile.Read(ref measuring) || row.Engine != engine) return;
+                if (!Volatile.Read(ref measuring) || row.Engine != engine || latency.Warmup) return;
                 lock (latencies)
                     latencies.Add(new LatencySample((row.ComputedAt - loadStartMs) / 1000.0, latency.L1, latency.L2 ?? double.NaN));
             },
@@ -71,6 +71,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
         await Task.WhenAll(runner.Assigned, analyzer.Assigned).WaitAsync(TimeSpan.FromMinutes(1), cancel);
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        analyzer.LoadStarted(loadStartMs);
         var producing = producer.RunAsync(stop.Token);
 
         // Production phase: sample the backlog the engine has not consumed yet, and the rates for the plots.
@@ -154,7 +155,9 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             AchievedRate: produced.Delivered / settings.Duration.TotalSeconds,
             MaxScheduleLagMs: produced.MaxScheduleLagMs,
             Results: allResults,
-            MeasuredResults: latency?.Results ?? 0,
+            MeasuredResults: (latency?.Results ?? 0) - (latency?.WarmupResults ?? 0),
+            WarmupSeconds: settings.Warmup.TotalSeconds,
+            WarmupResults: latency?.WarmupResults ?? 0,
             L1: ToPercentiles(latency?.L1),
             L2: ToPercentiles(latency?.L2),
             L2Received: ToPercentiles(latency?.L2Received),

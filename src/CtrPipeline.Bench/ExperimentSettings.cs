@@ -14,6 +14,9 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
 
     public bool GiveUpWhenUnbounded { get; init; }
 
+    /// <summary>The start of the load whose rows the percentiles leave out (at least its first window); see Analyzer:Warmup.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan Duration => Producer.Duration ?? throw new ConfigurationException("--duration is required for a headless run.");
 
     public ExperimentSettings Validate()
@@ -22,6 +25,8 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
         Producer.Validate();
         if (Producer.Duration is not { } d || d <= TimeSpan.Zero)
             throw new ConfigurationException($"--duration must be positive (got {Producer.Duration}).");
+        if (Warmup < TimeSpan.Zero) throw new ConfigurationException($"--warmup must not be negative (got {Durations.Format(Warmup)}).");
+        if (Warmup >= Duration) throw new ConfigurationException($"--warmup ({Durations.Format(Warmup)}) must be shorter than the run ({Durations.Format(Duration)}): nothing would be measured.");
         if (Brokers is < 1 or > 16) throw new ConfigurationException($"--brokers must be between 1 and 16 (got {Brokers}).");
         return this;
     }

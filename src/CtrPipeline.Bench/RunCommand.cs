@@ -39,7 +39,10 @@ public static class RunCommand
             if (parse.GetValue(malformed) is { } bad) producer.MalformedFraction = bad;
             var pipeline = common.Pipeline(parse, workload: null);
             var targets = EngineTarget.Parse(parse.GetValue(engine)!, common.Postgres(parse));
-            var settings = new ExperimentSettings(producer, pipeline, parse.GetValue(verify), parse.GetValue(common.Brokers)).Validate();
+            var settings = new ExperimentSettings(producer, pipeline, parse.GetValue(verify), parse.GetValue(common.Brokers))
+            {
+                Warmup = common.WarmupOf(parse, workload: null),
+            }.Validate();
             return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);
         }));
         return command;
@@ -85,7 +88,8 @@ public static class RunCommand
             $"[{r.Engine}] produced {r.Events:N0} events ({r.AchievedRate:N0}/s, max schedule lag {r.MaxScheduleLagMs:0.#} ms); " +
             $"consumer lag max {r.MaxConsumerLag:N0}, at end {r.EndConsumerLag:N0}, trend {r.LagTrendPerSecond:0.#}/s: {(r.Sustained ? "sustained" : "NOT sustained")}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"[{r.Engine}] L1 p50 {r.L1.P50:0.#} p99 {r.L1.P99:0.#} p99.9 {r.L1.P999:0.#} max {r.L1.Max:0.#} ms; " +
+            $"[{r.Engine}] L1 p50 {r.L1.P50:0.#} p99 {r.L1.P99:0.#} p99.9 {r.L1.P999:0.#} max {r.L1.Max:0.#} ms " +
+            $"({r.WarmupResults:N0} rows of the first {r.WarmupSeconds:0.#} s left out as warm-up); " +
             $"L2 ({r.KafkaTimestampType}) p99 {r.L2.P99:0.###} ms; L2 by analyzer receipt p99 {r.L2Received.P99:0.#} ms"));
         if (r.KafkaTimestampType == "CreateTime")
             Console.WriteLine($"[{r.Engine}] note: the broker keeps the producer's CreateTime, so L2 ends at the engine's produce call; the received-at figure includes the broker and the analyzer's fetch.");
@@ -103,13 +107,18 @@ internal sealed class CommonOptions
     public Option<string> Trigger { get; } = new("--trigger") { Description = "Micro-batch trigger and SQL aggregation interval.", DefaultValueFactory = _ => "1s" };
     public Option<int> Partitions { get; } = new("--partitions") { Description = "Partitions of every topic.", DefaultValueFactory = _ => 4 };
     public Option<int> Brokers { get; } = new("--brokers") { Description = "Brokers of the embedded cluster.", DefaultValueFactory = _ => 1 };
+    public Option<string> Warmup { get; } = new("--warmup")
+    {
+        Description = "The start of each run's load left out of the latency percentiles (and at least its first window); 0s keeps every row.",
+        DefaultValueFactory = _ => "10s",
+    };
     public Option<string?> PostgresOption { get; } = new("--postgres") { Description = $"PostgreSQL connection string for sql-postgres (default: the {PostgresVariable} environment variable)." };
 
     public const string PostgresVariable = "CTR_POSTGRES";
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, PostgresOption }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>
@@ -123,6 +132,9 @@ internal sealed class CommonOptions
         TriggerInterval = Durations.Parse(Pick(parse, Trigger, workload, w => w.Trigger), "--trigger"),
         Partitions = Pick(parse, Partitions, workload, w => w.Partitions),
     };
+
+    /// <summary>The warm-up: the command line wins over the workload's value.</summary>
+    public TimeSpan WarmupOf(ParseResult parse, Workload? workload) => Durations.Parse(Pick(parse, Warmup, workload, w => w.Warmup), "--warmup");
 
     public static T Pick<T>(ParseResult parse, Option<T> option, Workload? workload, Func<Workload, T> value) =>
         parse.GetResult(option) is { Implicit: false } || workload is null ? parse.GetValue(option)! : value(workload);

@@ -24,6 +24,7 @@ public sealed record Workload
     public int Partitions { get; set; } = 4;
     public int Seed { get; set; } = 42;
     public bool Verify { get; set; } = true;
+    public string Warmup { get; set; } = "10s";
     /// <summary>Null: no search (a workload file without "search").</summary>
     public SearchSpec? Search { get; set; }
 

@@ -59,7 +59,7 @@ public sealed class AnalyzerSummaryTests
         var lines = table.Split('\n');
         Assert.Equal(4, lines.Length);
         Assert.StartsWith("engine", lines[0]);
-        Assert.Equal(["native-continuous", "2", "80ms", "120ms", "3ms", "9ms", "CreateTime"],
+        Assert.Equal(["native-continuous", "2", "0", "80ms", "120ms", "3ms", "9ms", "CreateTime"],
             lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("3 record(s)", lines[2]);
         Assert.Equal(LatencyDefinitions.CreateTimeNote, lines[3]);

@@ -42,6 +42,37 @@ public sealed class LatencyRecorderTests
     }
 
     [Fact]
+    public void Rows_whose_newest_event_arrived_in_the_warmup_are_counted_but_left_out_of_the_percentiles()
+    {
+        var recorder = new LatencyRecorder(TimeSpan.FromSeconds(15));
+        // The first row's window starts at T0: the warm-up runs to T0 + 15 s. Its rows have an L1 of 20 s (start-up).
+        foreach (var arrived in new[] { T0 + 1_000, T0 + 9_000, T0 + 14_999 })
+            recorder.Record(Row("e", arrived, arrived + 20_000), CreateTime(arrived + 20_001), arrived + 20_002);
+        foreach (var arrived in new[] { T0 + 15_000, T0 + 25_000 })
+            recorder.Record(Row("e", arrived, arrived + 100), CreateTime(arrived + 101), arrived + 102);
+
+        var e = Assert.Single(recorder.Snapshot());
+        Assert.Equal((5L, 3L, T0 + 15_000), (e.Results, e.WarmupResults, e.WarmupEnd));
+        Assert.Equal(new LatencyPercentiles(2, 100, 100, 100, 100, 100, 0), e.L1);
+        Assert.Equal((2L, 2L), (e.L2.Count, e.L2Received.Count));
+    }
+
+    [Theory]
+    [InlineData(2_000, null, T0 + 10_000)] // a warm-up shorter than a window still covers the first window
+    [InlineData(0, null, null)] // no warm-up: every row counts
+    [InlineData(5_000, T0 + 3_000, T0 + 13_000)] // from the load's start when it is known, at least a window
+    [InlineData(30_000, T0 + 3_000, T0 + 33_000)]
+    public void The_warmup_ends_a_warmup_after_the_load_started_and_never_within_its_first_window(long warmupMs, long? loadStart, long? expectedEnd)
+    {
+        var recorder = new LatencyRecorder(TimeSpan.FromMilliseconds(warmupMs)) { LoadStartedAt = loadStart };
+        recorder.Record(Row("e", T0 + 9_999, T0 + 10_500), CreateTime(T0 + 10_500), T0 + 10_500);
+
+        var e = Assert.Single(recorder.Snapshot());
+        Assert.Equal(expectedEnd, e.WarmupEnd);
+        Assert.Equal(expectedEnd is null ? 0 : 1, e.WarmupResults);
+    }
+
+    [Fact]
     public void Negative_differences_are_recorded_as_zero_and_counted_per_latency()
     {
         var recorder = new LatencyRecorder();

@@ -51,6 +51,8 @@ public sealed class BenchCommandLineTests
     [InlineData("run --profile weekly", "weekly")]
     [InlineData("run --duration soon", "--duration: 'soon' is not a duration")]
     [InlineData("run --window 100ms", "watermark's tick")]
+    [InlineData("run --warmup soon", "--warmup: 'soon' is not a duration")]
+    [InlineData("run --warmup 30s --duration 30s", "--warmup (30s) must be shorter than the run (30s)")]
     public async Task Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit(string arguments, string expected)
     {
         var error = new StringWriter();

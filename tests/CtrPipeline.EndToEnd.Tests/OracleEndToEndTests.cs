@@ -36,6 +36,8 @@ public sealed class OracleEndToEndTests(ITestOutputHelper output)
         Assert.Equal(0, report.Late); // every out-of-order delay is inside the watermark delay
         Assert.Equal(report.Malformed, report.Bad);
         Assert.True(report.L1.Count > 0 && report.L1.P50 >= 0);
+        Assert.True(report.WarmupResults > 0, "the first 2 s (one window) are warm-up");
+        Assert.Equal(report.MeasuredResults, report.L1.Count);
         Assert.Equal("CreateTime", report.KafkaTimestampType);
     }
 
@@ -64,7 +66,7 @@ public sealed class OracleEndToEndTests(ITestOutputHelper output)
             Partitions = 3,
         },
         Verify: true,
-        Brokers: 1).Validate();
+        Brokers: 1) { Warmup = TimeSpan.FromSeconds(2) }.Validate();
 }
 
 internal static class TestContext

@@ -59,6 +59,7 @@ public sealed class ReportWriterTests : IDisposable
         Assert.StartsWith("run_id,engine,profile,", csv[0]);
         Assert.StartsWith("native-continuous-mmpp-20000,native-continuous,mmpp,", csv[1]);
         Assert.Contains(",1234.4,", csv[1]);
+        Assert.Contains(",31,17,12,true,", csv[1]); // warm-up rows, late, bad, sustained
         Assert.Equal(5_001, File.ReadAllLines(Full("samples/native-continuous-mmpp-20000-latency.csv")).Length);
 
         var json = JsonSerializer.Deserialize(File.ReadAllText(Full("results.json")), BenchJson.Default.BenchmarkResults)!;
@@ -146,7 +147,7 @@ public sealed class ReportWriterTests : IDisposable
         var l1 = new Percentiles(rows, l1P99 / 10, l1P99 / 3, l1P99, l1P99 * 1.6, l1P99 * 2);
         var l2 = new Percentiles(rows, 3, 4.5, 6.2, 9.9, 15);
         var report = new EngineRunReport(engine, profile, rate, 60, 42, "embedded", "embedded", 8, "10s", "2s", 4,
-            (long)(rate * 60), 12, rate * 0.998, 1.5, rows + 40, rows, l1, l2, l2, "CreateTime",
+            (long)(rate * 60), 12, rate * 0.998, 1.5, rows + 40, rows, WarmupSeconds: 10, WarmupResults: 31, l1, l2, l2, "CreateTime",
             Late: 17, Bad: 12, MaxConsumerLag: 4_999, EndConsumerLag: 0, LagTrendPerSecond: 0.4, Sustained: true,
             new OracleReport(OracleVerdict.Match, (long)(rate * 60), 720, 720, 0, []));
         return new RunData(report, latencies, load);

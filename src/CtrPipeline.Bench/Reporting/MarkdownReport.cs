@@ -78,7 +78,9 @@ internal static class MarkdownReport
                         "for final rows it includes the wait for the watermark to pass the window's end. " +
                         "**L2**, sink latency = the result's Kafka timestamp − `computed_at` (with CreateTime timestamps, as on the embedded broker, " +
                         "it ends at the engine's produce call; `runs.csv` gives the timestamp type). " +
-                        "Percentiles cover the rows published while the load ran, not the end-of-input drain. " +
+                        "Percentiles cover the rows published while the load ran, not the end-of-input drain, and leave out the warm-up: " +
+                        "the rows whose newest event reached Kafka in the load's first seconds (see the settings; at least its first window), " +
+                        "which `runs.csv` counts as `warmup_rows`. " +
                         "A run is **sustained** when the engine's consumer lag stayed bounded over it (the backlog did not keep growing): " +
                         "the sustainable-throughput criterion of Karimov et al., *Benchmarking Distributed Stream Data Processing Systems*, ICDE 2018. " +
                         "Latencies measured at an unsustained rate mostly measure queueing. " +
