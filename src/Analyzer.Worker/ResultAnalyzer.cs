@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace Analyzer.Worker;
 
 /// <summary>
-/// Consumes the results topic and measures L1, L2 and L2r for every row (DESIGN.md section 1): HDR histograms per
+/// Consumes the results topic and measures L1, L2 and L2r for every row (docs/architecture.md): HDR histograms per
 /// engine for the run summary, and OpenTelemetry histograms so the latencies show live in the Aspire dashboard.
 /// Records that are not result rows are counted and skipped; they never stop the analyzer.
 /// </summary>

@@ -85,7 +85,7 @@ public static class PipelineTopology
         return project;
     }
 
-    /// <summary>The shared settings (DESIGN.md section 4), set once here for every service as Pipeline__* variables.</summary>
+    /// <summary>The shared settings (docs/architecture.md, contracts), set once here for every service as Pipeline__* variables.</summary>
     internal static IResourceBuilder<ProjectResource> WithPipelineSettings(
         this IResourceBuilder<ProjectResource> project, IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {

@@ -8,7 +8,7 @@ namespace CtrPipeline.Bench;
 public sealed record Percentiles(long Count, double P50, double P90, double P99, double P999, double Max);
 
 /// <summary>
-/// Everything one engine's run measured, with what produced it (DESIGN.md section 5). <see cref="Results"/> counts every
+/// Everything one engine's run measured, with what produced it (docs/architecture.md, measurement rules). <see cref="Results"/> counts every
 /// row the engine published; the latency percentiles cover the <see cref="MeasuredResults"/> rows published while the
 /// load ran, not the rows of the end-of-input drain (their L1 would include the wait for the run to end), nor the
 /// <see cref="WarmupResults"/> rows of the load's first <see cref="WarmupSeconds"/> (and first window).
