@@ -40,6 +40,8 @@ public sealed class KafkaJsInteropTests(ITestOutputHelper output)
             using var report = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
             var r = report.RootElement;
             var records = r.GetProperty("records").GetInt32();
+            // The metadata names the proxy in front of the broker, the bootstrap port itself (see BrokerProxy).
+            Assert.Equal([$"1@{bootstrap}"], r.GetProperty("brokers").EnumerateArray().Select(b => b.GetString()));
             Assert.Equal(Partitions, r.GetProperty("existingTopicPartitions").GetInt32());
             Assert.Equal(records, r.GetProperty("produced").GetInt32());
             Assert.Equal(records, r.GetProperty("consumed").GetInt32());
