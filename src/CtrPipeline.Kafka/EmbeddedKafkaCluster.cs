@@ -80,7 +80,10 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// <summary>The brokers' own listeners, e.g. "127.0.0.1:40211,127.0.0.1:38877".</summary>
     public string BootstrapServers { get; }
 
-    /// <summary>Each broker's own listener, by broker id (1..n): where a proxy in front of it forwards to.</summary>
+    /// <summary>
+    /// Each broker's own listener, by broker id (1..n; the mock lists its bootstrap servers in id order): where a proxy
+    /// in front of it forwards to.
+    /// </summary>
     public IReadOnlyDictionary<int, string> Listeners =>
         BootstrapServers.Split(',').Select((address, i) => (Id: i + 1, address)).ToDictionary(b => b.Id, b => b.address);
 
