@@ -12,6 +12,16 @@ public static class PipelineTopology
     public const string Analyzer = "analyzer";
     public const string ResetTopicsCommand = "reset-topics";
 
+    /// <summary>The dashboard property that carries a resource's description.</summary>
+    public const string DescriptionProperty = "Description";
+
+    /// <summary>What the embedded broker is and which clients work with it, shown with its resource in the dashboard.</summary>
+    public const string EmbeddedBrokerDescription =
+        "librdkafka's in-memory mock cluster, not Apache Kafka: Confluent.Kafka, kcat and KafkaJS are tested (and Apache " +
+        "Kafka's Java client 2.4.1 was checked) to read metadata, produce, consume in a group and commit offsets, but it " +
+        "has no topic or group admin APIs (CreateTopics, ListGroups, DescribeGroups); for a real Kafka run the AppHost " +
+        "with --ConnectionStrings:kafka=host:port or in containers mode (docs/embedded-broker.md).";
+
     /// <summary>
     /// The embedded broker (librdkafka's in-memory mock cluster in the EmbeddedKafka project) and the "kafka"
     /// connection string pointing at its bootstrap port (9092 unless the kafka-port parameter says otherwise; 0 lets DCP
@@ -20,6 +30,11 @@ public static class PipelineTopology
     public static KafkaBinding AddEmbeddedKafka(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {
         var broker = builder.AddProject<Projects.EmbeddedKafka>(EmbeddedBroker)
+            .WithInitialState(new CustomResourceSnapshot
+            {
+                ResourceType = "Project", // as DCP's own updates name it
+                Properties = [new ResourcePropertySnapshot(DescriptionProperty, EmbeddedBrokerDescription)],
+            })
             .WithPipelineSettings(builder, parameters)
             .WithHttpEndpoint(name: "http")
             .WithEndpoint(name: "kafka", scheme: "tcp", port: parameters.KafkaPort, env: "EmbeddedKafka__Port", isProxied: false)

@@ -35,6 +35,29 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         }
         Brokers = brokers;
         BootstrapServers = Marshal.PtrToStringUTF8(LibRdKafka.rd_kafka_mock_cluster_bootstraps(_cluster))!;
+        try
+        {
+            AdvertiseOnlyVersionsTheMockParses();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The mock advertises the flexible (KIP-482) versions JoinGroup v6, SyncGroup v4 and LeaveGroup v3-v4 but reads
+    /// their requests in the older layout: JoinGroup's protocols and SyncGroup's assignments as 4-byte array counts
+    /// (the mock then drops the connection), LeaveGroup v3+ as one member id instead of a members array (and answers
+    /// without the array). librdkafka's own client never sends those versions (it stops at 5, 3 and 1); the Java client
+    /// sends JoinGroup v6 and SyncGroup v4, KafkaJS LeaveGroup v3. Advertising the last versions the mock parses makes
+    /// every client pick those. See docs/embedded-broker.md.
+    /// </summary>
+    private void AdvertiseOnlyVersionsTheMockParses()
+    {
+        foreach (var (api, name, maxVersion) in new (short, string, short)[] { (11, "JoinGroup", 5), (14, "SyncGroup", 3), (13, "LeaveGroup", 2) })
+            Check(LibRdKafka.rd_kafka_mock_set_apiversion(_cluster, api, 0, maxVersion), $"limit {name} to versions 0-{maxVersion}");
     }
 
     /// <summary>Starts a cluster of <paramref name="brokers"/> brokers (ids 1..n) with the given topics created.</summary>
@@ -56,6 +79,20 @@ public sealed class EmbeddedKafkaCluster : IDisposable
 
     /// <summary>The brokers' own listeners, e.g. "127.0.0.1:40211,127.0.0.1:38877".</summary>
     public string BootstrapServers { get; }
+
+    /// <summary>
+    /// Each broker's own listener, by broker id (1..n; the mock lists its bootstrap servers in id order): where a proxy
+    /// in front of it forwards to.
+    /// </summary>
+    public IReadOnlyDictionary<int, string> Listeners =>
+        BootstrapServers.Split(',').Select((address, i) => (Id: i + 1, address)).ToDictionary(b => b.Id, b => b.address);
+
+    /// <summary>
+    /// Makes the metadata name <paramref name="host"/>:<paramref name="port"/> for broker <paramref name="brokerId"/>
+    /// (a proxy in front of it); the broker keeps listening where it did.
+    /// </summary>
+    public void Advertise(int brokerId, string host, int port) =>
+        LibRdKafka.rd_kafka_mock_broker_set_host_port(_cluster, brokerId, host, port);
 
     public int Brokers { get; }
 

@@ -17,7 +17,7 @@ try
     brokers = builder.Configuration.GetValue("EmbeddedKafka:Brokers", 1);
     port = builder.Configuration.GetValue("EmbeddedKafka:Port", 9092);
     if (brokers is < 1 or > 16) throw new ConfigurationException($"EmbeddedKafka:Brokers must be between 1 and 16 (got {brokers}).");
-    if (port is < 0 or > 65535) throw new ConfigurationException($"EmbeddedKafka:Port must be a TCP port, or 0 for none (got {port}).");
+    if (port is < 0 or > 65535) throw new ConfigurationException($"EmbeddedKafka:Port must be a TCP port, or 0 for any free port (got {port}).");
 }
 catch (ConfigurationException e)
 {
@@ -26,19 +26,26 @@ catch (ConfigurationException e)
 }
 
 using var cluster = EmbeddedKafkaCluster.Start(brokers, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
-BootstrapProxy? proxy = null;
+// Every client connection goes through a proxy, which answers the ApiVersions handshake the mock gets wrong for the
+// Java client (see BrokerProxy): broker 1's proxy on the fixed bootstrap port, the others' on free ports.
+var proxies = new List<BrokerProxy>();
 try
 {
-    proxy = port == 0 ? null : new BootstrapProxy(port, cluster.BootstrapServers.Split(',')[0]);
+    foreach (var (id, listener) in cluster.Listeners)
+    {
+        var proxy = new BrokerProxy(id == 1 ? port : 0, listener);
+        proxies.Add(proxy);
+        cluster.Advertise(id, "127.0.0.1", proxy.Port);
+    }
 }
 catch (System.Net.Sockets.SocketException e)
 {
+    foreach (var proxy in proxies) await proxy.DisposeAsync();
     Console.Error.WriteLine($"error: cannot listen on 127.0.0.1:{port} ({e.Message}). Is another Kafka running? " +
         "Choose another port: EmbeddedKafka:Port, or the AppHost parameter kafka-port (0 = any free port).");
     return 2;
 }
-await using var _ = proxy;
-var bootstrap = proxy?.Address ?? cluster.BootstrapServers;
+var bootstrap = proxies[0].Address;
 
 builder.Services.AddSingleton(cluster);
 var app = builder.Build();
@@ -54,7 +61,14 @@ app.MapPost("/topics/reset", () =>
 app.Logger.LogWarning(
     "Embedded Kafka broker (librdkafka mock cluster, {Brokers} broker(s)) at {Bootstrap}: data is kept in memory only and lost when it stops; each partition keeps its newest 5 MiB. Topics: {Topics} x {Partitions} partitions.",
     brokers, bootstrap, string.Join(", ", pipeline.Topics.All), pipeline.Partitions);
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+finally
+{
+    foreach (var proxy in proxies) await proxy.DisposeAsync();
+}
 return 0;
 
 /// <summary>`reset --url http://127.0.0.1:PORT`: asks a running embedded broker to empty its topics.</summary>

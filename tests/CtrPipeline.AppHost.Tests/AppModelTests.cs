@@ -35,6 +35,14 @@ public sealed class AppModelTests
         var reset = Assert.Single(broker.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == PipelineTopology.ResetTopicsCommand);
         Assert.Equal("Reset topics", reset.DisplayName);
 
+        // The dashboard says what the broker is and where to read which clients work with it.
+        var snapshot = Assert.Single(broker.Annotations.OfType<ResourceSnapshotAnnotation>()).InitialSnapshot;
+        var description = (string)Assert.Single(snapshot.Properties, p => p.Name == PipelineTopology.DescriptionProperty).Value!;
+        Assert.Contains("not Apache Kafka", description);
+        Assert.Contains("--ConnectionStrings:kafka=", description);
+        Assert.Contains("docs/embedded-broker.md", description);
+        Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "docs", "embedded-broker.md")));
+
         var connection = (ConnectionStringResource)Resource(builder, "kafka");
         var manifest = connection.ConnectionStringExpression.ValueExpression;
         Assert.Equal("{embedded-kafka.bindings.kafka.host}:{embedded-kafka.bindings.kafka.port}", manifest);

@@ -30,7 +30,9 @@ public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
         await app.StartAsync(cancel);
 
         var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
-        await notifications.WaitForResourceHealthyAsync(PipelineTopology.EmbeddedBroker, cancel);
+        var healthy = await notifications.WaitForResourceHealthyAsync(PipelineTopology.EmbeddedBroker, cancel);
+        // The description the dashboard shows survives DCP's updates of the running process.
+        Assert.Contains(healthy.Snapshot.Properties, p => p.Name == PipelineTopology.DescriptionProperty && Equals(p.Value, PipelineTopology.EmbeddedBrokerDescription));
         foreach (var name in Engines.Embedded.Append(PipelineTopology.Analyzer).Append(PipelineTopology.Producer))
         {
             await notifications.WaitForResourceAsync(name, KnownResourceStates.Running, cancel);

@@ -57,7 +57,7 @@ public sealed class BrokerOperationsTests
     public async Task Clients_bootstrap_through_the_fixed_port_proxy()
     {
         using var cluster = EmbeddedKafkaCluster.Start(1, [("events", 2)]);
-        await using var proxy = new BootstrapProxy(0, cluster.BootstrapServers.Split(',')[0]);
+        await using var proxy = new BrokerProxy(0, cluster.BootstrapServers.Split(',')[0]);
         Assert.NotEqual(0, proxy.Port);
         Produce(proxy.Address, "events", 30);
         Assert.Equal(30, ConsumeAll(proxy.Address, "events", "g", 30).Count);
