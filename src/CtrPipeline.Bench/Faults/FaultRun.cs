@@ -25,6 +25,9 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     private bool _killedOnPurpose;
     private int _kills;
     private long _nextInjectedId = 9_000_000_000_000;
+    /// <summary>Every hostile record injected, by its value ("null" for a tombstone): its kind.</summary>
+    private readonly Dictionary<string, HostileRecord> _hostile = [];
+    private readonly List<HostileRecord> _injected = [];
 
     private string Name => $"{target.Name}/{FaultScenarios.Name(scenarios)}";
 
@@ -116,8 +119,23 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         foreach (var p in _processes.Where(p => p.ErrorLines.Count > 0))
             _notes.Add($"{p.Name} error output: {string.Join(" | ", p.ErrorLines.Take(3))}");
         _notes.Add($"process logs: {folder}");
-        return new FaultResult(target.Name, FaultScenarios.Name(scenarios), _kills, counts, worker.ExactlyOnce, _notes, second);
+        return new FaultResult(target.Name, FaultScenarios.Name(scenarios), _kills, counts, worker.ExactlyOnce, _notes, second,
+            HostileOutcomes(records[pipeline.Topics.DeadLetters], worker.Engine));
     }
+
+    /// <summary>Per kind of hostile record: how many went in, and the reasons of the engine's dead-letter records of that kind.</summary>
+    private List<HostileOutcome> HostileOutcomes(List<ConsumeResult<string, byte[]>> deadLetters, string engine)
+    {
+        var reasons = _injected.Select(h => h.Kind).Distinct().ToDictionary(k => k, _ => new List<string>());
+        foreach (var r in deadLetters)
+            if (FaultOracle.Header(r, "engine") == engine && _hostile.TryGetValue(ValueKey(r.Message.Value), out var h))
+                reasons[h.Kind].Add(FaultOracle.Header(r, "error") ?? "");
+        return _injected.GroupBy(h => h.Kind)
+            .Select(g => new HostileOutcome(g.Key, g.First().Counted, g.Count(), reasons[g.Key]))
+            .ToList();
+    }
+
+    private static string ValueKey(byte[]? value) => value is null ? "null" : Convert.ToBase64String(value);
 
     private ChildProcess Start(EngineWorker worker, string instance)
     {
@@ -215,6 +233,8 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             foreach (var r in records)
             {
                 injector.Produce(new TopicPartition(settings.Pipeline.Topics.Events, p), new Message<byte[], byte[]> { Value = r.Value! });
+                _hostile[ValueKey(r.Value)] = r;
+                _injected.Add(r);
                 sent++;
             }
         }
