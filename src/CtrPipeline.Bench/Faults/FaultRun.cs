@@ -57,8 +57,8 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         var bootstrap = broker.BootstrapServers;
         using var tap = new TopicTap(bootstrap, pipeline.Topics.All.ToDictionary(t => t, _ => pipeline.Partitions));
         using var results = new ResultsWatch(bootstrap, pipeline, worker.Engine);
-        using var injector = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "fault-injector")).Build();
-        using var committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, worker.GroupId, "fault-observer")).Build();
+        using var injector = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "fault-injector")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
+        using var committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, worker.GroupId, "fault-observer")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
 
         progress.Phase(Name, $"starting {worker.Project} ({target.Name}) and waiting for it to join consumer group {worker.GroupId}");
         _engine = Start(worker, "engine");
@@ -70,6 +70,10 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             MalformedFraction = 0, TracedEventsPerSecond = 0,
         }.Validate();
         var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
+        // The load starts on a window boundary, so a fault at a given time hits the same point of a window in every run.
+        var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Task.Delay(TimeSpan.FromMilliseconds((now / windowMs + 1) * windowMs - now), cancel);
         var loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         _clock.Start();
         var producing = producer.RunAsync(cancel);
@@ -101,7 +105,6 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
 
         // The trailer: a few valid events per partition for a window and the watermark delay, so every partition's
         // watermark passes the end of the window the load ended in; those windows are then final.
-        var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
         var lastWindow = loadEndMs / windowMs * windowMs;
         var trailer = pipeline.WindowSize + pipeline.WatermarkDelay + TimeSpan.FromSeconds(3);
         progress.Phase(Name, $"load over: trailer of valid events for {trailer.TotalSeconds:0} s so every window the load touched can close");
@@ -136,6 +139,9 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     }
 
     private static string ValueKey(byte[]? value) => value is null ? "null" : Convert.ToBase64String(value);
+
+    /// <summary>The harness's own clients stay silent: a broker outage is the point of a run, not news.</summary>
+    private static void Quiet<TClient, TMessage>(TClient client, TMessage message) { }
 
     private ChildProcess Start(EngineWorker worker, string instance)
     {
@@ -195,7 +201,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     {
         var joinedAt = (TimeSpan?)null;
         var config = KafkaClients.Consumer(bootstrap, groupId, "fault-rebalance-probe");
-        using var probe = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(config).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
         probe.Subscribe(settings.Pipeline.Topics.DeadLetters);
         var start = _clock.Elapsed;
         while (!cancel.IsCancellationRequested && _clock.Elapsed - start < TimeSpan.FromSeconds(60))
@@ -316,7 +322,8 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
 
         public ResultsWatch(string bootstrap, PipelineSettings pipeline, string engine)
         {
-            _consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrap, $"fault-watch-{Guid.NewGuid():N}", "fault-results-watch")).Build();
+            _consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrap, $"fault-watch-{Guid.NewGuid():N}", "fault-results-watch"))
+                .SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
             _consumer.Assign(Enumerable.Range(0, pipeline.Partitions).Select(p => new TopicPartitionOffset(pipeline.Topics.Results, p, Offset.Beginning)));
             _loop = Task.Factory.StartNew(() =>
             {
