@@ -170,9 +170,10 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     {
         await At(settings.KillAt, cancel);
         _killedOnPurpose = true;
+        var killedAt = _clock.Elapsed;
         _engine!.Kill();
         _kills++;
-        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"SIGKILL of the engine at {_clock.Elapsed.TotalSeconds:0.0} s; restart in {settings.RestartAfter.TotalSeconds:0} s"));
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"SIGKILL of the engine at {killedAt.TotalSeconds:0.0} s (gone at {_clock.Elapsed.TotalSeconds:0.0} s); restart in {settings.RestartAfter.TotalSeconds:0} s"));
         await Task.Delay(settings.RestartAfter, cancel);
         _engine = Start(worker, "engine-restarted");
         _killedOnPurpose = false;

@@ -50,14 +50,14 @@ public static class FaultsCommand
             }.Validate(scenarios);
             var postgres = common.Postgres(parse);
             var targets = EngineTarget.Parse(parse.GetValue(engine)!, postgres);
-            foreach (var t in targets.Where(t => t.Start is not null)) ChildProcessCheck(t);
+            foreach (var t in targets.Where(t => t.Start is not null)) RequireBuilt(t);
             return await RunAsync(settings, targets, scenarios, postgres, parse.GetValue(output)!, cancel);
         }));
         return command;
     }
 
     /// <summary>A missing worker build fails before the first run, with the command that builds it.</summary>
-    private static void ChildProcessCheck(EngineTarget target)
+    private static void RequireBuilt(EngineTarget target)
     {
         ChildProcess.Executable("EmbeddedKafka");
         ChildProcess.Executable(target.Name.StartsWith("native", StringComparison.Ordinal) ? "NativeEngine.Worker" : "SqlEngine.Worker");
