@@ -8,5 +8,6 @@ public static class BenchCli
     {
         RunCommand.Create(),
         BenchmarkCommand.Create(),
+        Faults.FaultsCommand.Create(),
     };
 }

@@ -2,7 +2,8 @@ using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 
 // The embedded Kafka-protocol broker the AppHost starts when no container runtime is there: librdkafka's mock
-// cluster, in memory only, behind a fixed bootstrap port. HTTP: /health, GET /topics, POST /topics/reset.
+// cluster, in memory only, behind a fixed bootstrap port. HTTP: /health, GET /topics, POST /topics/reset, GET /bootstrap,
+// and for fault tests POST /brokers/{id}/down and /brokers/{id}/up (id 1..n, or "all").
 // `EmbeddedKafka reset --url http://127.0.0.1:PORT` empties the topics of a running instance from the command line.
 if (args is ["reset", ..])
     return await ResetCommand.RunAsync(args);
@@ -58,6 +59,12 @@ app.MapPost("/topics/reset", () =>
     return Results.Ok(removed);
 });
 
+app.MapGet("/bootstrap", () => bootstrap);
+// Fault injection: a broker that is down drops its connections and refuses new ones, as a stopped Kafka broker would
+// (librdkafka's mock moves no partition leadership; with one broker the cluster is unreachable until it is up again).
+app.MapPost("/brokers/{id}/down", (string id) => SetBrokers(id, up: false));
+app.MapPost("/brokers/{id}/up", (string id) => SetBrokers(id, up: true));
+
 app.Logger.LogWarning(
     "Embedded Kafka broker (librdkafka mock cluster, {Brokers} broker(s)) at {Bootstrap}: data is kept in memory only and lost when it stops; each partition keeps its newest 5 MiB. Topics: {Topics} x {Partitions} partitions.",
     brokers, bootstrap, string.Join(", ", pipeline.Topics.All), pipeline.Partitions);
@@ -70,6 +77,19 @@ finally
     foreach (var proxy in proxies) await proxy.DisposeAsync();
 }
 return 0;
+
+IResult SetBrokers(string id, bool up)
+{
+    IEnumerable<int> ids;
+    if (id == "all") ids = Enumerable.Range(1, cluster.Brokers);
+    else if (int.TryParse(id, out var one) && one >= 1 && one <= cluster.Brokers) ids = [one];
+    else return Results.BadRequest($"no broker '{id}': use 1..{cluster.Brokers} or all");
+    foreach (var broker in ids)
+        if (up) cluster.SetBrokerUp(broker);
+        else cluster.SetBrokerDown(broker);
+    app.Logger.LogWarning("Broker(s) {Id} {State} (fault injection)", id, up ? "up" : "down");
+    return Results.Ok(new { brokers = id, state = up ? "up" : "down" });
+}
 
 /// <summary>`reset --url http://127.0.0.1:PORT`: asks a running embedded broker to empty its topics.</summary>
 internal static class ResetCommand

@@ -1,0 +1,359 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using Microsoft.Extensions.Logging;
+using Producer.Worker;
+
+namespace CtrPipeline.Bench.Faults;
+
+/// <summary>
+/// One fault run: an embedded broker in its own process, the engine as its own worker process, the open-loop
+/// producer and a tap of every topic in this process. The faults happen on schedule while the load runs; then a
+/// trailer of valid events moves every partition's watermark past the load's last window, the results settle, and
+/// <see cref="FaultOracle"/> judges every window the load touched. Each process's output is kept in the run folder.
+/// </summary>
+public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadOnlyList<FaultScenario> scenarios, CampaignCatalog catalog,
+    string catalogPath, string folder, string? postgres, IRunProgress progress, ILoggerFactory logs)
+{
+    private static readonly TimeSpan TrailerTick = TimeSpan.FromMilliseconds(100);
+    private readonly Stopwatch _clock = new();
+    private readonly List<string> _notes = [];
+    private readonly List<ChildProcess> _processes = [];
+    private ChildProcess? _engine;
+    private bool _killedOnPurpose;
+    private int _kills;
+    private long _nextInjectedId = 9_000_000_000_000;
+    /// <summary>Every hostile record injected, by its value ("null" for a tombstone): its kind.</summary>
+    private readonly Dictionary<string, HostileRecord> _hostile = [];
+    private readonly List<HostileRecord> _injected = [];
+
+    private string Name => $"{target.Name}/{FaultScenarios.Name(scenarios)}";
+
+    public async Task<FaultResult> RunAsync(CancellationToken cancel)
+    {
+        Directory.CreateDirectory(folder);
+        var pipeline = settings.Pipeline;
+        progress.Phase(Name, "starting the embedded broker in its own process");
+        using var broker = await BrokerProcess.StartAsync(pipeline, settings.Brokers, Path.Combine(folder, "embedded-kafka.log"), cancel);
+        var bootstrap = broker.BootstrapServers;
+        var worker = EngineWorker.For(target, pipeline, bootstrap, catalogPath, folder, postgres, settings.Guarantee);
+        await worker.ResetDatabaseAsync(cancel);
+        try
+        {
+            return await RunAsync(broker, worker, cancel);
+        }
+        finally
+        {
+            foreach (var p in _processes) p.Dispose();
+            if (worker.Postgres is not null) await worker.ResetDatabaseAsync(CancellationToken.None); // drop the run's schema
+        }
+    }
+
+    private async Task<FaultResult> RunAsync(BrokerProcess broker, EngineWorker worker, CancellationToken cancel)
+    {
+        var pipeline = settings.Pipeline;
+        var bootstrap = broker.BootstrapServers;
+        using var tap = new TopicTap(bootstrap, pipeline.Topics.All.ToDictionary(t => t, _ => pipeline.Partitions));
+        using var results = new ResultsWatch(bootstrap, pipeline, worker.Engine);
+        using var injector = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "fault-injector")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
+        using var committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, worker.GroupId, "fault-observer")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
+
+        progress.Phase(Name, $"starting {worker.Project} ({target.Name}) and waiting for it to join consumer group {worker.GroupId}");
+        _engine = Start(worker, "engine");
+        await WaitForAssignmentAsync(_engine, TimeSpan.FromSeconds(60), cancel);
+
+        var producerOptions = new ProducerOptions
+        {
+            Profile = TrafficProfiles.Poisson, Rate = settings.Rate, Duration = settings.Duration, Seed = settings.Seed,
+            MalformedFraction = 0, TracedEventsPerSecond = 0,
+        }.Validate();
+        var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
+        // The load starts on a window boundary, so a fault at a given time hits the same point of a window in every run.
+        var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Task.Delay(TimeSpan.FromMilliseconds((now / windowMs + 1) * windowMs - now), cancel);
+        var loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        _clock.Start();
+        var producing = producer.RunAsync(cancel);
+        SecondInstanceOutcome? second = null;
+        var faults = Task.WhenAll(scenarios.Select(s => s switch
+        {
+            FaultScenario.Kill => KillAndRestartAsync(worker, cancel),
+            FaultScenario.BrokerOutage => OutageAsync(broker, worker, cancel),
+            FaultScenario.SecondInstance => SecondInstance(),
+            FaultScenario.Hostile => InjectHostileAsync(injector, cancel),
+            _ => Task.CompletedTask,
+        }));
+
+        async Task SecondInstance() => second = await SecondInstanceAsync(worker, cancel);
+
+        var all = Task.WhenAll(producing, faults);
+        while (!all.IsCompleted)
+        {
+            await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(1), cancel));
+            WatchEngine();
+            var p = producer.Progress;
+            var consumed = Committed(committed);
+            progress.Producing(Name, _clock.Elapsed, settings.Duration, Math.Max(p.Sent, p.Delivered), consumed, Math.Max(0, p.Delivered - consumed), results.Finals);
+        }
+        await all;
+        var loadEndMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var produced = producer.Progress;
+        if (produced.DeliveryErrors > 0) _notes.Add($"the producer could not deliver {produced.DeliveryErrors:N0} events (they are not in the topic, so not expected either)");
+
+        // The trailer: a few valid events per partition for a window and the watermark delay, so every partition's
+        // watermark passes the end of the window the load ended in; those windows are then final.
+        var lastWindow = loadEndMs / windowMs * windowMs;
+        var trailer = pipeline.WindowSize + pipeline.WatermarkDelay + TimeSpan.FromSeconds(3);
+        progress.Phase(Name, $"load over: trailer of valid events for {trailer.TotalSeconds:0} s so every window the load touched can close");
+        await SendTrailerAsync(injector, trailer, cancel);
+
+        progress.Phase(Name, "draining: waiting until every judged window has a final row and the results settle");
+        await SettleAsync(results, lastWindow, cancel);
+        WatchEngine();
+        foreach (var p in _processes) p.Kill();
+
+        progress.Phase(Name, "verifying against the DuckDB recount");
+        var records = await tap.CompleteAsync(TimeSpan.FromMinutes(2));
+        var firstWindow = (loadStartMs - (long)producerOptions.OutOfOrderMaxDelay.TotalMilliseconds) / windowMs * windowMs;
+        var counts = FaultOracle.Verify(records, tap.Lost, pipeline, catalog, worker.Engine, firstWindow, lastWindow + 1);
+        foreach (var p in _processes.Where(p => p.ErrorLines.Count > 0))
+            _notes.Add($"{p.Name} error output: {string.Join(" | ", p.ErrorLines.Take(3))}");
+        _notes.Add($"process logs: {folder}");
+        return new FaultResult(target.Name, FaultScenarios.Name(scenarios), _kills, counts, worker.ExactlyOnce, _notes, second,
+            HostileOutcomes(records[pipeline.Topics.DeadLetters], worker.Engine));
+    }
+
+    /// <summary>Per kind of hostile record: how many went in, and the reasons of the engine's dead-letter records of that kind.</summary>
+    private List<HostileOutcome> HostileOutcomes(List<ConsumeResult<string, byte[]>> deadLetters, string engine)
+    {
+        var reasons = _injected.Select(h => h.Kind).Distinct().ToDictionary(k => k, _ => new List<string>());
+        foreach (var r in deadLetters)
+            if (FaultOracle.Header(r, "engine") == engine && _hostile.TryGetValue(ValueKey(r.Message.Value), out var h))
+                reasons[h.Kind].Add(FaultOracle.Header(r, "error") ?? "");
+        return _injected.GroupBy(h => h.Kind)
+            .Select(g => new HostileOutcome(g.Key, g.First().Counted, g.Count(), reasons[g.Key]))
+            .ToList();
+    }
+
+    private static string ValueKey(byte[]? value) => value is null ? "null" : Convert.ToBase64String(value);
+
+    /// <summary>The harness's own clients stay silent: a broker outage is the point of a run, not news.</summary>
+    private static void Quiet<TClient, TMessage>(TClient client, TMessage message) { }
+
+    private ChildProcess Start(EngineWorker worker, string instance)
+    {
+        var process = worker.Start(instance, Path.Combine(folder, $"{instance}.log"));
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>Notes once if the engine ended without being killed (a crash or a refusal is a finding, not restarted).</summary>
+    private void WatchEngine()
+    {
+        if (_engine is { HasExited: true } e && !_killedOnPurpose)
+        {
+            _notes.Add(string.Create(CultureInfo.InvariantCulture, $"the engine ended by itself with exit code {e.ExitCode} at {_clock.Elapsed.TotalSeconds:0} s: {string.Join(" | ", e.ErrorLines.TakeLast(3))}"));
+            _killedOnPurpose = true; // noted once
+        }
+    }
+
+    private async Task At(TimeSpan time, CancellationToken cancel)
+    {
+        var wait = time - _clock.Elapsed;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait, cancel);
+    }
+
+    private async Task KillAndRestartAsync(EngineWorker worker, CancellationToken cancel)
+    {
+        await At(settings.KillAt, cancel);
+        _killedOnPurpose = true;
+        var killedAt = _clock.Elapsed;
+        _engine!.Kill();
+        _kills++;
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"SIGKILL of the engine at {killedAt.TotalSeconds:0.0} s (gone at {_clock.Elapsed.TotalSeconds:0.0} s); restart in {settings.RestartAfter.TotalSeconds:0} s"));
+        await Task.Delay(settings.RestartAfter, cancel);
+        _engine = Start(worker, "engine-restarted");
+        _killedOnPurpose = false;
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"engine restarted at {_clock.Elapsed.TotalSeconds:0.0} s"));
+    }
+
+    /// <summary>
+    /// Every broker down, then up; then a forced rebalance: a probe consumer joins the engine's group subscribed to the
+    /// dead-letter topic (which the engine does not read), stays <see cref="FaultSettings.ProbeHold"/>, and leaves. The
+    /// group rebalances twice while the engine keeps every events partition, so an engine that stays correct only when
+    /// its assignment never changes shows it, and a single-instance engine has no reason to refuse.
+    /// </summary>
+    private async Task OutageAsync(BrokerProcess broker, EngineWorker worker, CancellationToken cancel)
+    {
+        await At(settings.OutageAt, cancel);
+        await broker.DownAsync(cancel);
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"broker down at {_clock.Elapsed.TotalSeconds:0.0} s for {settings.OutageLength.TotalSeconds:0} s"));
+        await Task.Delay(settings.OutageLength, cancel);
+        await broker.UpAsync(cancel);
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"broker up at {_clock.Elapsed.TotalSeconds:0.0} s; rebalance probe joins group {worker.GroupId}"));
+        var note = await Task.Run(() => RebalanceProbe(broker.BootstrapServers, worker.GroupId, cancel), cancel);
+        _notes.Add(note);
+    }
+
+    private string RebalanceProbe(string bootstrap, string groupId, CancellationToken cancel)
+    {
+        var joinedAt = (TimeSpan?)null;
+        var config = KafkaClients.Consumer(bootstrap, groupId, "fault-rebalance-probe");
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(config).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
+        probe.Subscribe(settings.Pipeline.Topics.DeadLetters);
+        var start = _clock.Elapsed;
+        while (!cancel.IsCancellationRequested && _clock.Elapsed - start < TimeSpan.FromSeconds(60))
+        {
+            probe.Consume(TimeSpan.FromMilliseconds(100));
+            if (joinedAt is null && probe.Assignment.Count > 0) joinedAt = _clock.Elapsed;
+            if (joinedAt is { } j && _clock.Elapsed - j >= settings.ProbeHold) break;
+        }
+        probe.Close();
+        return joinedAt is { } at
+            ? string.Create(CultureInfo.InvariantCulture, $"rebalance forced: a probe joined group {groupId} (subscribed to {settings.Pipeline.Topics.DeadLetters}) at {at.TotalSeconds:0.0} s and left at {_clock.Elapsed.TotalSeconds:0.0} s")
+            : string.Create(CultureInfo.InvariantCulture, $"rebalance probe could not join group {groupId} within 60 s");
+    }
+
+    private async Task<SecondInstanceOutcome> SecondInstanceAsync(EngineWorker worker, CancellationToken cancel)
+    {
+        await At(settings.SecondInstanceAt, cancel);
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"second instance started at {_clock.Elapsed.TotalSeconds:0.0} s in group {worker.GroupId}"));
+        var second = Start(worker, "engine-second-instance");
+        var started = Stopwatch.StartNew();
+        var exited = await second.WaitForExitAsync(settings.SecondInstanceWait);
+        var outcome = new SecondInstanceOutcome(exited, second.ExitCode, started.Elapsed, second.ErrorLines, _engine is { HasExited: false });
+        progress.Phase(Name, outcome.ToString());
+        return outcome;
+    }
+
+    private async Task InjectHostileAsync(IProducer<byte[], byte[]> injector, CancellationToken cancel)
+    {
+        await At(settings.HostileAt, cancel);
+        var sent = 0;
+        for (var p = 0; p < settings.Pipeline.Partitions; p++)
+        {
+            var records = HostileRecords.For(catalog, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _nextInjectedId);
+            _nextInjectedId += records.Count;
+            foreach (var r in records)
+            {
+                injector.Produce(new TopicPartition(settings.Pipeline.Topics.Events, p), new Message<byte[], byte[]> { Value = r.Value! });
+                _hostile[ValueKey(r.Value)] = r;
+                _injected.Add(r);
+                sent++;
+            }
+        }
+        await Task.Run(() => injector.Flush(TimeSpan.FromSeconds(30)), cancel);
+        var kinds = HostileRecords.For(catalog, 0, 0);
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"{sent} hostile records injected at {_clock.Elapsed.TotalSeconds:0.0} s ({kinds.Count} kinds in each of {settings.Pipeline.Partitions} partitions)"));
+        _notes.Add($"hostile records: {sent} ({string.Join(", ", kinds.Select(k => k.Kind))} in every partition; {kinds.Count(k => !k.Counted)} per partition belong in the dead-letter topic, {kinds.Count(k => k.Counted)} must be counted)");
+    }
+
+    private async Task SendTrailerAsync(IProducer<byte[], byte[]> injector, TimeSpan length, CancellationToken cancel)
+    {
+        var until = _clock.Elapsed + length;
+        var ad = 0;
+        while (_clock.Elapsed < until)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            for (var p = 0; p < settings.Pipeline.Partitions; p++)
+            {
+                var e = new AdEvent(_nextInjectedId++, EventType.View, catalog.Ads[ad++ % catalog.Ads.Count].AdId, 1, now);
+                injector.Produce(new TopicPartition(settings.Pipeline.Topics.Events, p), new Message<byte[], byte[]> { Value = WireFormat.Serialize(e) });
+            }
+            WatchEngine();
+            await Task.Delay(TrailerTick, cancel);
+        }
+        await Task.Run(() => injector.Flush(TimeSpan.FromSeconds(30)), cancel);
+    }
+
+    /// <summary>
+    /// Settled: a final row for the load's last window has arrived and no result row for <see cref="FaultSettings.SettleTime"/>;
+    /// or, for an engine that never publishes it, no result row for four times as long; at most <see cref="FaultSettings.DrainTimeout"/>.
+    /// </summary>
+    private async Task SettleAsync(ResultsWatch results, long lastWindow, CancellationToken cancel)
+    {
+        var drain = Stopwatch.StartNew();
+        var (count, quiet) = (results.Rows, Stopwatch.StartNew());
+        while (drain.Elapsed < settings.DrainTimeout)
+        {
+            await Task.Delay(250, cancel);
+            if (results.Rows != count) (count, quiet) = (results.Rows, Stopwatch.StartNew());
+            var lastFinal = results.MaxFinalWindowStart >= lastWindow;
+            if (quiet.Elapsed >= settings.SettleTime && (lastFinal || quiet.Elapsed >= 4 * settings.SettleTime)) return;
+        }
+        _notes.Add($"the results had not settled {settings.DrainTimeout.TotalSeconds:0} s after the load ended");
+    }
+
+    private static async Task WaitForAssignmentAsync(ChildProcess engine, TimeSpan timeout, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout && !engine.HasExited && !engine.Saw(" assigned "))
+            await Task.Delay(100, cancel);
+        if (engine.HasExited)
+            throw new WorkerFailedException($"the engine ended at start with exit code {engine.ExitCode}: {string.Join(" | ", engine.ErrorLines.TakeLast(3))}");
+    }
+
+    private long _lastCommitted;
+
+    /// <summary>Offsets the engine's group has committed on the events topic (a lower bound of what it consumed).</summary>
+    private long Committed(IConsumer<Ignore, Ignore> observer)
+    {
+        try
+        {
+            var partitions = Enumerable.Range(0, settings.Pipeline.Partitions).Select(p => new TopicPartition(settings.Pipeline.Topics.Events, p));
+            _lastCommitted = observer.Committed(partitions, TimeSpan.FromMilliseconds(500)).Sum(o => Math.Max(0, o.Offset.Value));
+        }
+        catch (KafkaException)
+        {
+            // the broker is down: keep the last figure
+        }
+        return _lastCommitted;
+    }
+
+    /// <summary>Follows the results topic live: how many rows the engine published, and its newest final window.</summary>
+    private sealed class ResultsWatch : IDisposable
+    {
+        private readonly IConsumer<Ignore, byte[]> _consumer;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private long _rows, _finals, _maxFinal = long.MinValue;
+
+        public ResultsWatch(string bootstrap, PipelineSettings pipeline, string engine)
+        {
+            _consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrap, $"fault-watch-{Guid.NewGuid():N}", "fault-results-watch"))
+                .SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
+            _consumer.Assign(Enumerable.Range(0, pipeline.Partitions).Select(p => new TopicPartitionOffset(pipeline.Topics.Results, p, Offset.Beginning)));
+            _loop = Task.Factory.StartNew(() =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    if (_consumer.Consume(TimeSpan.FromMilliseconds(100)) is not { IsPartitionEOF: false } r) continue;
+                    var row = WireFormat.ParseResult(r.Message.Value);
+                    if (row.Engine != engine) continue;
+                    Interlocked.Increment(ref _rows);
+                    if (!row.Final) continue;
+                    Interlocked.Increment(ref _finals);
+                    if (row.WindowStart > Interlocked.Read(ref _maxFinal)) Interlocked.Exchange(ref _maxFinal, row.WindowStart);
+                }
+            }, TaskCreationOptions.LongRunning);
+        }
+
+        public long Rows => Interlocked.Read(ref _rows);
+
+        public long Finals => Interlocked.Read(ref _finals);
+
+        public long MaxFinalWindowStart => Interlocked.Read(ref _maxFinal);
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            try { _loop.Wait(TimeSpan.FromSeconds(5)); }
+            catch (AggregateException) { }
+            _consumer.Dispose();
+            _stop.Dispose();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+using System.Text.RegularExpressions;
+using CtrPipeline.Bench;
+using CtrPipeline.Bench.Faults;
+using CtrPipeline.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
+
+namespace CtrPipeline.EndToEnd.Tests;
+
+/// <summary>
+/// The fault suite (issue 15, item 6), the faults command's library at a small scale: each engine as its own process
+/// on an embedded broker in its own process, 5,000 events/s, 5 s windows. One test class per engine, so xunit runs the
+/// engines concurrently (each run has its own broker and database); the scenarios of one engine run one after another.
+/// Every failure message carries the FAULTS line and the first differing windows (expected against actual).
+/// </summary>
+public abstract class FaultSuite(ITestOutputHelper output, string engine)
+{
+    private static readonly PipelineSettings Pipeline = new()
+    {
+        Partitions = 4,
+        WindowSize = TimeSpan.FromSeconds(5),
+        WatermarkDelay = TimeSpan.FromSeconds(2),
+        TriggerInterval = TimeSpan.FromSeconds(1),
+    };
+
+    private static FaultSettings Small => new()
+    {
+        Pipeline = Pipeline,
+        Rate = 5_000,
+        Duration = TimeSpan.FromSeconds(20),
+        KillAt = TimeSpan.FromSeconds(8),
+        RestartAfter = TimeSpan.FromSeconds(3),
+        // Longer than the consumers' 10 s session timeout, so the group forgets the engine as it would in 30 s.
+        OutageAt = TimeSpan.FromSeconds(5),
+        OutageLength = TimeSpan.FromSeconds(12),
+        SecondInstanceAt = TimeSpan.FromSeconds(5),
+        SecondInstanceWait = TimeSpan.FromSeconds(15),
+        HostileAt = TimeSpan.FromSeconds(5),
+        DrainTimeout = TimeSpan.FromMinutes(2),
+    };
+
+    private bool IsNative => engine.StartsWith("native", StringComparison.Ordinal);
+
+    protected async Task Sigkill_and_restart_keeps_every_first_final_row_exact()
+    {
+        var r = await RunAsync(FaultScenario.Kill, Small);
+        Assert.Equal(1, r.Kills);
+        AssertWindowsExact(r);
+        AssertNoDuplicatesWhenExactlyOnce(r);
+    }
+
+    protected async Task Broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice()
+    {
+        var r = await RunAsync(FaultScenario.BrokerOutage, Small with { Duration = TimeSpan.FromSeconds(25) });
+        Assert.Contains(r.Notes, n => n.StartsWith("rebalance forced", StringComparison.Ordinal));
+        AssertStayedUp(r);
+        AssertWindowsExact(r);
+        AssertNoDuplicatesWhenExactlyOnce(r);
+    }
+
+    protected async Task A_second_instance_in_the_group_is_refused_and_no_partial_final_row_is_published()
+    {
+        var r = await RunAsync(FaultScenario.SecondInstance, Small with { Duration = TimeSpan.FromSeconds(15) });
+        var second = Assert.IsType<SecondInstanceOutcome>(r.SecondInstance);
+        if (IsNative)
+        {
+            Assert.True(second.Refused, $"{engine}: a native engine is single-instance and must refuse a second instance with exit code 1; {second}");
+            Assert.True(second.ErrorLines.Any(l => Regex.IsMatch(l, "single.instance", RegexOptions.IgnoreCase)),
+                $"{engine}: the refusal must say in one line that native engines are single-instance; {second}");
+            Assert.True(second.FirstInstanceRunning, $"{engine}: the first instance must keep running; {second}");
+        }
+        // For every engine: whatever it does with two instances, no first final row may be partial.
+        AssertWindowsExact(r);
+        AssertNoDuplicatesWhenExactlyOnce(r);
+    }
+
+    protected async Task Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact()
+    {
+        var r = await RunAsync(FaultScenario.Hostile, Small with { Duration = TimeSpan.FromSeconds(15) });
+        AssertStayedUp(r);
+        var wrongKinds = r.Hostile
+            .Where(h => h.Counted ? h.DeadLetterReasons.Count != 0 : h.DeadLetterReasons.Count != h.Injected || h.DeadLetterReasons.Any(string.IsNullOrWhiteSpace))
+            .Select(h => h.ToString()).ToList();
+        Assert.True(wrongKinds.Count == 0, $"{engine}: hostile records not handled as the contract says (each invalid one dead-lettered once with a reason, the valid one counted):{Environment.NewLine}{string.Join(Environment.NewLine, wrongKinds)}");
+        foreach (var kind in new[] { "year-2200", "negative-time" })
+        {
+            var h = r.Hostile.Single(x => x.Kind == kind);
+            Assert.True(h.DeadLetterReasons.All(reason => reason.Contains("event time out of range", StringComparison.Ordinal)),
+                $"{engine}: {kind} must be dead-lettered with the reason \"event time out of range\"; {h}");
+        }
+        Assert.True(r.Counts.Dlq == r.Counts.ExpectedDlq, $"{engine}: {r.Counts.Dlq} dead-letter records, but the events topic holds {r.Counts.ExpectedDlq} invalid records; {r.Line}");
+        Assert.Equal(0, r.Counts.Late);
+        AssertWindowsExact(r);
+    }
+
+    private async Task<FaultResult> RunAsync(FaultScenario scenario, FaultSettings settings)
+    {
+        var target = EngineTarget.Parse(engine, PostgresServer.ConnectionString).Single();
+        var catalog = CampaignCatalog.Load(CampaignCatalog.DefaultPath);
+        var folder = Directory.CreateTempSubdirectory($"ctr-faults-{engine}-").FullName;
+        var run = new FaultRun(settings.Validate([scenario]), target, [scenario], catalog, CampaignCatalog.DefaultPath, folder,
+            PostgresServer.ConnectionString, new TestProgress(output), NullLoggerFactory.Instance);
+        var result = await run.RunAsync(CancellationToken.None);
+        output.WriteLine(result.Line);
+        foreach (var line in result.Details()) output.WriteLine("  " + line);
+        return result;
+    }
+
+    private void AssertWindowsExact(FaultResult r)
+    {
+        Assert.True(r.Counts.LostRecords == 0, $"{engine}: the embedded broker dropped records before the tap read them; the run proves nothing. {Describe(r)}");
+        Assert.True(r.Counts.WindowsChecked > 0, $"{engine}: no window was judged. {Describe(r)}");
+        Assert.True(r.Counts.MissingWindows == 0 && r.Counts.WrongWindows == 0,
+            $"{engine}: {r.Counts.MissingWindows} windows without a final row for every campaign, {r.Counts.WrongWindows} windows whose first final rows differ from the recount. {Describe(r)}");
+    }
+
+    private void AssertNoDuplicatesWhenExactlyOnce(FaultResult r)
+    {
+        if (r.ExactlyOnce)
+            Assert.True(r.Counts.DuplicateFinals == 0, $"{engine} declares exactly-once but published {r.Counts.DuplicateFinals} duplicate final rows. {Describe(r)}");
+    }
+
+    private void AssertStayedUp(FaultResult r) =>
+        Assert.False(r.Notes.Any(n => n.StartsWith("the engine ended by itself", StringComparison.Ordinal)), $"{engine} must stay up. {Describe(r)}");
+
+    private static string Describe(FaultResult r) =>
+        $"{r.Line}{Environment.NewLine}{string.Join(Environment.NewLine, r.Details().Select(d => "  " + d))}";
+
+    /// <summary>Progress lines into the test's output.</summary>
+    private sealed class TestProgress(ITestOutputHelper output) : IRunProgress
+    {
+        private DateTime _last = DateTime.MinValue;
+
+        public void Producing(string engine, TimeSpan elapsed, TimeSpan duration, long sent, long consumed, long lag, long results)
+        {
+            if (DateTime.UtcNow - _last < TimeSpan.FromSeconds(5)) return;
+            _last = DateTime.UtcNow;
+            Write($"[{engine}] {elapsed.TotalSeconds:0}/{duration.TotalSeconds:0} s sent {sent:N0} committed {consumed:N0} final rows {results:N0}");
+        }
+
+        public void Phase(string engine, string phase) => Write($"[{engine}] {phase}");
+
+        private void Write(string line)
+        {
+            try { output.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {line}"); }
+            catch (InvalidOperationException) { } // the test is over
+        }
+    }
+}
+
+public sealed class NativeContinuousFaultTests(ITestOutputHelper output) : FaultSuite(output, Engines.NativeContinuous)
+{
+    [Fact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [Fact] public Task Broker_outage_and_rebalance() => Broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [Fact] public Task Second_instance() => A_second_instance_in_the_group_is_refused_and_no_partial_final_row_is_published();
+    [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+}
+
+public sealed class NativeMicroBatchFaultTests(ITestOutputHelper output) : FaultSuite(output, Engines.NativeMicroBatch)
+{
+    [Fact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [Fact] public Task Broker_outage_and_rebalance() => Broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [Fact] public Task Second_instance() => A_second_instance_in_the_group_is_refused_and_no_partial_final_row_is_published();
+    [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+}
+
+public sealed class SqlSqliteFaultTests(ITestOutputHelper output) : FaultSuite(output, EngineTarget.SqlSqlite)
+{
+    [Fact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [Fact] public Task Broker_outage_and_rebalance() => Broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [Fact] public Task Second_instance() => A_second_instance_in_the_group_is_refused_and_no_partial_final_row_is_published();
+    [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+}
+
+/// <summary>The SQL engine on PostgreSQL; skipped, with the reason, when CTR_TEST_POSTGRES is not set.</summary>
+public sealed class SqlPostgresFaultTests(ITestOutputHelper output) : FaultSuite(output, EngineTarget.SqlPostgres)
+{
+    [PostgresFact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [PostgresFact] public Task Broker_outage_and_rebalance() => Broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [PostgresFact] public Task Second_instance() => A_second_instance_in_the_group_is_refused_and_no_partial_final_row_is_published();
+    [PostgresFact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+}
