@@ -74,11 +74,21 @@ public sealed class CtrEngine
         var now = _clock();
         _nextOffset[record.Partition] = record.Offset + 1;
         _watermark.Observe(record.Partition, record.Event.EventTime, now);
-        var outcome = Assign(record);
+        var outcome = AddToWindow(record);
         if (Mode == ExecutionMode.Continuous)
             CloseWindows(_watermark.Advance(now), now, output);
         return outcome;
     }
+
+    /// <summary>
+    /// The consumer group assigned <paramref name="partitions"/>: each one holds the watermark back until it delivers
+    /// or has been idle for the idle timeout (<see cref="WatermarkTracker.Assign"/>). A host that never calls this
+    /// gets the old rule: partitions join with their first record.
+    /// </summary>
+    public void Assign(IEnumerable<int> partitions) => _watermark.Assign(partitions, _clock());
+
+    /// <summary>The group took <paramref name="partitions"/> away: they stop holding the watermark back.</summary>
+    public void Revoke(IEnumerable<int> partitions) => _watermark.Revoke(partitions);
 
     /// <summary>
     /// A record the host handled without the engine (e.g. a malformed one it dead-lettered): it only moves the
@@ -124,7 +134,7 @@ public sealed class CtrEngine
         return safe;
     }
 
-    private RecordOutcome Assign(in StreamRecord record)
+    private RecordOutcome AddToWindow(in StreamRecord record)
     {
         if (!_catalog.TryGetCampaign(record.Event.AdId, out var campaignId))
         {

@@ -123,7 +123,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             _topics = runner._pipeline.Topics;
             _engine = new CtrEngine(options.Mode, runner._pipeline, runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             _metrics = new EngineMetrics(options.Id, () => runner.Progress);
-            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, options.GroupId, options.Id, runner._logger, () => runner._assigned.TrySetResult());
+            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, options.GroupId, options.Id, runner._logger, partitions => { _engine.Assign(partitions); runner._assigned.TrySetResult(); });
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
 

@@ -139,7 +139,11 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
 
-            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, Engines.Sql, runner._logger, () => runner._assigned.TrySetResult());
+            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, Engines.Sql, runner._logger, partitions =>
+            {
+                _watermark.Assign(partitions, NowMs());
+                runner._assigned.TrySetResult();
+            });
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
 

@@ -80,6 +80,48 @@ public sealed class CtrEngineTests
     }
 
     [Fact]
+    public void After_an_assignment_the_first_partition_to_deliver_does_not_close_windows_the_others_still_hold()
+    {
+        var h = new EngineHarness(ExecutionMode.Continuous);
+        h.Engine.Assign([0, 1]);
+        h.Send(1_000, partition: 0);
+        h.Send(25_000, partition: 0); // a restart: partition 0's backlog comes first
+        Assert.Empty(h.Output);
+        Assert.Equal(long.MinValue, h.Engine.Watermark);
+
+        Assert.Equal(RecordOutcome.Accepted, h.Send(2_000, partition: 1)); // not late: [0, 10 000) is still open
+        h.Send(25_000, partition: 1);
+        Assert.Equal([(0L, 1, 2L)], h.Output.Select(r => (r.WindowStart, r.CampaignId, r.Views)));
+    }
+
+    [Fact]
+    public void An_assigned_partition_that_never_delivers_releases_the_watermark_after_the_idle_timeout()
+    {
+        var h = new EngineHarness(ExecutionMode.Continuous);
+        h.Engine.Assign([0, 1]);
+        h.Send(1_000, partition: 0);
+        h.Now += 4_999;
+        h.Send(15_000, partition: 0);
+        Assert.Empty(h.Output);
+
+        h.Now += 1;
+        Assert.Equal([(0L, 1, 1L)], h.Tick().Select(r => (r.WindowStart, r.CampaignId, r.Views)));
+        Assert.Equal(13_000, h.Engine.Watermark);
+    }
+
+    [Fact]
+    public void A_revoked_partition_stops_holding_the_engines_watermark_back()
+    {
+        var h = new EngineHarness(ExecutionMode.Continuous);
+        h.Engine.Assign([0, 1]);
+        h.Send(15_000, partition: 0);
+        h.Engine.Revoke([1]);
+
+        h.Tick();
+        Assert.Equal(13_000, h.Engine.Watermark);
+    }
+
+    [Fact]
     public void Micro_batch_emits_changed_rows_on_each_trigger_and_a_final_row_when_the_watermark_passes()
     {
         var h = new EngineHarness(ExecutionMode.MicroBatch);

@@ -73,4 +73,52 @@ public sealed class WatermarkTests
         _tracker.Finish();
         Assert.Equal(long.MaxValue, _tracker.Advance(now: 1));
     }
+    [Fact]
+    public void An_assigned_partition_that_has_not_delivered_holds_the_watermark_back()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 100);
+        Assert.Equal(long.MinValue, _tracker.Advance(now: 100)); // partition 1 may still hold events of any window
+
+        _tracker.Observe(partition: 1, eventTime: 15_000, now: 200);
+        Assert.Equal(13_000, _tracker.Advance(now: 200));
+    }
+
+    [Fact]
+    public void An_assigned_partition_that_never_delivers_stops_holding_back_after_the_idle_timeout_since_its_assignment()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 1_000);
+        Assert.Equal(long.MinValue, _tracker.Advance(now: 4_999));
+
+        Assert.Equal(18_000, _tracker.Advance(now: 5_000));
+    }
+
+    [Fact]
+    public void Assigning_a_partition_again_keeps_what_it_delivered()
+    {
+        _tracker.Assign([0], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Assign([0, 1], now: 1_000); // e.g. an eager rebalance hands out the whole set again
+        _tracker.Observe(partition: 1, eventTime: 30_000, now: 1_000);
+
+        Assert.Equal(18_000, _tracker.Advance(now: 1_000));
+    }
+
+    [Fact]
+    public void A_revoked_partition_stops_holding_the_watermark_back()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Revoke([1]);
+
+        Assert.Equal(18_000, _tracker.Advance(now: 1));
+    }
+
+    [Fact]
+    public void Without_an_assignment_partitions_join_with_their_first_record()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0)); // partition 1 is unknown and holds nothing back
+    }
 }
