@@ -16,7 +16,8 @@ namespace SqlEngine.Worker;
 /// <para>
 /// Same contract as the native engines: the watermark is <see cref="WatermarkTracker"/>'s (per partition, minus the
 /// delay, idle partitions skipped); an event whose window was already published is late and goes to the late topic
-/// (header "engine"); malformed records and unknown ads go to the dead-letter topic (headers "engine", "error").
+/// (header "engine"); malformed records, unknown ads and event times out of range (the guard of docs/contract.md,
+/// checked before the watermark sees the event) go to the dead-letter topic (headers "engine", "error").
 /// </para>
 /// <para>
 /// Delivery: at-least-once. Offsets are committed after the batch's transaction and the side outputs are durable,
@@ -119,6 +120,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private readonly SqlEngineOptions _options;
         private readonly TopicNames _topics;
         private readonly long _windowMs;
+        private readonly long _maxSkewMs;
         private readonly WatermarkTracker _watermark;
         private readonly EngineKafka _kafka;
         private readonly IConsumer<byte[], byte[]> _consumer;
@@ -144,6 +146,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _options = runner._options;
             _topics = runner._pipeline.Topics;
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
+            _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
             _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds);
             _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
@@ -236,7 +239,15 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 _kafka.SideOutput(_topics.DeadLetters, message, $"malformed: {reason}", _cancel);
                 return;
             }
-            _watermark.Observe(partition, e!.EventTime, NowMs());
+            var now = NowMs();
+            if (!AdEvent.IsEventTimeInRange(e!.EventTime, now, _maxSkewMs))
+            {
+                // Before the watermark sees it: one event from a broken clock must not close every window.
+                _bad++;
+                _kafka.SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange, _cancel);
+                return;
+            }
+            _watermark.Observe(partition, e.EventTime, now);
             if (!_runner._catalog.TryGetCampaign(e.AdId, out _))
             {
                 _bad++;
