@@ -9,9 +9,9 @@ using static CtrPipeline.Testing.KafkaFixture;
 namespace SqlEngine.Worker.Tests;
 
 /// <summary>
-/// The SqlEngine.Worker process killed with SIGKILL in the middle of a backlog and started again on the same database:
-/// every window's first final row must hold its exact count, and nothing that was not late may go to the late topic.
-/// The expected counts are recomputed here from the events the test wrote, sharing no code with the engine.
+/// The SqlEngine.Worker process killed with SIGKILL in the middle of a backlog and started again on the same database
+/// (SQLite file or PostgreSQL schema): every window's first final row must hold its exact count, and nothing that was
+/// not late may go to the late topic. The expected counts are recomputed here from the events the test wrote, sharing no code with the engine.
 /// </summary>
 public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
 {
@@ -24,10 +24,20 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
     private readonly List<AdEvent> _sent = [];
     private readonly Random _random = new(15);
     private int _assignedLines;
+    private TestDatabase? _database;
 
     [Fact]
-    public async Task Sqlite_after_a_sigkill_mid_backlog_every_first_final_row_is_exact_and_nothing_is_late()
+    public Task Sqlite_after_a_sigkill_mid_backlog_every_first_final_row_is_exact_and_nothing_is_late() =>
+        After_a_sigkill_mid_backlog_every_first_final_row_is_exact_and_nothing_is_late(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_after_a_sigkill_mid_backlog_every_first_final_row_is_exact_and_nothing_is_late() =>
+        After_a_sigkill_mid_backlog_every_first_final_row_is_exact_and_nothing_is_late(TestDatabase.Postgres());
+
+    private async Task After_a_sigkill_mid_backlog_every_first_final_row_is_exact_and_nothing_is_late(TestDatabase database)
     {
+        await using var _ = database;
+        _database = database;
         var groupId = new SqlEngineOptions().GroupId;
         var partitions = _kafka.Pipeline.Partitions;
 
@@ -114,7 +124,9 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
         var start = WorkerProcess.StartInfo("SqlEngine.Worker", new Dictionary<string, string>
         {
             ["ConnectionStrings__kafka"] = _kafka.Bootstrap,
-            ["Sql__SqliteFile"] = Path.Combine(_folder, "ctr-sql.db"),
+            ["Sql__SqliteFile"] = _database!.Options.SqliteFile,
+            ["Sql__Schema"] = _database.Options.Schema,
+            ["ConnectionStrings__ctrdb"] = _database.IsPostgres ? PostgresServer.ConnectionString! : "",
             ["Sql__BatchInterval"] = "00:00:00.050",
             ["Pipeline__Partitions"] = pipeline.Partitions.ToString(),
             ["Pipeline__WindowSize"] = pipeline.WindowSize.ToString(),
