@@ -38,26 +38,21 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
     {
         await using var _ = database;
         _database = database;
-        var groupId = new SqlEngineOptions().GroupId;
         var partitions = _kafka.Pipeline.Partitions;
 
-        // A backlog of 30 s of events, then the engine starts and is killed part-way through it.
+        // A backlog of 30 s of events. The engine is killed twice while it reads it: once with part of it committed
+        // (the uncommitted rest is replayed), once after it published its first windows (closed_until is stored).
         for (var p = 0; p < partitions; p++) Produce(0, FirstPhaseMs, p);
-        using (var first = StartWorker("first"))
-        {
-            await Until(() => FinalRows().Count > 0, "the first final rows", Limit);
-            first.Kill(entireProcessTree: true); // SIGKILL: no clean stop, no last batch
-            await first.WaitForExitAsync();
-            output.WriteLine($"killed after {FinalRows().Count} final rows, with {_kafka.Committed(groupId).Values.Sum()} of {_sent.Count} events committed");
-        }
+        await KillWhen("first", () => Committed() > 0, "the first committed batch");
+        await KillWhen("second", () => FinalRows().Count > 0, "the first final rows");
 
         // While it is down, 30 s more events pile up in partition 0; then it starts again on the same database, and
         // partition 1's share of those 30 s comes a second after the assignment (a real broker hands a restarted
         // consumer a long run of one partition's backlog before the next one's). Until partition 1 delivers, or is
         // idle for the idle timeout (5 s), it must hold the watermark back.
         Produce(FirstPhaseMs, SecondPhaseMs, partition: 0);
-        using var second = StartWorker("second");
-        await Until(() => _assignedLines > 1, "the second process's assignment", Limit);
+        using var third = StartWorker("third");
+        await Until(() => _assignedLines > 2, "the third process's assignment", Limit);
         await Task.Delay(TimeSpan.FromSeconds(1));
         Produce(FirstPhaseMs, SecondPhaseMs, partition: 1);
         // Events far ahead on every partition close every window of the first 60 s.
@@ -65,8 +60,8 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
         var windows = SecondPhaseMs / 10_000;
         await Until(() => FinalRows().Select(r => r.WindowStart).Distinct().Count(start => start < T0 + SecondPhaseMs) == windows,
             $"final rows of all {windows} windows", Limit);
-        second.Kill(entireProcessTree: true);
-        await second.WaitForExitAsync();
+        third.Kill(entireProcessTree: true);
+        await third.WaitForExitAsync();
 
         var expected = _sent
             .GroupBy(e => (Window: e.EventTime - (e.EventTime - T0) % 10_000, Campaign: CampaignOf(e.AdId)))
@@ -110,6 +105,18 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
         }
         Assert.Equal(0, producer.Flush(WaitLimit));
     }
+
+    /// <summary>Starts the worker, waits for <paramref name="condition"/>, then kills it with SIGKILL: no clean stop, no last batch.</summary>
+    private async Task KillWhen(string name, Func<bool> condition, string what)
+    {
+        using var worker = StartWorker(name);
+        await Until(condition, what, Limit);
+        worker.Kill(entireProcessTree: true);
+        await worker.WaitForExitAsync();
+        output.WriteLine($"{name} killed after {FinalRows().Count} final rows, with {Committed()} of {_sent.Count} events committed");
+    }
+
+    private long Committed() => _kafka.Committed(new SqlEngineOptions().GroupId).Values.Sum(o => Math.Max(0, o));
 
     private static int CampaignOf(int adId) => Catalog.TryGetCampaign(adId, out var campaign) ? campaign : throw new InvalidOperationException($"ad {adId}");
 
