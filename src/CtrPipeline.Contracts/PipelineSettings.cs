@@ -31,8 +31,9 @@ public sealed class PipelineSettings
     public TimeSpan TriggerInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How far an event's time may run ahead of the clock before it is taken for a broken producer clock: such an event
-    /// (or one with a non-positive time) is dead-lettered and never moves the watermark.
+    /// The event-time guard: an event stamped more than this ahead of the engine's clock, or at or before the epoch
+    /// (event_time &lt;= 0), is dead-lettered as "event time out of range" and never moves the watermark. One record
+    /// from a producer with a broken clock would otherwise close every window up to its time (docs/contract.md).
     /// </summary>
     public TimeSpan MaxEventTimeSkew { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -49,8 +50,8 @@ public sealed class PipelineSettings
         Require(WindowSize >= WatermarkInterval,
             $"Pipeline:WindowSize ({WindowSize}) must not be smaller than the watermark's tick, Pipeline:WatermarkInterval ({WatermarkInterval}).");
         Require(IdleTimeout > TimeSpan.Zero, $"Pipeline:IdleTimeout must be positive (got {IdleTimeout}).");
-        Require(TriggerInterval > TimeSpan.Zero, $"Pipeline:TriggerInterval must be positive (got {TriggerInterval}).");
         Require(MaxEventTimeSkew > TimeSpan.Zero, $"Pipeline:MaxEventTimeSkew must be positive (got {MaxEventTimeSkew}).");
+        Require(TriggerInterval > TimeSpan.Zero, $"Pipeline:TriggerInterval must be positive (got {TriggerInterval}).");
         Require(Topics.All.Distinct().Count() == Topics.All.Count, "Pipeline:Topics must name four different topics.");
         return this;
     }

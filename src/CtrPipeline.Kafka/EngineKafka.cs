@@ -20,8 +20,11 @@ public sealed class EngineKafka : IDisposable
     private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
     private long _deliveryErrors;
 
-    /// <param name="onAssigned">Called when the group hands the consumer its partitions.</param>
-    public EngineKafka(string bootstrapServers, string groupId, string engine, ILogger logger, Action onAssigned)
+    /// <param name="onAssigned">
+    /// Called on the consume thread when the group hands the consumer partitions of the events topic, with their
+    /// numbers (under cooperative assignment only the ones added).
+    /// </param>
+    public EngineKafka(string bootstrapServers, string groupId, string engine, ILogger logger, Action<IReadOnlyList<int>> onAssigned)
     {
         _engine = engine;
         _bootstrapServers = bootstrapServers;
@@ -35,7 +38,7 @@ public sealed class EngineKafka : IDisposable
             .SetPartitionsAssignedHandler((_, partitions) =>
             {
                 logger.LogInformation("{Engine} assigned {Partitions}", engine, string.Join(", ", partitions.Select(p => p.Partition.Value)));
-                onAssigned();
+                onAssigned(partitions.Select(p => p.Partition.Value).ToList());
             })
             .Build();
 

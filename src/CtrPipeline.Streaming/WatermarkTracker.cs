@@ -3,8 +3,15 @@ namespace CtrPipeline.Streaming;
 /// <summary>
 /// Bounded-out-of-orderness watermarks tracked per partition: each partition's watermark trails the newest event
 /// time it delivered by <c>delayMs</c>; the engine's watermark is the minimum over the partitions that are active.
-/// A partition silent for <c>idleTimeoutMs</c> of processing time stops holding it back (Flink's <c>withIdleness</c>);
-/// partitions join as they send their first record. The watermark never goes backwards.
+/// A partition silent for <c>idleTimeoutMs</c> of processing time stops holding it back (Flink's <c>withIdleness</c>).
+/// The watermark never goes backwards.
+/// <para>
+/// Partitions join either when the host says the consumer group assigned them (<see cref="Assign"/>) or, for a host
+/// that never calls it, with their first record. An assigned partition that has not delivered yet holds the
+/// watermark where it is until it delivers or has been silent for the idle timeout since its assignment: after a
+/// restart, the first partition to deliver must not close windows whose events other partitions still hold in their
+/// backlog.
+/// </para>
 /// </summary>
 public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
 {
@@ -12,6 +19,28 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
 
     /// <summary>No accepted event can be older than this any more; long.MinValue before any record.</summary>
     public long Current { get; private set; } = long.MinValue;
+
+    /// <summary>
+    /// The consumer group assigned <paramref name="partitions"/> at processing time <paramref name="now"/>: each one
+    /// holds the watermark back until it delivers a record or stays silent for the idle timeout from now. A partition
+    /// already tracked keeps the newest event time it delivered but counts as active again: assigned anew after the
+    /// group lost it (a broker outage longer than the session timeout), it may have a backlog to deliver.
+    /// </summary>
+    public void Assign(IEnumerable<int> partitions, long now)
+    {
+        foreach (var partition in partitions)
+        {
+            if (_partitions.TryGetValue(partition, out var p)) p.LastSeen = now;
+            else _partitions[partition] = new Partition { MaxEventTime = long.MinValue, LastSeen = now };
+        }
+    }
+
+    /// <summary>The group took <paramref name="partitions"/> away: they stop holding the watermark back.</summary>
+    public void Revoke(IEnumerable<int> partitions)
+    {
+        foreach (var partition in partitions)
+            _partitions.Remove(partition);
+    }
 
     /// <summary>Notes a record of <paramref name="partition"/> with <paramref name="eventTime"/>, seen at processing time <paramref name="now"/>.</summary>
     public void Observe(int partition, long eventTime, long now)
@@ -32,7 +61,8 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
         {
             if (now - p.LastSeen >= idleTimeoutMs) continue;
             anyActive = true;
-            // Saturate instead of wrapping around for event times within delayMs of long.MinValue.
+            // Saturate instead of wrapping around for event times within delayMs of long.MinValue; an assigned
+            // partition that has delivered nothing yet (long.MinValue) holds the watermark where it is.
             var watermark = p.MaxEventTime < long.MinValue + delayMs ? long.MinValue : p.MaxEventTime - delayMs;
             if (watermark < min) min = watermark;
         }

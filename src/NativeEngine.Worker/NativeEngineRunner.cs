@@ -123,7 +123,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             _topics = runner._pipeline.Topics;
             _engine = new CtrEngine(options.Mode, runner._pipeline, runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             _metrics = new EngineMetrics(options.Id, () => runner.Progress);
-            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, options.GroupId, options.Id, runner._logger, () => runner._assigned.TrySetResult());
+            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, options.GroupId, options.Id, runner._logger, partitions => { _engine.Assign(partitions); runner._assigned.TrySetResult(); });
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
 
@@ -210,6 +210,10 @@ public sealed class NativeEngineRunner : IEngineRunner
                 case RecordOutcome.UnknownAd:
                     _bad++;
                     _kafka.SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}", _cancel);
+                    break;
+                case RecordOutcome.OutOfRange:
+                    _bad++;
+                    _kafka.SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange, _cancel);
                     break;
             }
             if (_output.Count > 0) Publish();

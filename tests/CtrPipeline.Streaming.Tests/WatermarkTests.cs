@@ -73,4 +73,71 @@ public sealed class WatermarkTests
         _tracker.Finish();
         Assert.Equal(long.MaxValue, _tracker.Advance(now: 1));
     }
+    [Fact]
+    public void An_assigned_partition_that_has_not_delivered_holds_the_watermark_back()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 100);
+        Assert.Equal(long.MinValue, _tracker.Advance(now: 100)); // partition 1 may still hold events of any window
+
+        _tracker.Observe(partition: 1, eventTime: 15_000, now: 200);
+        Assert.Equal(13_000, _tracker.Advance(now: 200));
+    }
+
+    [Fact]
+    public void An_assigned_partition_that_never_delivers_stops_holding_back_after_the_idle_timeout_since_its_assignment()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 1_000);
+        Assert.Equal(long.MinValue, _tracker.Advance(now: 4_999));
+
+        Assert.Equal(18_000, _tracker.Advance(now: 5_000));
+    }
+
+    [Fact]
+    public void Assigning_a_partition_again_keeps_what_it_delivered()
+    {
+        _tracker.Assign([0], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Assign([0, 1], now: 1_000); // e.g. an eager rebalance hands out the whole set again
+        _tracker.Observe(partition: 1, eventTime: 30_000, now: 1_000);
+
+        Assert.Equal(18_000, _tracker.Advance(now: 1_000));
+    }
+
+    [Fact]
+    public void A_partition_assigned_again_after_it_went_idle_holds_the_watermark_back_until_it_delivers_or_idles_again()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0));
+
+        // The broker was away for 30 s; the group lost and re-assigned both partitions. Partition 0 delivers first.
+        _tracker.Assign([0, 1], now: 30_000);
+        _tracker.Observe(partition: 0, eventTime: 60_000, now: 30_100);
+        Assert.Equal(18_000, _tracker.Advance(now: 30_100)); // partition 1 may hold a backlog from 20 s on
+
+        _tracker.Observe(partition: 1, eventTime: 25_000, now: 30_200);
+        Assert.Equal(23_000, _tracker.Advance(now: 30_200));
+        _tracker.Observe(partition: 0, eventTime: 65_000, now: 35_000);
+        Assert.Equal(63_000, _tracker.Advance(now: 35_200)); // partition 1 silent for the idle timeout
+    }
+
+    [Fact]
+    public void A_revoked_partition_stops_holding_the_watermark_back()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Revoke([1]);
+
+        Assert.Equal(18_000, _tracker.Advance(now: 1));
+    }
+
+    [Fact]
+    public void Without_an_assignment_partitions_join_with_their_first_record()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0)); // partition 1 is unknown and holds nothing back
+    }
 }
