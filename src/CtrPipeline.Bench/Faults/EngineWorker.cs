@@ -26,6 +26,7 @@ public sealed record EngineWorker(string Name, string Engine, string Project, st
             ["Pipeline__WatermarkDelay"] = Format(pipeline.WatermarkDelay),
             ["Pipeline__TriggerInterval"] = Format(pipeline.TriggerInterval),
             ["Pipeline__IdleTimeout"] = Format(pipeline.IdleTimeout),
+            ["Pipeline__MaxEventTimeSkew"] = Format(pipeline.MaxEventTimeSkew),
             ["Pipeline__Partitions"] = pipeline.Partitions.ToString(CultureInfo.InvariantCulture),
             ["Pipeline__CatalogPath"] = catalogPath,
             ["Pipeline__Topics__Events"] = pipeline.Topics.Events,

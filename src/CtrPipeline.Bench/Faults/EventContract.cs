@@ -9,12 +9,12 @@ public readonly record struct ContractEvent(long EventTime, int CampaignId, bool
 /// <summary>
 /// The event contract every engine must apply (issue 15), checked here without the engines' code: a JSON object
 /// with integer event_id, ad_id, user_id and event_time, event_type exactly "view" or "click" (case-sensitive), an
-/// ad of the catalog, an event time above zero and at most <see cref="FaultSettings.MaxEventTimeSkew"/> ahead of the
-/// record's Kafka timestamp. Unknown extra fields are tolerated. Anything else belongs in the dead-letter topic.
+/// ad of the catalog, an event time above zero and at most Pipeline:MaxEventTimeSkew (<paramref name="maxSkewMs"/>) ahead
+/// of the record's Kafka timestamp. Unknown extra fields are tolerated. Anything else belongs in the dead-letter topic.
 /// </summary>
 public static class EventContract
 {
-    public static bool TryRead(byte[]? value, long kafkaTimestampMs, CampaignCatalog catalog, out ContractEvent e)
+    public static bool TryRead(byte[]? value, long kafkaTimestampMs, long maxSkewMs, CampaignCatalog catalog, out ContractEvent e)
     {
         e = default;
         if (value is null || value.Length == 0) return false;
@@ -30,7 +30,7 @@ public static class EventContract
             var click = type.ValueEquals("click"u8);
             if (!click && !type.ValueEquals("view"u8)) return false;
             if (adId is < int.MinValue or > int.MaxValue || !catalog.TryGetCampaign((int)adId, out var campaign)) return false;
-            if (time <= 0 || time > kafkaTimestampMs + (long)FaultSettings.MaxEventTimeSkew.TotalMilliseconds) return false;
+            if (time <= 0 || time > kafkaTimestampMs + maxSkewMs) return false;
             e = new ContractEvent(time, campaign, click);
             return true;
         }

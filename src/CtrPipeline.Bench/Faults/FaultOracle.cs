@@ -40,7 +40,7 @@ public static class FaultOracle
         using (var appender = db.CreateAppender("events"))
             foreach (var r in events)
             {
-                if (!EventContract.TryRead(r.Message.Value, r.Message.Timestamp.UnixTimestampMs, catalog, out var e))
+                if (!EventContract.TryRead(r.Message.Value, r.Message.Timestamp.UnixTimestampMs, (long)pipeline.MaxEventTimeSkew.TotalMilliseconds, catalog, out var e))
                 {
                     invalid++;
                     continue;

@@ -60,12 +60,6 @@ public sealed record FaultSettings
     /// </summary>
     public const string NativeDefaultGuarantee = AtLeastOnce;
 
-    /// <summary>
-    /// How far ahead of the clock an event time may be before the contract rejects it (Pipeline:MaxEventTimeSkew's
-    /// default in issue 15).
-    /// </summary>
-    public static readonly TimeSpan MaxEventTimeSkew = TimeSpan.FromMinutes(5);
-
     public required PipelineSettings Pipeline { get; init; }
     public double Rate { get; init; } = 20_000;
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
