@@ -31,7 +31,7 @@ public sealed class EngineOptions
     /// <summary>
     /// How long an assignment that lacks partitions of the events topic may last (a rebalance settling) before the
     /// engine concludes that another instance shares its group and stops. An instance that had every partition waits
-    /// three times as long, so that the newcomer gives up first and the running one carries on.
+    /// twice as long plus 30 s (three rebalances on the embedded broker), so that the newcomer gives up first and the running one carries on.
     /// </summary>
     public TimeSpan PartialAssignmentTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -38,6 +38,8 @@ public sealed class NativeEngineRunner : IEngineRunner
     private static readonly TimeSpan CommitFlushTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan KafkaTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
+    /// <summary>Three rebalances on the embedded broker (9 s each): the time a refused newcomer needs to leave and its partitions to come back.</summary>
+    private static readonly TimeSpan IncumbentExtraWait = TimeSpan.FromSeconds(30);
 
     private readonly EngineOptions _options;
     private readonly PipelineSettings _pipeline;
@@ -541,7 +543,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                 return;
             }
             _partialSince ??= now;
-            var limit = _hadEveryPartition ? _options.PartialAssignmentTimeout * 3 : _options.PartialAssignmentTimeout;
+            var limit = _hadEveryPartition ? _options.PartialAssignmentTimeout * 2 + IncumbentExtraWait : _options.PartialAssignmentTimeout;
             if (now - _partialSince < limit) return;
             throw new WorkerFailedException(
                 $"{_options.Id} holds {(held.Count == 0 ? "no partition" : "partitions " + string.Join(", ", held.Order()))} of the {_partitionCount} of {_topics.Events}: " +
