@@ -368,6 +368,19 @@ public sealed class NativeEngineRunner : IEngineRunner
         {
             if (_options.IsExactlyOnce) CommitTransaction();
             else CommitOffsets();
+            RetireGuard();
+        }
+
+        /// <summary>
+        /// Once every partition has been read past the checkpoint and the watermark has reached its frontier, the
+        /// engine's own rules say the same as the checkpoint's: stop checking each record against it.
+        /// </summary>
+        private void RetireGuard()
+        {
+            if (_guard is null || _engine.Watermark < _guard.Watermark) return;
+            foreach (var (partition, position) in _guard.Positions)
+                if (_positions.GetValueOrDefault(partition, -1) < position) return;
+            _guard = null;
         }
 
         /// <summary>at-least-once: flushes, then commits the safe offsets of the assigned partitions, if everything emitted so far was delivered.</summary>
