@@ -141,7 +141,7 @@ public sealed class NativeEngineRunner : IEngineRunner
 
         // Exactly-once: the checkpoint last committed, the one the current state was rebuilt from, the transaction.
         private EngineCheckpoint? _checkpoint, _guard, _committing;
-        private bool _transactionsReady, _inTransaction, _abortPending, _outputSinceCommit;
+        private bool _transactionsReady, _inTransaction, _abortPending, _outputSinceCommit, _finalsSinceCommit;
 
         public ConsumeLoop(NativeEngineRunner runner, CancellationToken cancel)
         {
@@ -205,7 +205,9 @@ public sealed class NativeEngineRunner : IEngineRunner
                     Publish();
                     nextTick = now + _engine.TickInterval;
                 }
-                if (now >= nextCommit)
+                // Exactly-once: final rows are committed at once, not at the interval's end. Readers see them only
+                // then (read_committed), and a crash leaves no final row in an open transaction for long.
+                if (now >= nextCommit || _finalsSinceCommit)
                 {
                     Commit();
                     nextCommit = now + _options.CommitInterval;
@@ -303,6 +305,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             foreach (var row in _output)
             {
                 var key = Encoding.UTF8.GetBytes(row.CampaignId.ToString(CultureInfo.InvariantCulture));
+                if (row.Final && _options.IsExactlyOnce) _finalsSinceCommit = true;
                 if (_tracedCells.Count > 0 && _tracedCells.TryGetValue((row.WindowStart, row.CampaignId), out var events))
                 {
                     if (row.Final) _tracedCells.Remove((row.WindowStart, row.CampaignId));
@@ -420,6 +423,7 @@ public sealed class NativeEngineRunner : IEngineRunner
         private void CommitTransaction()
         {
             if (!_inTransaction) return;
+            _finalsSinceCommit = false; // a failed attempt is retried at the interval
             var checkpoint = NextCheckpoint();
             if (!_outputSinceCommit && checkpoint.SameAs(_checkpoint)) return;
             try
@@ -447,7 +451,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                     _producer.CommitTransaction(KafkaTimeout);
                     _committing = null;
                     _checkpoint = checkpoint;
-                    _outputSinceCommit = false;
+                    _outputSinceCommit = _finalsSinceCommit = false;
                     foreach (var (partition, offset) in checkpoint.Offsets) _committed[partition] = offset;
                 }
                 else if (_abortPending)
@@ -627,6 +631,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             _tracedCells.Clear();
             _positions.Clear();
             _guard = null;
+            _finalsSinceCommit = false;
             _ready = false;
         }
 
