@@ -20,6 +20,15 @@ public sealed record OracleReport(OracleVerdict Verdict, long EventsRead, long E
 /// events actually in the events topic, joined with the catalog, leaving out only the events the engine declared late
 /// (it published them to the late topic), and compares with the engine's final result rows. Shares no code with the
 /// engines' windowing.
+/// <para>
+/// It applies the event contract of docs/contract.md as the engines do: a record that does not parse (event_type
+/// other than exactly "view" or "click", among others) is not counted, and neither is an event that fails the
+/// event-time guard. The guard's reference clock here is the record's Kafka timestamp, not the engine's clock at
+/// processing time, which the oracle cannot know: an event is out of range when its event_time is not positive or is
+/// more than Pipeline:MaxEventTimeSkew ahead of its Kafka timestamp. The two agree unless an event lands within the
+/// engine's processing delay of the limit (an engine reads a record after Kafka stamped it, so it accepts at least
+/// what the oracle accepts).
+/// </para>
 /// </summary>
 public static class Oracle
 {
@@ -37,7 +46,7 @@ public static class Oracle
         using var db = new DuckDBConnection("DataSource=:memory:");
         db.Open();
         Execute(db, """
-            CREATE TABLE events (event_id BIGINT, event_type VARCHAR, ad_id INTEGER, event_time BIGINT);
+            CREATE TABLE events (event_id BIGINT, event_type VARCHAR, ad_id INTEGER, event_time BIGINT, kafka_ts BIGINT);
             CREATE TABLE late_events (event_id BIGINT);
             CREATE TABLE campaigns (ad_id INTEGER, campaign_id INTEGER);
             CREATE TABLE results (window_start BIGINT, window_end BIGINT, campaign_id INTEGER, views BIGINT, clicks BIGINT);
@@ -47,7 +56,7 @@ public static class Oracle
             foreach (var r in events)
                 if (WireFormat.TryParseEvent(r.Message.Value, out var e, out _))
                     appender.CreateRow().AppendValue(e!.EventId).AppendValue(e.EventType == EventType.Click ? "click" : "view")
-                        .AppendValue(e.AdId).AppendValue(e.EventTime).EndRow();
+                        .AppendValue(e.AdId).AppendValue(e.EventTime).AppendValue(r.Message.Timestamp.UnixTimestampMs).EndRow();
         using (var appender = db.CreateAppender("late_events"))
             foreach (var r in late)
                 if (WireFormat.TryParseEvent(r.Message.Value, out var e, out _))
@@ -61,6 +70,7 @@ public static class Oracle
                     .AppendValue(r.Views).AppendValue(r.Clicks).EndRow();
 
         var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
+        var maxSkewMs = (long)pipeline.MaxEventTimeSkew.TotalMilliseconds;
         Execute(db, $"""
             CREATE TABLE expected AS
             SELECT (e.event_time // {windowMs}) * {windowMs} AS window_start, c.campaign_id,
@@ -68,6 +78,7 @@ public static class Oracle
                    count(*) FILTER (WHERE e.event_type = 'click') AS clicks
             FROM events e JOIN campaigns c ON c.ad_id = e.ad_id
             WHERE e.event_id NOT IN (SELECT event_id FROM late_events)
+              AND e.event_time > 0 AND e.event_time <= e.kafka_ts + {maxSkewMs}
             GROUP BY ALL;
             """);
 

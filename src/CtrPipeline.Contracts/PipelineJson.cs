@@ -10,6 +10,7 @@ namespace CtrPipeline.Contracts;
     NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(AdEvent))]
 [JsonSerializable(typeof(CtrResult))]
+[JsonSerializable(typeof(string))]
 public sealed partial class PipelineJson : JsonSerializerContext;
 
 public static class WireFormat

@@ -30,6 +30,13 @@ public sealed class PipelineSettings
     /// <summary>Processing-time trigger of the micro-batch engines.</summary>
     public TimeSpan TriggerInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The event-time guard: an event stamped more than this ahead of the engine's clock, or at or before the epoch
+    /// (event_time &lt;= 0), is dead-lettered as "event time out of range" and never moves the watermark. One record
+    /// from a producer with a broken clock would otherwise close every window up to its time (docs/contract.md).
+    /// </summary>
+    public TimeSpan MaxEventTimeSkew { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>CSV file with the static campaign catalog that every engine joins with.</summary>
     public string CatalogPath { get; set; } = "";
 
@@ -43,6 +50,7 @@ public sealed class PipelineSettings
         Require(WindowSize >= WatermarkInterval,
             $"Pipeline:WindowSize ({WindowSize}) must not be smaller than the watermark's tick, Pipeline:WatermarkInterval ({WatermarkInterval}).");
         Require(IdleTimeout > TimeSpan.Zero, $"Pipeline:IdleTimeout must be positive (got {IdleTimeout}).");
+        Require(MaxEventTimeSkew > TimeSpan.Zero, $"Pipeline:MaxEventTimeSkew must be positive (got {MaxEventTimeSkew}).");
         Require(TriggerInterval > TimeSpan.Zero, $"Pipeline:TriggerInterval must be positive (got {TriggerInterval}).");
         Require(Topics.All.Distinct().Count() == Topics.All.Count, "Pipeline:Topics must name four different topics.");
         return this;

@@ -19,6 +19,7 @@ public sealed class CtrEngine
     private readonly CampaignCatalog _catalog;
     private readonly Func<long> _clock;
     private readonly long _windowMs;
+    private readonly long _maxSkewMs;
     private readonly WatermarkTracker _watermark;
     private readonly Dictionary<long, Window> _open = [];
     private readonly List<Window> _closing = [];
@@ -34,6 +35,7 @@ public sealed class CtrEngine
         _catalog = catalog;
         _clock = clock;
         _windowMs = (long)settings.WindowSize.TotalMilliseconds;
+        _maxSkewMs = (long)settings.MaxEventTimeSkew.TotalMilliseconds;
         _watermark = new WatermarkTracker((long)settings.WatermarkDelay.TotalMilliseconds, (long)settings.IdleTimeout.TotalMilliseconds);
         TickInterval = mode == ExecutionMode.Continuous ? settings.WatermarkInterval : settings.TriggerInterval;
     }
@@ -58,6 +60,9 @@ public sealed class CtrEngine
 
     public long UnknownAds { get; private set; }
 
+    /// <summary>Events the event-time guard rejected (<see cref="RecordOutcome.OutOfRange"/>).</summary>
+    public long OutOfRange { get; private set; }
+
     /// <summary>The start of the tumbling window holding <paramref name="eventTime"/>: floor division, also for negative times.</summary>
     public static long WindowStart(long eventTime, long windowMs)
     {
@@ -73,6 +78,12 @@ public sealed class CtrEngine
     {
         var now = _clock();
         _nextOffset[record.Partition] = record.Offset + 1;
+        if (!AdEvent.IsEventTimeInRange(record.Event.EventTime, now, _maxSkewMs))
+        {
+            // Decided before the watermark sees it: one event from a broken clock must not close every window.
+            OutOfRange++;
+            return RecordOutcome.OutOfRange;
+        }
         _watermark.Observe(record.Partition, record.Event.EventTime, now);
         var outcome = AddToWindow(record);
         if (Mode == ExecutionMode.Continuous)

@@ -20,7 +20,7 @@ public interface IEngineRunner
 }
 
 /// <summary>A consistent snapshot of an engine's counters.</summary>
-/// <param name="Bad">Malformed records plus unknown ads: what went to the dead-letter topic.</param>
+/// <param name="Bad">Malformed records, unknown ads and event times out of range: what went to the dead-letter topic.</param>
 /// <param name="DeliveryErrors">Records the producer could not deliver; after the first one offsets stop being committed.</param>
 /// <param name="ConsumerLag">Records in the assigned partitions past the consumer's position.</param>
 /// <param name="Watermark">Event-time watermark, epoch ms; long.MinValue before any record, long.MaxValue once drained.</param>

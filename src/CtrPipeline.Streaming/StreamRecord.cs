@@ -15,6 +15,13 @@ public enum RecordOutcome
 
     /// <summary>The stream-static join found no campaign for its ad; the caller dead-letters it.</summary>
     UnknownAd,
+
+    /// <summary>
+    /// Its event time fails the event-time guard (<see cref="CtrPipeline.Contracts.AdEvent.IsEventTimeInRange"/>): not
+    /// positive, or more than Pipeline:MaxEventTimeSkew ahead of the engine's clock. The watermark never saw it; the
+    /// caller dead-letters it with the reason <see cref="CtrPipeline.Contracts.AdEvent.EventTimeOutOfRange"/>.
+    /// </summary>
+    OutOfRange,
 }
 
 /// <summary>How the engine turns state into output.</summary>

@@ -22,13 +22,17 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
 
     /// <summary>
     /// The consumer group assigned <paramref name="partitions"/> at processing time <paramref name="now"/>: each one
-    /// not tracked yet holds the watermark back until it delivers a record or stays silent for the idle timeout.
-    /// A partition already tracked keeps what it delivered (an incremental or repeated assignment).
+    /// holds the watermark back until it delivers a record or stays silent for the idle timeout from now. A partition
+    /// already tracked keeps the newest event time it delivered but counts as active again: assigned anew after the
+    /// group lost it (a broker outage longer than the session timeout), it may have a backlog to deliver.
     /// </summary>
     public void Assign(IEnumerable<int> partitions, long now)
     {
         foreach (var partition in partitions)
-            _partitions.TryAdd(partition, new Partition { MaxEventTime = long.MinValue, LastSeen = now });
+        {
+            if (_partitions.TryGetValue(partition, out var p)) p.LastSeen = now;
+            else _partitions[partition] = new Partition { MaxEventTime = long.MinValue, LastSeen = now };
+        }
     }
 
     /// <summary>The group took <paramref name="partitions"/> away: they stop holding the watermark back.</summary>

@@ -289,6 +289,10 @@ public sealed class NativeEngineRunner : IEngineRunner
                     _bad++;
                     SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}");
                     break;
+                case RecordOutcome.OutOfRange:
+                    _bad++;
+                    _kafka.SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange, _cancel);
+                    break;
             }
             if (_output.Count > 0) Publish();
         }

@@ -16,13 +16,21 @@ namespace SqlEngine.Worker;
 /// <para>
 /// Same contract as the native engines: the watermark is <see cref="WatermarkTracker"/>'s (per partition, minus the
 /// delay, idle partitions skipped); an event whose window was already published is late and goes to the late topic
-/// (header "engine"); malformed records and unknown ads go to the dead-letter topic (headers "engine", "error").
+/// (header "engine"); malformed records, unknown ads and event times out of range (the guard of docs/contract.md,
+/// checked before the watermark sees the event) go to the dead-letter topic (headers "engine", "error").
 /// </para>
 /// <para>
 /// Delivery: at-least-once. Offsets are committed after the batch's transaction and the side outputs are durable,
-/// so a restart re-reads at most one batch, and the (partition, offset) key makes its second insert a no-op. The
-/// closed watermark is stored after its rows are delivered, so a crash in between publishes those windows again
-/// (complete, with the same counts).
+/// so a restart re-reads at most one batch, and the (partition, offset) key makes its second insert a no-op. Windows
+/// are closed only while every inserted event's offset is committed, so a replayed event never finds its window
+/// closed. The closed watermark is stored after its rows are delivered, so a crash in between publishes those
+/// windows again (complete, with the same counts).
+/// </para>
+/// <para>
+/// After a restart the watermark starts over: each assigned partition holds it back until it has delivered or been
+/// idle for the idle timeout (<see cref="WatermarkTracker.Assign"/>), so the first partition to deliver its backlog
+/// cannot close windows whose events other partitions still hold. Single-instance: an assignment that covers only
+/// some partitions (another instance in the group) stops the engine before it publishes (docs/engines/sql.md).
 /// </para>
 /// </summary>
 public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget target, PipelineSettings pipeline, CampaignCatalog catalog,
@@ -112,6 +120,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private readonly SqlEngineOptions _options;
         private readonly TopicNames _topics;
         private readonly long _windowMs;
+        private readonly long _maxSkewMs;
         private readonly WatermarkTracker _watermark;
         private readonly EngineKafka _kafka;
         private readonly IConsumer<byte[], byte[]> _consumer;
@@ -126,6 +135,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private long _consumed, _accepted, _late, _bad, _published, _lag;
         private TimeSpan _batchStarted;
         private bool _uncommitted;
+        private bool _offsetsCommitted = true;
+        private int? _partitionCount;
 
         public ConsumeLoop(SqlEngineRunner runner, CtrDatabase database, CancellationToken cancel)
         {
@@ -135,13 +146,17 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _options = runner._options;
             _topics = runner._pipeline.Topics;
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
+            _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
             _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds);
             _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
 
             runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, Engines.Sql, runner._logger, partitions =>
             {
+                // Runs on this loop's thread, inside Consume. Another process on the same database may have published
+                // windows since this one started: the late check must use the stored closed watermark.
                 _watermark.Assign(partitions, NowMs());
+                _closedUntil = Math.Max(_closedUntil, _database.ClosedUntil());
                 runner._assigned.TrySetResult();
             });
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
@@ -172,6 +187,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 if (now >= nextAggregate)
                 {
                     WriteBatch();
+                    RefusePartialAssignment();
                     Aggregate(_watermark.Advance(NowMs()));
                     nextAggregate = _clock.Elapsed + pipeline.TriggerInterval;
                 }
@@ -223,7 +239,15 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 _kafka.SideOutput(_topics.DeadLetters, message, $"malformed: {reason}", _cancel);
                 return;
             }
-            _watermark.Observe(partition, e!.EventTime, NowMs());
+            var now = NowMs();
+            if (!AdEvent.IsEventTimeInRange(e!.EventTime, now, _maxSkewMs))
+            {
+                // Before the watermark sees it: one event from a broken clock must not close every window.
+                _bad++;
+                _kafka.SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange, _cancel);
+                return;
+            }
+            _watermark.Observe(partition, e.EventTime, now);
             if (!_runner._catalog.TryGetCampaign(e.AdId, out _))
             {
                 _bad++;
@@ -242,25 +266,59 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _batch.Add(new EventRow(partition, record.Offset.Value, e.EventId, e.EventType, e.AdId, e.UserId, e.EventTime, message.Timestamp.UnixTimestampMs));
         }
 
-        /// <summary>Inserts the batch, waits for the side outputs, then commits the offsets after everything consumed.</summary>
+        /// <summary>
+        /// Inserts the batch (one database transaction), waits for the side outputs, then commits the offsets after
+        /// everything consumed: an event is committed to Kafka only once it is in the database. A commit that failed
+        /// is tried again on the next call.
+        /// </summary>
         private void WriteBatch()
         {
-            if (!_uncommitted) return;
+            if (!_uncommitted && _offsetsCommitted) return;
             _database.Insert(_batch);
             _batch.Clear();
-            _producer.Flush(_cancel);
-            if (_kafka.DeliveryErrors == 0)
-            {
-                try
-                {
-                    _consumer.Commit(_nextOffsets.Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value)));
-                }
-                catch (KafkaException e)
-                {
-                    _kafka.ReportError(e.Error);
-                }
-            }
             _uncommitted = false;
+            _offsetsCommitted = false;
+            _producer.Flush(_cancel);
+            if (_kafka.DeliveryErrors > 0) return; // nothing is committed any more: a restart re-reads and re-publishes
+            try
+            {
+                _consumer.Commit(_nextOffsets.Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value)));
+                _offsetsCommitted = true;
+            }
+            catch (KafkaException e)
+            {
+                _kafka.ReportError(e.Error);
+            }
+        }
+
+        /// <summary>
+        /// The SQL engine is single-instance: the watermark and the windows it closes must see every partition. An
+        /// assignment that covers some partitions but not all means another instance shares the consumer group; this
+        /// one then stops before it publishes anything (an empty assignment is a rebalance in progress).
+        /// </summary>
+        private void RefusePartialAssignment()
+        {
+            var assigned = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).Order().ToList();
+            if (assigned.Count == 0 || PartitionCount() is not { } total || assigned.Count >= total) return;
+            throw new WorkerFailedException(
+                $"The SQL engine is single-instance, but another instance shares its consumer group {_options.GroupId}: this one was assigned only partitions {string.Join(", ", assigned)} of the {total} of {_topics.Events}, so neither can publish whole windows. It stops without publishing. Run one SQL engine per group; to scale out, use Flink or Spark.");
+        }
+
+        /// <summary>The events topic's partition count from the broker's metadata; null while the broker cannot say.</summary>
+        private int? PartitionCount()
+        {
+            if (_partitionCount is not null) return _partitionCount;
+            try
+            {
+                using var admin = new DependentAdminClientBuilder(_consumer.Handle).Build();
+                var topic = admin.GetMetadata(_topics.Events, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == _topics.Events);
+                if (topic is { Error.IsError: false, Partitions.Count: > 0 }) _partitionCount = topic.Partitions.Count;
+            }
+            catch (KafkaException e)
+            {
+                _kafka.ReportError(e.Error);
+            }
+            return _partitionCount;
         }
 
         /// <summary>
@@ -269,7 +327,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         /// </summary>
         private void Aggregate(long watermark)
         {
-            if (watermark == long.MinValue) return;
+            if (watermark == long.MinValue || !_offsetsCommitted) return; // a replayed event must not find its window closed
             var closeTo = watermark == long.MaxValue ? long.MaxValue : CtrEngine.WindowStart(watermark, _windowMs);
             if (closeTo <= _closedUntil) return;
 
@@ -284,6 +342,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _published += counts.Count;
             _producer.Flush(_cancel);
             if (_kafka.DeliveryErrors > 0) return; // the rows must come again after a restart
+            // Only now, with the rows delivered, is the window closed for good: a crash before this line publishes it
+            // again after the restart, from the same events, with the same counts.
             _database.SetClosedUntil(closeTo);
             _closedUntil = closeTo;
             _openWindows.RemoveWhere(start => start + _windowMs <= closeTo);

@@ -60,6 +60,34 @@ public sealed class CtrEngineTests
         Assert.Single(h.Output);
     }
 
+    [Theory]
+    [InlineData(ExecutionMode.Continuous)]
+    [InlineData(ExecutionMode.MicroBatch)]
+    public void An_event_time_far_ahead_of_the_clock_or_not_positive_is_out_of_range_and_never_moves_the_watermark(ExecutionMode mode)
+    {
+        var h = new EngineHarness(mode);
+        var skew = (long)h.Settings.MaxEventTimeSkew.TotalMilliseconds;
+        h.Now = 100_000;
+        h.Send(1_000, partition: 0, offset: 0);
+        h.Send(1_500, partition: 1, offset: 0);
+        h.Tick();
+
+        Assert.Equal(RecordOutcome.OutOfRange, h.Send(7_258_118_400_000, partition: 0, offset: 1)); // the year 2200
+        Assert.Equal(RecordOutcome.OutOfRange, h.Send(h.Now + skew + 1, partition: 1, offset: 1));
+        Assert.Equal(RecordOutcome.OutOfRange, h.Send(0, partition: 0, offset: 2));
+        Assert.Equal(RecordOutcome.OutOfRange, h.Send(-20_000, partition: 1, offset: 2));
+        h.Tick();
+        Assert.Equal(-1_000, h.Engine.Watermark);
+        Assert.DoesNotContain(h.Output, r => r.Final);
+        Assert.Equal(RecordOutcome.Accepted, h.Send(2_000, partition: 0, offset: 3)); // nothing was closed by them
+
+        Assert.Equal(RecordOutcome.Accepted, h.Send(h.Now + skew, partition: 0, offset: 4)); // at the limit: in range
+        Assert.Equal((4L, 4L, 0L), (h.Engine.OutOfRange, h.Engine.Accepted, h.Engine.Late));
+        Assert.Equal(new Dictionary<int, long> { [0] = 0, [1] = 0 }, h.Engine.SafeCommitOffsets());
+        h.Drain();
+        Assert.Equal(new Dictionary<int, long> { [0] = 5, [1] = 3 }, h.Engine.SafeCommitOffsets()); // past the dead-lettered ones
+    }
+
     [Fact]
     public void An_idle_partition_releases_the_watermark_on_a_tick_after_the_idle_timeout()
     {
@@ -206,7 +234,7 @@ public sealed class CtrEngineTests
         {
             for (var i = 0; i < perWindow; i++)
             {
-                h.Send(w * 1_000L + i * 20, adId: i % 6 + 1, partition: i % 2);
+                h.Send(w * 1_000L + i * 20 + 1, adId: i % 6 + 1, partition: i % 2); // + 1: event time 0 is out of range
                 maxState = Math.Max(maxState, h.Engine.OpenWindows);
             }
             h.Now += 1_000;

@@ -27,11 +27,15 @@ public sealed class RandomizedEquivalenceTests
             WindowSize = TimeSpan.FromMilliseconds(WindowMs),
             WatermarkDelay = TimeSpan.FromMilliseconds(DelayMs),
             IdleTimeout = TimeSpan.FromSeconds(5),
-        });
+            MaxEventTimeSkew = TimeSpan.FromHours(1), // event time runs ahead of the hand-driven clock here
+        })
+        {
+            Now = 1_700_000_000_000,
+        };
         var partitions = random.Next(1, 5);
         var offsets = new long[partitions];
         var expected = new Dictionary<(long Start, int Campaign), (long Views, long Clicks, long MaxKafkaTs)>();
-        var eventTime = random.NextInt64(-50_000, 50_000); // negative event times too
+        var eventTime = h.Now + random.NextInt64(-50_000, 50_000);
 
         for (var i = 0; i < 20_000; i++)
         {

@@ -106,6 +106,25 @@ public sealed class WatermarkTests
     }
 
     [Fact]
+    public void A_partition_assigned_again_after_it_went_idle_holds_the_watermark_back_until_it_delivers_or_idles_again()
+    {
+        _tracker.Assign([0, 1], now: 0);
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0));
+
+        // The broker was away for 30 s; the group lost and re-assigned both partitions. Partition 0 delivers first.
+        _tracker.Assign([0, 1], now: 30_000);
+        _tracker.Observe(partition: 0, eventTime: 60_000, now: 30_100);
+        Assert.Equal(18_000, _tracker.Advance(now: 30_100)); // partition 1 may hold a backlog from 20 s on
+
+        _tracker.Observe(partition: 1, eventTime: 25_000, now: 30_200);
+        Assert.Equal(23_000, _tracker.Advance(now: 30_200));
+        _tracker.Observe(partition: 0, eventTime: 65_000, now: 35_000);
+        Assert.Equal(63_000, _tracker.Advance(now: 35_200)); // partition 1 silent for the idle timeout
+    }
+
+    [Fact]
     public void A_revoked_partition_stops_holding_the_watermark_back()
     {
         _tracker.Assign([0, 1], now: 0);
