@@ -121,6 +121,7 @@ public sealed class NativeEngineRunner : IEngineRunner
         private readonly CancellationToken _cancel;
         private readonly TopicNames _topics;
         private readonly long _windowMs;
+        private readonly long _maxSkewMs;
         private readonly EngineKafka _kafka;
         private readonly IConsumer<byte[], byte[]> _consumer;
         private readonly IProducer<byte[], byte[]> _producer;
@@ -150,6 +151,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             _cancel = cancel;
             _topics = runner._pipeline.Topics;
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
+            _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
             _engine = NewEngine();
             _metrics = new EngineMetrics(_options.Id, () => runner.Progress);
             runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, _options.Id, runner._logger,
@@ -259,23 +261,28 @@ public sealed class NativeEngineRunner : IEngineRunner
                 SideOutput(_topics.DeadLetters, message, $"malformed: {reason}");
                 return;
             }
-            if (_guard is not null && _runner._catalog.TryGetCampaign(e!.AdId, out _)
-                && CtrEngine.WindowStart(e.EventTime, _windowMs) + _windowMs <= _guard.Watermark)
+            if (_guard is not null)
             {
-                // A window the checkpoint says is final: its rows are committed.
-                _engine.Skip(partition, offset);
-                if (replayed) _replaySkipped++;
-                else
+                // The engine's own order: the event-time guard, the catalog, then the window.
+                var rejected = !AdEvent.IsEventTimeInRange(e!.EventTime, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _maxSkewMs)
+                    || !_runner._catalog.TryGetCampaign(e.AdId, out _);
+                if (rejected && replayed)
                 {
-                    _frontierLate++;
-                    SideOutput(_topics.Late, message, error: null);
+                    _engine.Skip(partition, offset); // dead-lettered before the checkpoint
+                    return;
                 }
-                return;
-            }
-            if (replayed && !_runner._catalog.TryGetCampaign(e!.AdId, out _))
-            {
-                _engine.Skip(partition, offset); // dead-lettered before the checkpoint
-                return;
+                if (!rejected && CtrEngine.WindowStart(e.EventTime, _windowMs) + _windowMs <= _guard.Watermark)
+                {
+                    // A window the checkpoint says is final: its rows are committed.
+                    _engine.Skip(partition, offset);
+                    if (replayed) _replaySkipped++;
+                    else
+                    {
+                        _frontierLate++;
+                        SideOutput(_topics.Late, message, error: null);
+                    }
+                    return;
+                }
             }
 
             var outcome = _engine.Process(new StreamRecord(e!, partition, offset, message.Timestamp.UnixTimestampMs), _output);
@@ -291,7 +298,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                     break;
                 case RecordOutcome.OutOfRange:
                     _bad++;
-                    _kafka.SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange, _cancel);
+                    SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange);
                     break;
             }
             if (_output.Count > 0) Publish();
@@ -658,8 +665,8 @@ public sealed class NativeEngineRunner : IEngineRunner
                 CommitOffsets();
             }
             ReportProgress();
-            Logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad",
-                _engine.EngineId, _published, _lateBefore + _engine.Late + _frontierLate, _bad);
+            Logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad, {Replayed} replayed records of final windows skipped",
+                _engine.EngineId, _published, _lateBefore + _engine.Late + _frontierLate, _bad, _replaySkipped);
             _runner._drained.TrySetResult();
         }
 
