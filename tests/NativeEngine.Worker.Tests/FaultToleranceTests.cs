@@ -1,3 +1,4 @@
+using System.Text;
 using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
@@ -34,7 +35,12 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
         _kafka.Send(1, 15_000, adId: 3); // p1 @2: the watermark reaches 10 s: [0, 10 s) is final
         await Until(() => first.Progress.Watermark == T0 + 10_000, "the watermark to reach 10 s");
         var late = _kafka.Send(0, 9_900, adId: 1); // p0 @3: late
-        await Until(() => Checkpoint(options) is { } c && c.Positions.GetValueOrDefault(0) == 4 && c.Positions.GetValueOrDefault(1) == 3,
+        // Dead letters behind p1's safe offset, replayed after the crash: each must be dead-lettered once.
+        var malformed = Encoding.UTF8.GetBytes("{\"event_id\": 7");
+        _kafka.SendRaw(1, malformed, key: [7]);                    // p1 @3
+        var unknownAd = _kafka.Send(1, 16_000, adId: 999);         // p1 @4
+        var outOfRange = _kafka.Send(1, -T0, adId: 3);             // p1 @5: event time 0
+        await Until(() => Checkpoint(options) is { } c && c.Positions.GetValueOrDefault(0) == 4 && c.Positions.GetValueOrDefault(1) == 6,
             "a checkpoint covering every record");
         Assert.Equal(new Dictionary<int, long> { [0] = 1, [1] = 1 }, Checkpoint(options)!.Offsets);
 
@@ -45,7 +51,7 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
         var secondRun = second.RunAsync(CancellationToken.None);
         _kafka.Send(0, 21_000, adId: 1);
         _kafka.Send(1, 22_000, adId: 3);
-        await Until(() => second.Progress.Consumed == 7, "the replay of p0 @1-3 and p1 @1-2, and the two new records");
+        await Until(() => second.Progress.Consumed == 10, "the replay of p0 @1-3 and p1 @1-5, and the two new records");
         await second.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
         await secondRun.WaitAsync(WaitLimit);
 
@@ -53,6 +59,10 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([(0L, 1, 2L), (0L, 2, 1L), (10_000L, 1, 1L), (10_000L, 2, 2L), (20_000L, 1, 1L), (20_000L, 2, 1L)], finals);
         Assert.Equal([late], _kafka.ReadAll(_kafka.Pipeline.Topics.Late).Select(r => r.Message.Value));
         Assert.Equal(0, second.Progress.Late);
+        Assert.Equal(
+            new[] { malformed, unknownAd, outOfRange }.Select(Encoding.UTF8.GetString).Order(),
+            _kafka.ReadAll(_kafka.Pipeline.Topics.DeadLetters).Select(r => Encoding.UTF8.GetString(r.Message.Value)).Order());
+        Assert.Equal(0, second.Progress.Bad);
     }
 
     /// <summary>A consumer joins the engine's group for a moment and takes partitions: the engine drops its state and rebuilds it.</summary>
