@@ -8,6 +8,12 @@ namespace CtrPipeline.Bench;
 /// keeps only the newest 5 MiB of each partition (librdkafka's mock cluster has that limit built in), so the oracle
 /// cannot read a long run back afterwards; it listens while the run happens instead. Records a broker dropped before
 /// the tap read them show up as <see cref="Lost"/>, never silently.
+/// <para>
+/// The tap reads committed records only (<see cref="KafkaClients.Consumer"/>), as the analyzer does: the rows of an
+/// exactly-once engine's open or aborted transactions are not results. Offsets of a transactional topic have gaps
+/// (each transaction's commit marker takes one, aborted records are skipped), so a gap is a loss only where the
+/// partition's log now starts after it.
+/// </para>
 /// </summary>
 public sealed class TopicTap : IDisposable
 {
@@ -42,7 +48,7 @@ public sealed class TopicTap : IDisposable
         while (true)
         {
             lock (_gate)
-                if (ends.All(e => _next[e.Key] >= e.Value)) break;
+                if (ends.All(e => _next[e.Key] >= e.Value || PastMarkers(e.Key) >= e.Value)) break;
             if (_loop.IsFaulted) await _loop;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"The oracle's tap did not reach the end of the topics within {timeout}.");
             await Task.Delay(20);
@@ -61,11 +67,22 @@ public sealed class TopicTap : IDisposable
             lock (_gate)
             {
                 var expected = _next[r.TopicPartition];
-                if (r.Offset.Value > expected) Lost += r.Offset.Value - expected;
+                if (r.Offset.Value > expected) Lost += Dropped(r.TopicPartition, expected, r.Offset.Value);
                 _next[r.TopicPartition] = r.Offset.Value + 1;
                 _records[r.Topic].Add(r);
             }
         }
+    }
+
+    /// <summary>The consumer's position, which moves past commit markers at a partition's end, where no record arrives.</summary>
+    private long PastMarkers(TopicPartition tp) => _consumer.Position(tp) is { } position && position != Offset.Unset ? position.Value : -1;
+
+    /// <summary>Of the offsets from <paramref name="expected"/> to <paramref name="next"/>, those below the partition's log start: dropped by retention.</summary>
+    private long Dropped(TopicPartition tp, long expected, long next)
+    {
+        var low = _consumer.GetWatermarkOffsets(tp).Low;
+        if (low == Offset.Unset) low = _consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).Low;
+        return Math.Max(0, Math.Min(next, low.Value) - expected);
     }
 
     public void Dispose()

@@ -9,7 +9,9 @@ namespace CtrPipeline.Kafka;
 /// The Kafka side every engine worker shares: a consumer of the events topic in the engine's own group and a producer
 /// for results and side outputs. Errors are reported once per kind (librdkafka retries by itself), failed deliveries
 /// counted, a full producer queue waited out (back-pressure) and consumer lag read from the fetched high watermarks.
-/// The producer retries for as long as the broker is away: the caller commits offsets only after delivery.
+/// The producer retries for as long as the broker is away: the caller commits offsets only after delivery. With a
+/// transactional id the producer is transactional instead (idempotent, acks=all, deliveries time out with the
+/// transaction) and the caller owns the transactions.
 /// </summary>
 public sealed class EngineKafka : IDisposable
 {
@@ -18,33 +20,69 @@ public sealed class EngineKafka : IDisposable
     private readonly ILogger _logger;
     private readonly byte[] _engineHeader;
     private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
+    private readonly bool _transactional;
     private long _deliveryErrors;
 
     /// <param name="onAssigned">
     /// Called on the consume thread when the group hands the consumer partitions of the events topic, with their
     /// numbers (under cooperative assignment only the ones added).
     /// </param>
-    public EngineKafka(string bootstrapServers, string groupId, string engine, ILogger logger, Action<IReadOnlyList<int>> onAssigned)
+    /// <param name="onRevoked">
+    /// Called on the consume thread before partitions are taken away, with their numbers and whether they were lost
+    /// (the group moved on without this member, so nothing may be committed for them any more).
+    /// </param>
+    /// <param name="startOffsets">
+    /// Called on the consume thread after <paramref name="onAssigned"/>: where the added partitions start, by partition
+    /// (absent or null: the group's committed offset).
+    /// </param>
+    /// <param name="transactionalId">Makes the producer transactional; stable per engine so a restart fences its predecessor.</param>
+    public EngineKafka(string bootstrapServers, string groupId, string engine, ILogger logger, Action<IReadOnlyList<int>> onAssigned,
+        Action<IReadOnlyList<int>, bool>? onRevoked = null, Func<IReadOnlyList<int>, IReadOnlyDictionary<int, long>?>? startOffsets = null,
+        string? transactionalId = null)
     {
+        _transactional = transactionalId is not null;
         _engine = engine;
         _bootstrapServers = bootstrapServers;
         _logger = logger;
         _engineHeader = Encoding.UTF8.GetBytes(engine);
         OnDelivery = CountFailure;
 
-        Consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(bootstrapServers, groupId, engine))
+        var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(bootstrapServers, groupId, engine))
             .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .SetPartitionsAssignedHandler((_, partitions) =>
             {
                 logger.LogInformation("{Engine} assigned {Partitions}", engine, string.Join(", ", partitions.Select(p => p.Partition.Value)));
-                onAssigned(partitions.Select(p => p.Partition.Value).ToList());
-            })
-            .Build();
+                var numbers = partitions.Select(p => p.Partition.Value).ToList();
+                onAssigned(numbers);
+                var start = startOffsets?.Invoke(numbers);
+                return partitions.Select(p => new TopicPartitionOffset(p, start is not null && start.TryGetValue(p.Partition.Value, out var offset) ? offset : Offset.Unset));
+            });
+        if (onRevoked is not null)
+            consumer
+                .SetPartitionsRevokedHandler((_, partitions) =>
+                {
+                    logger.LogInformation("{Engine} revoked {Partitions}", engine, string.Join(", ", partitions.Select(p => p.Partition.Value)));
+                    onRevoked(partitions.Select(p => p.Partition.Value).ToList(), false);
+                })
+                .SetPartitionsLostHandler((_, partitions) =>
+                {
+                    logger.LogWarning("{Engine} lost {Partitions} (the group moved on without it)", engine, string.Join(", ", partitions.Select(p => p.Partition.Value)));
+                    onRevoked(partitions.Select(p => p.Partition.Value).ToList(), true);
+                });
+        Consumer = consumer.Build();
 
         var producerConfig = KafkaClients.Producer(bootstrapServers, engine);
+        if (transactionalId is not null)
+        {
+            producerConfig.TransactionalId = transactionalId;
+            producerConfig.EnableIdempotence = true;
+            producerConfig.Acks = Acks.All;
+            // Deliveries may not outlive the transaction; an undelivered one makes the caller abort and replay.
+            producerConfig.TransactionTimeoutMs = producerConfig.MessageTimeoutMs;
+        }
         // Keep retrying while the broker is away instead of dropping output whose offsets are not committed yet.
-        producerConfig.MessageTimeoutMs = 0;
+        else producerConfig.MessageTimeoutMs = 0;
         Producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
             .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
@@ -99,6 +137,22 @@ public sealed class EngineKafka : IDisposable
         Send(topic, original.Key, original.Value, headers, cancel);
     }
 
+    /// <summary>How many partitions <paramref name="topic"/> has, from the cluster's metadata; null when the broker did not say.</summary>
+    public int? PartitionCount(string topic, TimeSpan timeout)
+    {
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(Producer.Handle).Build();
+            var partitions = admin.GetMetadata(topic, timeout).Topics.SingleOrDefault(t => t.Topic == topic)?.Partitions.Count;
+            return partitions > 0 ? partitions : null;
+        }
+        catch (KafkaException e)
+        {
+            ReportError(e.Error);
+            return null;
+        }
+    }
+
     /// <summary>Records in the assigned partitions past the consumer's position; null when the client could not tell.</summary>
     public long? ConsumerLag()
     {
@@ -137,7 +191,11 @@ public sealed class EngineKafka : IDisposable
 
     private void CountFailure(DeliveryReport<byte[], byte[]> report)
     {
-        if (report.Error.IsError && Interlocked.Increment(ref _deliveryErrors) == 1)
+        if (!report.Error.IsError || Interlocked.Increment(ref _deliveryErrors) != 1) return;
+        if (_transactional)
+            _logger.LogError("{Engine} could not deliver to {Topic}: {Reason}. The transaction is aborted and its input read again.",
+                _engine, report.Topic, report.Error.Reason);
+        else
             _logger.LogError(
                 "{Engine} could not deliver to {Topic}: {Reason}. Offsets are no longer committed; restart the engine to re-read and re-emit everything since the last commit.",
                 _engine, report.Topic, report.Error.Reason);

@@ -12,21 +12,22 @@ namespace NativeEngine.Worker;
 /// <summary>
 /// Runs a <see cref="CtrEngine"/> against Kafka: consumes the events topic, publishes CTR rows (key = campaign id),
 /// dead-letters malformed records and unknown ads (headers "error" and "engine"), sends late records to the late
-/// topic (header "engine"), and commits offsets.
+/// topic (header "engine"), and commits every <see cref="EngineOptions.CommitInterval"/>. Offsets are never committed
+/// past the first record still held by a window that is not final (<see cref="CtrEngine.SafeCommitOffsets"/>), so a
+/// rebuild re-reads every event of the open windows.
 /// <para>
-/// Delivery guarantee: at-least-once. Every <see cref="EngineOptions.CommitInterval"/> the producer is flushed, and
-/// only once everything emitted so far is delivered are offsets committed, each partition's no further than the first
-/// record still held by a window that is not final (<see cref="CtrEngine.SafeCommitOffsets"/>). After the first
-/// failed delivery nothing is committed any more, so a restart brings the lost output back.
+/// exactly-once (<see cref="EngineOptions.Guarantee"/>): rows, side outputs, the offsets and an
+/// <see cref="EngineCheckpoint"/> go in one Kafka transaction per interval. After a crash the next instance fences the
+/// old producer (same transactional id), resumes at the checkpoint's offsets and skips replayed records whose window
+/// the checkpoint says is final: each window's rows are committed once. at-least-once: rows are flushed, then offsets
+/// committed; a restart repeats the rows emitted since the last commit and can add a partial final row for a window
+/// that closed before it.
 /// </para>
 /// <para>
-/// What a restart does: the group resumes every partition at its last committed offset, and the engine starts empty
-/// with its watermark at minus infinity. It re-reads and re-counts all events of the windows that were open at the
-/// last commit, so their rows come out complete: nothing is lost. What can repeat: rows emitted after the last commit
-/// are emitted again, and replayed events that belong to a window already final before that commit (disorder within
-/// the watermark delay) make an extra final row for it with a partial count, since the fresh watermark cannot know the
-/// window was closed. A reader that needs one row per (engine, window, campaign) keeps the first final row it sees:
-/// that one is complete.
+/// Single instance: the engine builds state only while it holds every partition of the events topic. Any revocation
+/// commits what is complete (or, for lost partitions, aborts), drops all state, and the next full assignment rebuilds
+/// it from the last checkpoint, so a rebalance counts nothing twice. An assignment that stays partial means another
+/// instance shares the group: the engine then stops with one line (<see cref="WorkerFailedException"/>).
 /// </para>
 /// </summary>
 public sealed class NativeEngineRunner : IEngineRunner
@@ -35,6 +36,10 @@ public sealed class NativeEngineRunner : IEngineRunner
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CommitFlushTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan KafkaTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
+    /// <summary>Three rebalances on the embedded broker (9 s each): the time a refused newcomer needs to leave and its partitions to come back.</summary>
+    private static readonly TimeSpan IncumbentExtraWait = TimeSpan.FromSeconds(30);
 
     private readonly EngineOptions _options;
     private readonly PipelineSettings _pipeline;
@@ -44,6 +49,7 @@ public sealed class NativeEngineRunner : IEngineRunner
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _drainRequested;
+    private volatile bool _crashRequested;
     private volatile EngineProgress _progress = EngineProgress.None;
     private volatile EngineKafka? _kafka;
 
@@ -59,7 +65,7 @@ public sealed class NativeEngineRunner : IEngineRunner
     /// <summary>The latest counters, refreshed about every 100 ms; safe to read from any thread.</summary>
     public EngineProgress Progress => _progress with { DeliveryErrors = _kafka?.DeliveryErrors ?? 0 };
 
-    /// <summary>Completes once the consumer group has given the engine its partitions.</summary>
+    /// <summary>Completes once the engine holds every partition of the events topic and has built its state.</summary>
     public Task Assigned => _assigned.Task;
 
     /// <summary>
@@ -79,6 +85,12 @@ public sealed class NativeEngineRunner : IEngineRunner
         return _drained.Task.WaitAsync(cancel);
     }
 
+    /// <summary>
+    /// For crash tests: the loop ends at once, as if the process were killed: no commit, the open transaction left as
+    /// it is. (The clients are still closed, so the group need not wait for a session timeout.)
+    /// </summary>
+    internal void SimulateCrash() => _crashRequested = true;
+
     private void Run(CancellationToken cancel)
     {
         try
@@ -86,14 +98,17 @@ public sealed class NativeEngineRunner : IEngineRunner
             using var loop = new ConsumeLoop(this, cancel);
             loop.Run();
             _drained.TrySetCanceled(CancellationToken.None); // stopped without a drain request
+            _assigned.TrySetCanceled(CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             _drained.TrySetCanceled(cancel);
+            _assigned.TrySetCanceled(cancel);
         }
         catch (Exception e)
         {
             _drained.TrySetException(e);
+            _assigned.TrySetException(e);
             throw;
         }
     }
@@ -102,62 +117,102 @@ public sealed class NativeEngineRunner : IEngineRunner
     private sealed class ConsumeLoop : IDisposable
     {
         private readonly NativeEngineRunner _runner;
+        private readonly EngineOptions _options;
         private readonly CancellationToken _cancel;
         private readonly TopicNames _topics;
-        private readonly CtrEngine _engine;
+        private readonly long _windowMs;
+        private readonly long _maxSkewMs;
         private readonly EngineKafka _kafka;
         private readonly IConsumer<byte[], byte[]> _consumer;
         private readonly IProducer<byte[], byte[]> _producer;
         private readonly EngineMetrics _metrics;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly List<CtrResult> _output = [];
         private readonly Dictionary<int, long> _committed = [];
+        private readonly Dictionary<int, long> _positions = [];
         private readonly Dictionary<(long WindowStart, int CampaignId), List<ActivityContext>> _tracedCells = [];
-        private long _consumed, _bad, _published, _lag;
+        private CtrEngine _engine;
+        private long _consumed, _bad, _published, _lag, _acceptedBefore, _lateBefore, _frontierLate, _replaySkipped;
         private bool _commitPostponed;
+
+        // Assignment: state is built only while every partition of the events topic is held.
+        private int? _partitionCount;
+        private bool _joined, _ready, _hadEveryPartition;
+        private TimeSpan? _partialSince;
+
+        // Exactly-once: the checkpoint last committed, the one the current state was rebuilt from, the transaction.
+        private EngineCheckpoint? _checkpoint, _guard, _committing;
+        private bool _transactionsReady, _inTransaction, _abortPending, _outputSinceCommit, _finalsSinceCommit;
 
         public ConsumeLoop(NativeEngineRunner runner, CancellationToken cancel)
         {
             _runner = runner;
+            _options = runner._options;
             _cancel = cancel;
-            var options = runner._options;
             _topics = runner._pipeline.Topics;
-            _engine = new CtrEngine(options.Mode, runner._pipeline, runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            _metrics = new EngineMetrics(options.Id, () => runner.Progress);
-            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, options.GroupId, options.Id, runner._logger, partitions => { _engine.Assign(partitions); runner._assigned.TrySetResult(); });
+            _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
+            _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
+            _engine = NewEngine();
+            _metrics = new EngineMetrics(_options.Id, () => runner.Progress);
+            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, _options.Id, runner._logger,
+                onAssigned: _ => { }, OnRevoked, startOffsets: OnAssigned, _options.IsExactlyOnce ? _options.TransactionalId : null);
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
+
+        private ILogger Logger => _runner._logger;
+
+        private CtrEngine NewEngine() =>
+            new(_options.Mode, _runner._pipeline, _runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 
         public void Run()
         {
             var pipeline = _runner._pipeline;
+            if (_options.IsExactlyOnce) CheckpointStore.EnsureTopic(_runner._bootstrapServers, _options.StateTopic, Logger);
             _consumer.Subscribe(_topics.Events);
-            _runner._logger.LogInformation(
-                "{Engine} consuming {Topic} at {Bootstrap}: window {Window}, watermark delay {Delay}, idle timeout {Idle}, tick {Tick}, commit every {Commit}",
-                _engine.EngineId, _topics.Events, _runner._bootstrapServers, pipeline.WindowSize, pipeline.WatermarkDelay, pipeline.IdleTimeout,
-                _engine.TickInterval, _runner._options.CommitInterval);
+            Logger.LogInformation(
+                "{Engine} ({Guarantee}) consuming {Topic} at {Bootstrap}: window {Window}, watermark delay {Delay}, idle timeout {Idle}, tick {Tick}, commit every {Commit}",
+                _engine.EngineId, _options.Guarantee, _topics.Events, _runner._bootstrapServers, pipeline.WindowSize, pipeline.WatermarkDelay,
+                pipeline.IdleTimeout, _engine.TickInterval, _options.CommitInterval);
 
-            var clock = Stopwatch.StartNew();
-            TimeSpan nextTick = _engine.TickInterval, nextCommit = _runner._options.CommitInterval, nextLag = TimeSpan.Zero, nextProgress = ProgressInterval;
+            TimeSpan nextTick = _engine.TickInterval, nextCommit = _options.CommitInterval, nextLag = TimeSpan.Zero, nextProgress = ProgressInterval;
             while (!_cancel.IsCancellationRequested)
             {
-                if (_runner._drainRequested)
+                if (_runner._crashRequested) return;
+                if (_runner._drainRequested && _ready)
                 {
                     Drain();
                     return;
                 }
-                ConsumeOne();
+                if (_committing is not null || _abortPending)
+                {
+                    // A transaction is ending and the broker has not confirmed it: nothing may be produced meanwhile.
+                    FinishTransaction();
+                    if (_committing is not null || _abortPending) Thread.Sleep(RetryPause);
+                    continue;
+                }
 
-                var now = clock.Elapsed;
+                var record = Consume();
+                var now = _clock.Elapsed;
+                if (!_ready)
+                {
+                    // Records read now are not processed: the rebuild seeks back to the checkpoint.
+                    AwaitEveryPartition(now);
+                    continue;
+                }
+                if (record is not null) Handle(record);
+
                 if (now >= nextTick)
                 {
                     _engine.Tick(_output);
                     Publish();
                     nextTick = now + _engine.TickInterval;
                 }
-                if (now >= nextCommit)
+                // Exactly-once: final rows are committed at once, not at the interval's end. Readers see them only
+                // then (read_committed), and a crash leaves no final row in an open transaction for long.
+                if (now >= nextCommit || _finalsSinceCommit)
                 {
                     Commit();
-                    nextCommit = now + _runner._options.CommitInterval;
+                    nextCommit = now + _options.CommitInterval;
                 }
                 if (now >= nextLag)
                 {
@@ -171,59 +226,97 @@ public sealed class NativeEngineRunner : IEngineRunner
                 }
             }
             // A clean stop: every row emitted so far is in the producer, so what is delivered may be committed.
-            Commit();
+            if (_ready) Commit();
+            if (_committing is not null) FinishTransaction();
             ReportProgress();
         }
 
-        private void ConsumeOne()
+        private ConsumeResult<byte[], byte[]>? Consume()
         {
-            ConsumeResult<byte[], byte[]>? record;
             try
             {
-                record = _consumer.Consume(PollTimeout);
+                return _consumer.Consume(PollTimeout);
             }
             catch (ConsumeException error)
             {
                 _kafka.ReportError(error.Error);
-                return;
+                return null;
             }
-            if (record is null) return;
+        }
 
+        private void Handle(ConsumeResult<byte[], byte[]> record)
+        {
             _consumed++;
             var message = record.Message;
             var partition = record.Partition.Value;
+            var offset = record.Offset.Value;
+            // Read, and its effects committed, before the checkpoint this state was rebuilt from.
+            var replayed = _guard is not null && _guard.Covers(partition, offset);
+            _positions[partition] = offset + 1;
             if (!WireFormat.TryParseEvent(message.Value, out var e, out var reason))
             {
+                _engine.Skip(partition, offset);
+                if (replayed) return;
                 _bad++;
-                _engine.Skip(partition, record.Offset.Value);
-                _kafka.SideOutput(_topics.DeadLetters, message, $"malformed: {reason}", _cancel);
+                SideOutput(_topics.DeadLetters, message, $"malformed: {reason}");
                 return;
             }
+            if (_guard is not null)
+            {
+                // The engine's own order: the event-time guard, the catalog, then the window.
+                var rejected = !AdEvent.IsEventTimeInRange(e!.EventTime, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _maxSkewMs)
+                    || !_runner._catalog.TryGetCampaign(e.AdId, out _);
+                if (rejected && replayed)
+                {
+                    _engine.Skip(partition, offset); // dead-lettered before the checkpoint
+                    return;
+                }
+                if (!rejected && CtrEngine.WindowStart(e.EventTime, _windowMs) + _windowMs <= _guard.Watermark)
+                {
+                    // A window the checkpoint says is final: its rows are committed.
+                    _engine.Skip(partition, offset);
+                    if (replayed) _replaySkipped++;
+                    else
+                    {
+                        _frontierLate++;
+                        SideOutput(_topics.Late, message, error: null);
+                    }
+                    return;
+                }
+            }
 
-            var outcome = _engine.Process(new StreamRecord(e!, partition, record.Offset.Value, message.Timestamp.UnixTimestampMs), _output);
+            var outcome = _engine.Process(new StreamRecord(e!, partition, offset, message.Timestamp.UnixTimestampMs), _output);
             if (KafkaTracing.Extract(message.Headers) is { } parent) TraceEvent(parent, record, e!, outcome);
             switch (outcome)
             {
                 case RecordOutcome.Late:
-                    _kafka.SideOutput(_topics.Late, message, error: null, _cancel);
+                    SideOutput(_topics.Late, message, error: null);
                     break;
                 case RecordOutcome.UnknownAd:
                     _bad++;
-                    _kafka.SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}", _cancel);
+                    SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}");
                     break;
                 case RecordOutcome.OutOfRange:
                     _bad++;
-                    _kafka.SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange, _cancel);
+                    SideOutput(_topics.DeadLetters, message, AdEvent.EventTimeOutOfRange);
                     break;
             }
             if (_output.Count > 0) Publish();
         }
 
+        private void SideOutput(string topic, Message<byte[], byte[]> original, string? error)
+        {
+            _kafka.SideOutput(topic, original, error, _cancel);
+            _outputSinceCommit = true;
+        }
+
         private void Publish()
         {
+            if (_output.Count == 0) return;
             foreach (var row in _output)
             {
                 var key = Encoding.UTF8.GetBytes(row.CampaignId.ToString(CultureInfo.InvariantCulture));
+                if (row.Final && _options.IsExactlyOnce) _finalsSinceCommit = true;
                 if (_tracedCells.Count > 0 && _tracedCells.TryGetValue((row.WindowStart, row.CampaignId), out var events))
                 {
                     if (row.Final) _tracedCells.Remove((row.WindowStart, row.CampaignId));
@@ -233,6 +326,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             }
             _published += _output.Count;
             _output.Clear();
+            _outputSinceCommit = true;
         }
 
         /// <summary>
@@ -250,7 +344,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                 .SetTag("ctr.event.outcome", outcome.ToString());
             if (outcome != RecordOutcome.Accepted || !_runner._catalog.TryGetCampaign(e.AdId, out var campaign)) return;
 
-            var cell = (CtrEngine.WindowStart(e.EventTime, (long)_runner._pipeline.WindowSize.TotalMilliseconds), campaign);
+            var cell = (CtrEngine.WindowStart(e.EventTime, _windowMs), campaign);
             if (!_tracedCells.TryGetValue(cell, out var events)) _tracedCells[cell] = events = [];
             events.Add(span.Context);
         }
@@ -284,28 +378,47 @@ public sealed class NativeEngineRunner : IEngineRunner
             });
         }
 
-        /// <summary>Flushes, then commits the safe offsets of the assigned partitions, if everything emitted so far was delivered.</summary>
         private void Commit()
+        {
+            if (_options.IsExactlyOnce) CommitTransaction();
+            else CommitOffsets();
+            RetireGuard();
+        }
+
+        /// <summary>
+        /// Once every partition has been read past the checkpoint and the watermark has reached its frontier, the
+        /// engine's own rules say the same as the checkpoint's: stop checking each record against it.
+        /// </summary>
+        private void RetireGuard()
+        {
+            if (_guard is null || _engine.Watermark < _guard.Watermark) return;
+            foreach (var (partition, position) in _guard.Positions)
+                if (_positions.GetValueOrDefault(partition, -1) < position) return;
+            _guard = null;
+        }
+
+        /// <summary>at-least-once: flushes, then commits the safe offsets of the assigned partitions, if everything emitted so far was delivered.</summary>
+        private void CommitOffsets()
         {
             if (_producer.Flush(CommitFlushTimeout) > 0)
             {
                 if (!_commitPostponed)
-                    _runner._logger.LogWarning("{Engine}: output not delivered within {Timeout}; offsets are committed once it is.", _engine.EngineId, CommitFlushTimeout);
+                    Logger.LogWarning("{Engine}: output not delivered within {Timeout}; offsets are committed once it is.", _engine.EngineId, CommitFlushTimeout);
                 _commitPostponed = true;
                 return;
             }
             if (_kafka.DeliveryErrors > 0) return;
 
-            var safe = _engine.SafeCommitOffsets();
-            var offsets = new List<TopicPartitionOffset>();
-            foreach (var tp in _consumer.Assignment)
-                if (tp.Topic == _topics.Events && safe.TryGetValue(tp.Partition.Value, out var offset)
-                    && _committed.GetValueOrDefault(tp.Partition.Value, -1) != offset)
-                    offsets.Add(new TopicPartitionOffset(tp, offset));
+            var checkpoint = NextCheckpoint();
+            var offsets = checkpoint.Offsets
+                .Where(o => _committed.GetValueOrDefault(o.Key, -1) != o.Value)
+                .Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value))
+                .ToList();
             try
             {
                 if (offsets.Count > 0) _consumer.Commit(offsets);
                 foreach (var o in offsets) _committed[o.Partition.Value] = o.Offset.Value;
+                _checkpoint = checkpoint;
                 _commitPostponed = false;
             }
             catch (KafkaException e)
@@ -314,15 +427,246 @@ public sealed class NativeEngineRunner : IEngineRunner
             }
         }
 
+        /// <summary>
+        /// exactly-once: the checkpoint and the safe offsets join the open transaction, which then commits with the
+        /// rows and side outputs produced since the last one. Nothing new since then: no transaction.
+        /// </summary>
+        private void CommitTransaction()
+        {
+            if (!_inTransaction) return;
+            _finalsSinceCommit = false; // a failed attempt is retried at the interval
+            var checkpoint = NextCheckpoint();
+            if (!_outputSinceCommit && checkpoint.SameAs(_checkpoint)) return;
+            try
+            {
+                CheckpointStore.Write(_producer, _options.StateTopic, _options.TransactionalId, checkpoint, _kafka.OnDelivery);
+                var offsets = checkpoint.Offsets.Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value)).ToList();
+                _producer.SendOffsetsToTransaction(offsets, _consumer.ConsumerGroupMetadata, KafkaTimeout);
+                _committing = checkpoint;
+            }
+            catch (KafkaException e)
+            {
+                OnTransactionError(e);
+                return;
+            }
+            FinishTransaction();
+        }
+
+        /// <summary>Commits the transaction being committed, or aborts the one that must be; retried while the broker is away.</summary>
+        private void FinishTransaction()
+        {
+            try
+            {
+                if (_committing is { } checkpoint)
+                {
+                    _producer.CommitTransaction(KafkaTimeout);
+                    _committing = null;
+                    _checkpoint = checkpoint;
+                    _outputSinceCommit = _finalsSinceCommit = false;
+                    foreach (var (partition, offset) in checkpoint.Offsets) _committed[partition] = offset;
+                }
+                else if (_abortPending)
+                {
+                    _producer.AbortTransaction(KafkaTimeout);
+                    _abortPending = false;
+                }
+                else return;
+                _inTransaction = false;
+                if (!_ready) return; // the rebuild begins the next one
+                _producer.BeginTransaction();
+                _inTransaction = true;
+            }
+            catch (KafkaException e)
+            {
+                OnTransactionError(e);
+            }
+        }
+
+        /// <summary>
+        /// Retriable: tried again at the next step. Abortable: the transaction is aborted and its input read again
+        /// from the last checkpoint. Fatal (fenced by another instance): the engine stops with one line.
+        /// </summary>
+        private void OnTransactionError(KafkaException e)
+        {
+            if (e.Error.IsFatal || e.Error.Code is ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch)
+                throw new WorkerFailedException(
+                    $"{_options.Id}: its transactions were fenced ({e.Error.Reason}): another instance with transactional id {_options.TransactionalId} took over. " +
+                    "Native engines are single-instance; to scale out, use Flink or Spark.");
+            _kafka.ReportError(e.Error);
+            if (e is KafkaRetriableException) return;
+            if (e is KafkaTxnRequiresAbortException || _committing is not null)
+            {
+                Logger.LogWarning("{Engine}: transaction failed ({Reason}); aborting it and reading again from the last checkpoint.", _options.Id, e.Error.Reason);
+                _committing = null;
+                _abortPending = true;
+                DropState();
+            }
+        }
+
+        /// <summary>The checkpoint of the current state: the previous one's values where this state has not caught up with them.</summary>
+        private EngineCheckpoint NextCheckpoint()
+        {
+            var guard = _guard;
+            var offsets = new Dictionary<int, long>(guard?.Offsets ?? []);
+            foreach (var (partition, offset) in _engine.SafeCommitOffsets()) offsets[partition] = offset;
+            var positions = new Dictionary<int, long>(guard?.Positions ?? []);
+            foreach (var (partition, position) in _positions)
+                if (position > positions.GetValueOrDefault(partition, -1)) positions[partition] = position;
+            var watermark = Math.Max(_engine.Watermark, guard?.Watermark ?? long.MinValue);
+            return new EngineCheckpoint(watermark, positions, offsets);
+        }
+
+        /// <summary>Called inside Consume when partitions arrive: rebuilds once the engine holds every partition, starting the new ones at the checkpoint.</summary>
+        private IReadOnlyDictionary<int, long>? OnAssigned(IReadOnlyList<int> added)
+        {
+            _joined = true;
+            var held = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).Concat(added).Distinct().ToList();
+            if (_ready || !HoldsEveryPartition(held)) return null;
+            try
+            {
+                var start = Rebuild(held);
+                foreach (var (partition, offset) in start)
+                    if (!added.Contains(partition)) _consumer.Seek(new TopicPartitionOffset(_topics.Events, partition, offset));
+                return start;
+            }
+            catch (Exception e) when (e is KafkaException or TimeoutException)
+            {
+                ReportRebuildFailure(e);
+                return null;
+            }
+        }
+
+        /// <summary>Called inside Consume before partitions go: commits what is complete (aborts, if they were lost) and drops all state.</summary>
+        private void OnRevoked(IReadOnlyList<int> revoked, bool lost)
+        {
+            if (!_ready || _runner._crashRequested) return;
+            if (!lost) Commit();
+            else if (_options.IsExactlyOnce && _inTransaction && _committing is null) _abortPending = true;
+            if (_committing is not null) FinishTransaction();
+            if (_abortPending) FinishTransaction();
+            DropState();
+            Logger.LogInformation("{Engine}: partitions {Partitions} {How}; state dropped, to be rebuilt from the last checkpoint once every partition is back.",
+                _options.Id, string.Join(", ", revoked), lost ? "lost" : "revoked");
+        }
+
+        /// <summary>While not ready: rebuilds after a failed attempt, and stops when the assignment stays partial.</summary>
+        private void AwaitEveryPartition(TimeSpan now)
+        {
+            if (!_joined) return;
+            var held = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).ToList();
+            if (HoldsEveryPartition(held))
+            {
+                _partialSince = null;
+                if (_abortPending) return;
+                try
+                {
+                    foreach (var (partition, offset) in Rebuild(held))
+                        _consumer.Seek(new TopicPartitionOffset(_topics.Events, partition, offset));
+                }
+                catch (Exception e) when (e is KafkaException or TimeoutException)
+                {
+                    ReportRebuildFailure(e);
+                    Thread.Sleep(RetryPause);
+                }
+                return;
+            }
+            _partialSince ??= now;
+            var limit = _hadEveryPartition ? _options.PartialAssignmentTimeout * 2 + IncumbentExtraWait : _options.PartialAssignmentTimeout;
+            if (now - _partialSince < limit) return;
+            throw new WorkerFailedException(
+                $"{_options.Id} holds {(held.Count == 0 ? "no partition" : "partitions " + string.Join(", ", held.Order()))} of the {_partitionCount} of {_topics.Events}: " +
+                $"another instance shares consumer group {_options.GroupId}. Native engines are single-instance and cannot publish whole windows from part " +
+                "of the input, so this one stops without publishing; run one instance per engine, and use Flink or Spark to scale out.");
+        }
+
+        private bool HoldsEveryPartition(IReadOnlyCollection<int> held)
+        {
+            _partitionCount ??= _kafka.PartitionCount(_topics.Events, KafkaTimeout);
+            return held.Count > 0 && held.Count >= (_partitionCount ?? _runner._pipeline.Partitions);
+        }
+
+        /// <summary>
+        /// A fresh engine over <paramref name="held"/>, resuming each partition at the last checkpoint (exactly-once:
+        /// read after fencing any predecessor) or at the group's committed offset; returns where each starts.
+        /// </summary>
+        private Dictionary<int, long> Rebuild(IReadOnlyList<int> held)
+        {
+            if (_options.IsExactlyOnce)
+            {
+                if (!_transactionsReady)
+                {
+                    // Only now, holding every partition: a newcomer that is refused must not fence the running instance.
+                    _producer.InitTransactions(KafkaTimeout);
+                    _checkpoint = CheckpointStore.ReadLatest(_runner._bootstrapServers, _options.StateTopic, _options.TransactionalId, _options.GroupId);
+                    _transactionsReady = true;
+                }
+                if (!_inTransaction)
+                {
+                    _producer.BeginTransaction();
+                    _inTransaction = true;
+                }
+            }
+            var start = new Dictionary<int, long>();
+            var missing = held.Where(p => _checkpoint is null || !_checkpoint.Offsets.ContainsKey(p)).ToList();
+            if (missing.Count > 0)
+                foreach (var c in _consumer.Committed(missing.Select(p => new TopicPartition(_topics.Events, p)), KafkaTimeout))
+                    start[c.Partition.Value] = c.Offset.Value >= 0 ? c.Offset.Value : Offset.Beginning.Value;
+            foreach (var partition in held)
+                if (_checkpoint is not null && _checkpoint.Offsets.TryGetValue(partition, out var offset)) start[partition] = offset;
+
+            _engine = NewEngine();
+            _engine.Assign(held);
+            _guard = _checkpoint;
+            _positions.Clear();
+            _ready = _hadEveryPartition = true;
+            _partialSince = null;
+            Logger.LogInformation("{Engine} holds all {Count} partitions; state rebuilt from {From}", _options.Id, held.Count,
+                _checkpoint is null ? "the committed offsets" : $"the checkpoint at watermark {_checkpoint.Watermark}");
+            _runner._assigned.TrySetResult();
+            return start;
+        }
+
+        private void ReportRebuildFailure(Exception e)
+        {
+            if (e is KafkaException k && (k.Error.IsFatal || k.Error.Code == ErrorCode.ProducerFenced)) OnTransactionError(k);
+            Logger.LogWarning("{Engine}: could not rebuild yet ({Reason}); retrying.", _options.Id, e.Message);
+        }
+
+        /// <summary>Forgets all window state; the counters of the dropped engine stay in the totals.</summary>
+        private void DropState()
+        {
+            _acceptedBefore += _engine.Accepted;
+            _lateBefore += _engine.Late;
+            _engine = NewEngine();
+            _output.Clear();
+            _tracedCells.Clear();
+            _positions.Clear();
+            _guard = null;
+            _finalsSinceCommit = false;
+            _ready = false;
+        }
+
         private void Drain()
         {
             _engine.Drain(_output);
             Publish();
-            _producer.Flush(_cancel);
-            Commit();
+            if (_options.IsExactlyOnce)
+            {
+                CommitTransaction();
+                while ((_committing is not null || _abortPending) && !_cancel.IsCancellationRequested)
+                {
+                    Thread.Sleep(RetryPause);
+                    FinishTransaction();
+                }
+            }
+            else
+            {
+                _producer.Flush(_cancel);
+                CommitOffsets();
+            }
             ReportProgress();
-            _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad",
-                _engine.EngineId, _published, _engine.Late, _bad);
+            Logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad, {Replayed} replayed records of final windows skipped",
+                _engine.EngineId, _published, _lateBefore + _engine.Late + _frontierLate, _bad, _replaySkipped);
             _runner._drained.TrySetResult();
         }
 
@@ -334,7 +678,7 @@ public sealed class NativeEngineRunner : IEngineRunner
 
         private void ReportProgress()
         {
-            var progress = new EngineProgress(_consumed, _engine.Accepted, _engine.Late, _bad, _published,
+            var progress = new EngineProgress(_consumed, _acceptedBefore + _engine.Accepted, _lateBefore + _engine.Late + _frontierLate, _bad, _published,
                 DeliveryErrors: 0, _lag, _engine.Watermark, _engine.OpenWindows);
             _runner._progress = progress;
             _metrics.Report(progress);

@@ -10,12 +10,13 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
     private readonly KafkaFixture _kafka = new();
 
     [Theory]
-    [InlineData(Engines.NativeContinuous)]
-    [InlineData(Engines.NativeMicroBatch)]
-    public async Task Runner_publishes_final_rows_and_routes_malformed_unknown_and_late_records(string engine)
+    [InlineData(Engines.NativeContinuous, EngineOptions.ExactlyOnce)]
+    [InlineData(Engines.NativeMicroBatch, EngineOptions.ExactlyOnce)]
+    [InlineData(Engines.NativeContinuous, EngineOptions.AtLeastOnce)]
+    public async Task Runner_publishes_final_rows_and_routes_malformed_unknown_and_late_records(string engine, string guarantee)
     {
         using var metrics = new EngineMeterCapture(engine);
-        var runner = NewRunner(engine);
+        var runner = NewRunner(engine, guarantee);
         using var stop = new CancellationTokenSource();
         var running = runner.RunAsync(stop.Token);
 
@@ -82,10 +83,10 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
     }
 
     [Fact]
-    public async Task Committed_offsets_never_pass_an_event_of_an_open_window_so_a_restart_rebuilds_it_complete()
+    public async Task At_least_once_committed_offsets_never_pass_an_event_of_an_open_window_so_a_restart_rebuilds_it_complete()
     {
         var groupId = new EngineOptions { Id = Engines.NativeContinuous }.GroupId;
-        var first = NewRunner(Engines.NativeContinuous);
+        var first = NewRunner(Engines.NativeContinuous, EngineOptions.AtLeastOnce);
         using var stopFirst = new CancellationTokenSource();
         var firstRun = first.RunAsync(stopFirst.Token);
 
@@ -107,7 +108,7 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
         await firstRun.WaitAsync(WaitLimit);
         Assert.Equal(new Dictionary<int, long> { [0] = 2, [1] = 1 }, _kafka.Committed(groupId)); // a clean stop commits no further
 
-        var second = NewRunner(Engines.NativeContinuous);
+        var second = NewRunner(Engines.NativeContinuous, EngineOptions.AtLeastOnce);
         var secondRun = second.RunAsync(CancellationToken.None);
         await Until(() => second.Progress.Consumed == 3, "the restarted engine to replay [10 s, 20 s)");
         await second.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
@@ -118,8 +119,8 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(new Dictionary<int, long> { [0] = 3, [1] = 3 }, _kafka.Committed(groupId));
     }
 
-    private NativeEngineRunner NewRunner(string engine) =>
-        new(new EngineOptions { Id = engine, CommitInterval = TimeSpan.FromMilliseconds(50) }, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
+    private NativeEngineRunner NewRunner(string engine, string guarantee = EngineOptions.ExactlyOnce) =>
+        new(new EngineOptions { Id = engine, Guarantee = guarantee, CommitInterval = TimeSpan.FromMilliseconds(50) }, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
 
     public void Dispose() => _kafka.Dispose();
 }
