@@ -54,11 +54,8 @@ public sealed record FaultSettings
     public const string ExactlyOnce = "exactly-once";
     public const string AtLeastOnce = "at-least-once";
 
-    /// <summary>
-    /// What the native engines guarantee when Engine:Guarantee is not given. At-least-once until the exactly-once
-    /// native engine (issue 15, item 5) is merged; then this becomes <see cref="ExactlyOnce"/>.
-    /// </summary>
-    public const string NativeDefaultGuarantee = AtLeastOnce;
+    /// <summary>What the native engines guarantee when Engine:Guarantee is not given (their default, exactly-once).</summary>
+    public const string NativeDefaultGuarantee = ExactlyOnce;
 
     public required PipelineSettings Pipeline { get; init; }
     public double Rate { get; init; } = 20_000;

@@ -21,7 +21,7 @@ public static class FaultsCommand
         var outage = new Option<string>("--outage") { Description = "broker-outage: how long the brokers stay down.", DefaultValueFactory = _ => "30s" };
         var secondAt = new Option<string>("--second-instance-at") { Description = "second-instance: when the second instance starts.", DefaultValueFactory = _ => "20s" };
         var hostileAt = new Option<string>("--hostile-at") { Description = "hostile: when the hostile records are injected.", DefaultValueFactory = _ => "20s" };
-        var guarantee = new Option<string?>("--guarantee") { Description = $"Engine:Guarantee handed to the native engines ({FaultSettings.ExactlyOnce} or {FaultSettings.AtLeastOnce}); default: the engine's own ({FaultSettings.NativeDefaultGuarantee} today)." };
+        var guarantee = new Option<string?>("--guarantee") { Description = $"Engine:Guarantee handed to the native engines ({FaultSettings.ExactlyOnce} or {FaultSettings.AtLeastOnce}); default: the engine's own, {FaultSettings.NativeDefaultGuarantee}." };
         var output = new Option<string>("--out") { Description = "Folder under which the runs keep their process logs.", DefaultValueFactory = _ => Path.Combine("runs", "faults") };
         var common = new CommonOptions();
 
