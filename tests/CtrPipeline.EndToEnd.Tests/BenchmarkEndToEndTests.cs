@@ -17,7 +17,7 @@ public sealed class BenchmarkEndToEndTests(ITestOutputHelper output)
     {
         var root = Directory.CreateTempSubdirectory("ctr-benchmark-").FullName;
         var arguments =
-            $"benchmark --engine native-continuous,flink --profile mmpp --rate 2000 --duration 4s --window 2s --watermark 1s --trigger 500ms " +
+            $"benchmark --engine native-continuous,flink --profile mmpp --rate 2000 --duration 8s --window 2s --watermark 1s --trigger 500ms " +
             $"--partitions 2 --search-start 2000 --search-max 4000 --search-duration 4s --search-confirm 12s --warmup 1s --out {root}";
 
         var exit = await BenchCli.Root().Parse(arguments.Split(' ')).InvokeAsync();
