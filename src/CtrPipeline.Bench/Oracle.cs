@@ -118,17 +118,17 @@ public static class Oracle
         return new OracleReport(verdict, events.Count, expectedRows, engineRows, count, examples);
     }
 
-    private static string? HeaderText(Headers? headers, string key) =>
+    internal static string? HeaderText(Headers? headers, string key) =>
         headers is not null && headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
 
-    private static void Execute(DuckDBConnection db, string sql)
+    internal static void Execute(DuckDBConnection db, string sql)
     {
         using var cmd = db.CreateCommand();
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
     }
 
-    private static long Scalar(DuckDBConnection db, string sql)
+    internal static long Scalar(DuckDBConnection db, string sql)
     {
         using var cmd = db.CreateCommand();
         cmd.CommandText = sql;

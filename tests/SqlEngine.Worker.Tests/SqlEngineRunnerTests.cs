@@ -120,49 +120,6 @@ public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([late], _kafka.ReadAll(_kafka.Pipeline.Topics.Late).Select(r => r.Message.Value));
     }
 
-    [Fact]
-    public async Task A_second_instance_in_the_group_is_refused_and_no_partial_window_is_published()
-    {
-        await using var test = TestDatabase.Sqlite(); // one database for both, as two instances of one deployment share it
-        var first = NewRunner(test);
-        var firstRun = first.RunAsync(CancellationToken.None);
-        await first.Assigned.WaitAsync(WaitLimit);
-        var second = NewRunner(test);
-        var secondRun = second.RunAsync(CancellationToken.None);
-        await second.Assigned.WaitAsync(WaitLimit);
-
-        // Each instance holds one of the two partitions now: the watermark of either sees half of the events.
-        var sent = new List<(long Time, int Ad)>();
-        foreach (var (time, ad) in new[] { (1_000L, 1), (2_000L, 3), (3_000L, 1), (12_000L, 3), (25_000L, 1) })
-            for (var p = 0; p < 2; p++)
-            {
-                _kafka.Send(p, time, ad);
-                sent.Add((time, ad));
-            }
-
-        // Two cooperative rebalances on the embedded broker take about a session timeout each, longer on a busy machine.
-        var refused = await Task.WhenAny(firstRun, secondRun).WaitAsync(TimeSpan.FromMinutes(2));
-        var failure = await Assert.ThrowsAsync<WorkerFailedException>(() => refused);
-        output.WriteLine(failure.Message);
-        Assert.Contains("The SQL engine is single-instance", failure.Message);
-        Assert.Contains("use Flink or Spark", failure.Message);
-
-        // The other instance either refuses too or, once alone, owns every partition and publishes whole windows.
-        var other = refused == firstRun ? (Runner: second, Run: secondRun) : (Runner: first, Run: firstRun);
-        try
-        {
-            await other.Runner.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
-        }
-        catch (WorkerFailedException e)
-        {
-            output.WriteLine($"the other one too: {e.Message}");
-        }
-        var expected = sent.GroupBy(e => (Window: e.Time / 10_000 * 10_000, Campaign: e.Ad <= 2 ? 1 : 2)).ToDictionary(g => g.Key, g => (long)g.Count());
-        var finals = _kafka.ReadAll(_kafka.Pipeline.Topics.Results).Select(r => WireFormat.ParseResult(r.Message.Value)).Where(r => r.Final).ToList();
-        output.WriteLine($"{finals.Count} final rows");
-        Assert.All(finals, r => Assert.Equal(expected[(r.WindowStart - T0, r.CampaignId)], r.Views));
-    }
-
     private SqlEngineRunner NewRunner(TestDatabase test) =>
         new(test.Options, test.Target, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
 

@@ -114,20 +114,9 @@ public static class FaultOracle
         return new FaultCounts(missing, wrong, finals - distinctFinals, dlq.Count, late, invalid, withoutReason, checkedWindows, events.Count, lostRecords, examples);
     }
 
-    public static string? Header(ConsumeResult<string, byte[]> record, string key) =>
-        record.Message.Headers is { } headers && headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
+    public static string? Header(ConsumeResult<string, byte[]> record, string key) => Oracle.HeaderText(record.Message.Headers, key);
 
-    private static void Execute(DuckDBConnection db, string sql)
-    {
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
+    private static void Execute(DuckDBConnection db, string sql) => Oracle.Execute(db, sql);
 
-    private static long Scalar(DuckDBConnection db, string sql)
-    {
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = sql;
-        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
-    }
+    private static long Scalar(DuckDBConnection db, string sql) => Oracle.Scalar(db, sql);
 }
