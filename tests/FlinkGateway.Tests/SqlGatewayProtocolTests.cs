@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
@@ -170,14 +171,21 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
     {
         // The job outlives the gateway's idle timeout several times over, with no JobManager address: only the session
         // can stop the job, and nothing but the heartbeat talks to the gateway after the INSERT.
-        var idle = TimeSpan.FromMilliseconds(400);
+        // Generous enough for a busy machine between two requests of the submission; the heartbeats come every 50 ms.
+        var idle = TimeSpan.FromSeconds(2);
         await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(sessionIdleTimeout: idle));
         var options = Options(flink.Address, rest: null);
         using var engine = new Engine(options, output);
 
         using var stop = new CancellationTokenSource();
         var run = engine.Runner.RunAsync(stop.Token);
-        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
+        var submitted = Stopwatch.StartNew();
+        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal)))
+        {
+            if (run.IsCompleted) await run; // a failed submission ends the test with its error instead of waiting forever
+            Assert.True(submitted.Elapsed < Limit, "the job was not submitted");
+            await Task.Delay(20);
+        }
         await Task.Delay(idle * 4);
         await stop.CancelAsync();
         await run.WaitAsync(Limit);
