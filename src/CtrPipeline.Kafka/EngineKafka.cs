@@ -47,7 +47,10 @@ public sealed class EngineKafka : IDisposable
         _engineHeader = Encoding.UTF8.GetBytes(engine);
         OnDelivery = CountFailure;
 
-        var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(bootstrapServers, groupId, engine))
+        var consumerConfig = KafkaClients.Consumer(bootstrapServers, groupId, engine);
+        // Transactional: offsets the caller stores (after its transaction commits) are committed in the background.
+        consumerConfig.EnableAutoCommit = _transactional;
+        var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
             .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .SetPartitionsAssignedHandler((_, partitions) =>

@@ -43,11 +43,14 @@ public sealed record EngineCheckpoint(long Watermark, Dictionary<int, long> Posi
 
 /// <summary>
 /// The exactly-once engine's checkpoints in a compacted state topic, one record per commit keyed by the engine's
-/// transactional id and written in the same transaction as the rows and the offsets.
+/// transactional id and written in the same transaction as the rows: the checkpoint carries the offsets, as Flink's
+/// Kafka source keeps them in its checkpoints. The consumer group's offsets are stored only after the commit, for lag.
 /// <para>
-/// Why a topic and not the offset commit's metadata: Confluent.Kafka's <c>TopicPartitionOffset</c> carries no metadata
-/// (2.16), so <c>SendOffsetsToTransaction</c> cannot store any. A record in the transaction is just as atomic, and it
-/// also works on the embedded broker, which accepts transactional offset commits but does not store them.
+/// Why not <c>SendOffsetsToTransaction</c>: librdkafka's call can block past its timeout while the group coordinator
+/// is away, and even after it is back (librdkafka issues 5456 and 5511; seen here with a 12 s broker outage: the engine
+/// hung for good). Nor could the offset commit hold the frontier: Confluent.Kafka's <c>TopicPartitionOffset</c> carries
+/// no metadata (2.16). A record in the transaction is just as atomic, and it also works on the embedded broker, which
+/// accepts transactional offset commits but does not store them.
 /// </para>
 /// </summary>
 public static class CheckpointStore

@@ -439,9 +439,8 @@ public sealed class NativeEngineRunner : IEngineRunner
             if (!_outputSinceCommit && checkpoint.SameAs(_checkpoint)) return;
             try
             {
+                // The checkpoint holds the offsets; no SendOffsetsToTransaction (see CheckpointStore: it can block past its timeout).
                 CheckpointStore.Write(_producer, _options.StateTopic, _options.TransactionalId, checkpoint, _kafka.OnDelivery);
-                var offsets = checkpoint.Offsets.Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value)).ToList();
-                _producer.SendOffsetsToTransaction(offsets, _consumer.ConsumerGroupMetadata, KafkaTimeout);
                 _committing = checkpoint;
             }
             catch (KafkaException e)
@@ -464,6 +463,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                     _checkpoint = checkpoint;
                     _outputSinceCommit = _finalsSinceCommit = false;
                     foreach (var (partition, offset) in checkpoint.Offsets) _committed[partition] = offset;
+                    StoreGroupOffsets(checkpoint);
                 }
                 else if (_abortPending)
                 {
@@ -483,11 +483,32 @@ public sealed class NativeEngineRunner : IEngineRunner
         }
 
         /// <summary>
+        /// exactly-once: after the transaction commits, its offsets also go to the consumer group (committed in the
+        /// background), for lag monitoring and for tools that read group offsets. The engine itself resumes from the checkpoint.
+        /// </summary>
+        private void StoreGroupOffsets(EngineCheckpoint checkpoint)
+        {
+            foreach (var (partition, offset) in checkpoint.Offsets)
+            {
+                try
+                {
+                    _consumer.StoreOffset(new TopicPartitionOffset(_topics.Events, partition, offset));
+                }
+                catch (KafkaException)
+                {
+                    // Not assigned any more: the next owner stores its own.
+                }
+            }
+        }
+
+        /// <summary>
         /// Retriable: tried again at the next step. Abortable: the transaction is aborted and its input read again
         /// from the last checkpoint. Fatal (fenced by another instance): the engine stops with one line.
         /// </summary>
         private void OnTransactionError(KafkaException e)
         {
+            Logger.LogDebug("{Engine}: transaction error {Code} ({Reason}); retriable {Retriable}, abortable {Abortable}, committing {Committing}, abort pending {Abort}",
+                _options.Id, e.Error.Code, e.Error.Reason, e is KafkaRetriableException, e is KafkaTxnRequiresAbortException, _committing is not null, _abortPending);
             if (e.Error.IsFatal || e.Error.Code is ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch)
                 throw new WorkerFailedException(
                     $"{_options.Id}: its transactions were fenced ({e.Error.Reason}): another instance with transactional id {_options.TransactionalId} took over. " +
