@@ -48,8 +48,10 @@ public sealed class EngineKafka : IDisposable
         OnDelivery = CountFailure;
 
         var consumerConfig = KafkaClients.Consumer(bootstrapServers, groupId, engine);
-        // Transactional: offsets the caller stores (after its transaction commits) are committed in the background.
-        consumerConfig.EnableAutoCommit = _transactional;
+        // Offsets the caller stores (once their effects are durable) are committed in the background: a synchronous
+        // commit blocks the consume loop while the group coordinator is away, and the consumer cannot rejoin meanwhile.
+        consumerConfig.EnableAutoCommit = true;
+        consumerConfig.AutoCommitIntervalMs = 1_000;
         var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
             .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))

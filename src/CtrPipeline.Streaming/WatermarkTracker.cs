@@ -12,10 +12,17 @@ namespace CtrPipeline.Streaming;
 /// restart, the first partition to deliver must not close windows whose events other partitions still hold in their
 /// backlog.
 /// </para>
+/// <para>
+/// Idle means silent while the others deliver. When every partition has been silent for the idle timeout (the broker
+/// was away, shorter than the session timeout, so nothing was re-assigned; or the input paused), the first record
+/// after the silence makes every partition count as active again: each holds the watermark until it delivers or idles
+/// anew, so the first partition to deliver after an outage cannot close the windows the others still hold.
+/// </para>
 /// </summary>
 public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
 {
     private readonly Dictionary<int, Partition> _partitions = [];
+    private long _lastRecord = long.MinValue;
 
     /// <summary>No accepted event can be older than this any more; long.MinValue before any record.</summary>
     public long Current { get; private set; } = long.MinValue;
@@ -45,6 +52,9 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
     /// <summary>Notes a record of <paramref name="partition"/> with <paramref name="eventTime"/>, seen at processing time <paramref name="now"/>.</summary>
     public void Observe(int partition, long eventTime, long now)
     {
+        if (_lastRecord != long.MinValue && now - _lastRecord >= idleTimeoutMs)
+            foreach (var silent in _partitions.Values) silent.LastSeen = now;
+        _lastRecord = now;
         if (!_partitions.TryGetValue(partition, out var p))
             _partitions[partition] = p = new Partition { MaxEventTime = eventTime };
         else if (eventTime > p.MaxEventTime)

@@ -129,6 +129,16 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
         return rows;
     }
 
+    /// <summary>Whether the event at <paramref name="offset"/> of <paramref name="partition"/> is stored (a replay after a restart).</summary>
+    public bool Contains(int partition, long offset)
+    {
+        using var transaction = Connection.BeginTransaction();
+        using var query = Command(transaction, $"SELECT 1 FROM {Table("events")} WHERE partition_id = @p AND kafka_offset = @o");
+        Parameter(query, "p").Value = partition;
+        Parameter(query, "o").Value = offset;
+        return query.ExecuteScalar() is not null;
+    }
+
     public void SetClosedUntil(long closedUntil)
     {
         using var transaction = Connection.BeginTransaction();

@@ -20,11 +20,12 @@ namespace SqlEngine.Worker;
 /// checked before the watermark sees the event) go to the dead-letter topic (headers "engine", "error").
 /// </para>
 /// <para>
-/// Delivery: at-least-once. Offsets are committed after the batch's transaction and the side outputs are durable,
-/// so a restart re-reads at most one batch, and the (partition, offset) key makes its second insert a no-op. Windows
-/// are closed only while every inserted event's offset is committed, so a replayed event never finds its window
-/// closed. The closed watermark is stored after its rows are delivered, so a crash in between publishes those
-/// windows again (complete, with the same counts).
+/// Delivery: at-least-once. A batch's offsets are stored after its database transaction and its side outputs are
+/// durable, and the consumer commits stored offsets in the background (a synchronous commit blocks the loop while
+/// the group coordinator is away, and the consumer can then not rejoin). A restart re-reads what was not committed:
+/// the (partition, offset) key makes a second insert a no-op, and a replayed event whose window is already published
+/// is recognised by that key and skipped, not sent to the late topic. The closed watermark is stored after its rows
+/// are delivered, so a crash in between publishes those windows again (complete, with the same counts).
 /// </para>
 /// <para>
 /// After a restart the watermark starts over: each assigned partition holds it back until it has delivered or been
@@ -135,7 +136,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private long _consumed, _accepted, _late, _bad, _published, _lag;
         private TimeSpan _batchStarted;
         private bool _uncommitted;
-        private bool _offsetsCommitted = true;
+        private long _replayed;
         private int? _partitionCount;
 
         public ConsumeLoop(SqlEngineRunner runner, CtrDatabase database, CancellationToken cancel)
@@ -257,6 +258,12 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             var windowStart = CtrEngine.WindowStart(e.EventTime, _windowMs);
             if (windowStart + _windowMs <= _closedUntil)
             {
+                // Read again after a restart or a lost assignment: stored, counted and published already.
+                if (_database.Contains(partition, record.Offset.Value))
+                {
+                    _replayed++;
+                    return;
+                }
                 _late++;
                 _kafka.SideOutput(_topics.Late, message, error: null, _cancel);
                 return;
@@ -267,28 +274,30 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         }
 
         /// <summary>
-        /// Inserts the batch (one database transaction), waits for the side outputs, then commits the offsets after
-        /// everything consumed: an event is committed to Kafka only once it is in the database. A commit that failed
-        /// is tried again on the next call.
+        /// Inserts the batch (one database transaction), waits for the side outputs, then stores the offsets after
+        /// everything consumed for the consumer's background commit: an event is committed to Kafka only once it is in
+        /// the database.
         /// </summary>
         private void WriteBatch()
         {
-            if (!_uncommitted && _offsetsCommitted) return;
+            if (!_uncommitted) return;
             _database.Insert(_batch);
             _batch.Clear();
             _uncommitted = false;
-            _offsetsCommitted = false;
             _producer.Flush(_cancel);
             if (_kafka.DeliveryErrors > 0) return; // nothing is committed any more: a restart re-reads and re-publishes
-            try
+            foreach (var (partition, offset) in _nextOffsets)
             {
-                _consumer.Commit(_nextOffsets.Select(o => new TopicPartitionOffset(_topics.Events, o.Key, o.Value)));
-                _offsetsCommitted = true;
+                try
+                {
+                    _consumer.StoreOffset(new TopicPartitionOffset(_topics.Events, partition, offset));
+                }
+                catch (KafkaException)
+                {
+                    // Not assigned any more (lost in a rebalance): its events are read again and recognised by their key.
+                }
             }
-            catch (KafkaException e)
-            {
-                _kafka.ReportError(e.Error);
-            }
+            _nextOffsets.Clear();
         }
 
         /// <summary>
@@ -327,7 +336,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         /// </summary>
         private void Aggregate(long watermark)
         {
-            if (watermark == long.MinValue || !_offsetsCommitted) return; // a replayed event must not find its window closed
+            if (watermark == long.MinValue) return;
             var closeTo = watermark == long.MaxValue ? long.MaxValue : CtrEngine.WindowStart(watermark, _windowMs);
             if (closeTo <= _closedUntil) return;
 
@@ -363,7 +372,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _watermark.Finish();
             Aggregate(_watermark.Current);
             ReportProgress();
-            _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad", Engines.Sql, _published, _late, _bad);
+            _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad, {Replayed} replayed events of published windows skipped",
+                Engines.Sql, _published, _late, _bad, _replayed);
             _runner._drained.TrySetResult();
         }
 

@@ -125,6 +125,31 @@ public sealed class WatermarkTests
     }
 
     [Fact]
+    public void After_every_partition_was_silent_the_first_to_deliver_waits_for_the_others()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 20_000, now: 0);
+        Assert.Equal(18_000, _tracker.Advance(now: 0));
+
+        // The broker was away for 8 s (under the session timeout: nothing re-assigned). Partition 0 delivers first.
+        _tracker.Observe(partition: 0, eventTime: 40_000, now: 8_000);
+        Assert.Equal(18_000, _tracker.Advance(now: 8_000)); // partition 1's backlog may hold events from 20 s on
+
+        _tracker.Observe(partition: 1, eventTime: 35_000, now: 8_100);
+        Assert.Equal(33_000, _tracker.Advance(now: 8_100));
+    }
+
+    [Fact]
+    public void A_partition_silent_while_the_others_deliver_still_goes_idle()
+    {
+        _tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        _tracker.Observe(partition: 1, eventTime: 20_000, now: 0);
+        for (var t = 1_000; t <= 6_000; t += 1_000) _tracker.Observe(partition: 0, eventTime: 20_000 + t, now: t);
+
+        Assert.Equal(24_000, _tracker.Advance(now: 6_000));
+    }
+
+    [Fact]
     public void A_revoked_partition_stops_holding_the_watermark_back()
     {
         _tracker.Assign([0, 1], now: 0);
