@@ -38,8 +38,6 @@ public sealed class NativeEngineRunner : IEngineRunner
     private static readonly TimeSpan CommitFlushTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan KafkaTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
-    /// <summary>Three rebalances on the embedded broker (9 s each): the time a refused newcomer needs to leave and its partitions to come back.</summary>
-    private static readonly TimeSpan IncumbentExtraWait = TimeSpan.FromSeconds(30);
 
     private readonly EngineOptions _options;
     private readonly PipelineSettings _pipeline;
@@ -136,9 +134,9 @@ public sealed class NativeEngineRunner : IEngineRunner
         private bool _commitPostponed;
 
         // Assignment: state is built only while every partition of the events topic is held.
+        private readonly SingleInstanceGuard _singleInstance;
         private int? _partitionCount;
-        private bool _joined, _ready, _hadEveryPartition;
-        private TimeSpan? _partialSince;
+        private bool _joined, _ready;
 
         // Exactly-once: the checkpoint last committed, the one the current state was rebuilt from, the transaction.
         private EngineCheckpoint? _checkpoint, _guard, _committing;
@@ -153,6 +151,9 @@ public sealed class NativeEngineRunner : IEngineRunner
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
             _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
             _engine = NewEngine();
+            _singleInstance = new SingleInstanceGuard(_options.Id, _options.GroupId, _topics.Events, _options.PartialAssignmentTimeout,
+                "Native engines are single-instance and cannot publish whole windows from part of the input, so this one stops without publishing; " +
+                "run one instance per engine, and use Flink or Spark to scale out.");
             _metrics = new EngineMetrics(_options.Id, () => runner.Progress);
             runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, _options.Id, runner._logger,
                 onAssigned: _ => { }, OnRevoked, startOffsets: OnAssigned, _options.IsExactlyOnce ? _options.TransactionalId : null);
@@ -542,7 +543,7 @@ public sealed class NativeEngineRunner : IEngineRunner
         {
             _joined = true;
             var held = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).Concat(added).Distinct().ToList();
-            if (_ready || !HoldsEveryPartition(held)) return null;
+            if (_ready || !_singleInstance.HoldsEveryPartition(held, PartitionCount(), _clock.Elapsed)) return null;
             try
             {
                 var start = Rebuild(held);
@@ -575,35 +576,24 @@ public sealed class NativeEngineRunner : IEngineRunner
         {
             if (!_joined) return;
             var held = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).ToList();
-            if (HoldsEveryPartition(held))
+            if (!_singleInstance.HoldsEveryPartition(held, PartitionCount(), now) || _abortPending) return;
+            try
             {
-                _partialSince = null;
-                if (_abortPending) return;
-                try
-                {
-                    foreach (var (partition, offset) in Rebuild(held))
-                        _consumer.Seek(new TopicPartitionOffset(_topics.Events, partition, offset));
-                }
-                catch (Exception e) when (e is KafkaException or TimeoutException)
-                {
-                    ReportRebuildFailure(e);
-                    Thread.Sleep(RetryPause);
-                }
-                return;
+                foreach (var (partition, offset) in Rebuild(held))
+                    _consumer.Seek(new TopicPartitionOffset(_topics.Events, partition, offset));
             }
-            _partialSince ??= now;
-            var limit = _hadEveryPartition ? _options.PartialAssignmentTimeout * 2 + IncumbentExtraWait : _options.PartialAssignmentTimeout;
-            if (now - _partialSince < limit) return;
-            throw new WorkerFailedException(
-                $"{_options.Id} holds {(held.Count == 0 ? "no partition" : "partitions " + string.Join(", ", held.Order()))} of the {_partitionCount} of {_topics.Events}: " +
-                $"another instance shares consumer group {_options.GroupId}. Native engines are single-instance and cannot publish whole windows from part " +
-                "of the input, so this one stops without publishing; run one instance per engine, and use Flink or Spark to scale out.");
+            catch (Exception e) when (e is KafkaException or TimeoutException)
+            {
+                ReportRebuildFailure(e);
+                Thread.Sleep(RetryPause);
+            }
         }
 
-        private bool HoldsEveryPartition(IReadOnlyCollection<int> held)
+        /// <summary>The events topic's partition count from the cluster's metadata (the configured count while the broker cannot say).</summary>
+        private int PartitionCount()
         {
             _partitionCount ??= _kafka.PartitionCount(_topics.Events, KafkaTimeout);
-            return held.Count > 0 && held.Count >= (_partitionCount ?? _runner._pipeline.Partitions);
+            return _partitionCount ?? _runner._pipeline.Partitions;
         }
 
         /// <summary>
@@ -639,8 +629,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             _engine.Assign(held);
             _guard = _checkpoint;
             _positions.Clear();
-            _ready = _hadEveryPartition = true;
-            _partialSince = null;
+            _ready = true;
             Logger.LogInformation("{Engine} holds all {Count} partitions; state rebuilt from {From}", _options.Id, held.Count,
                 _checkpoint is null ? "the committed offsets" : $"the checkpoint at watermark {_checkpoint.Watermark}");
             _runner._assigned.TrySetResult();

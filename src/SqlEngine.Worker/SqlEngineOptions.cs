@@ -33,6 +33,9 @@ public sealed class SqlEngineOptions
     /// <summary>Events of closed windows are deleted once they are this much older than the closed watermark.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>How long an instance that does not hold every partition waits before it concludes another shares its group (and stops).</summary>
+    public TimeSpan PartialAssignmentTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     public string GroupId => $"ctr-{Engines.Sql}";
 
     /// <summary>Throws <see cref="ConfigurationException"/> naming the first bad setting.</summary>
@@ -44,6 +47,7 @@ public sealed class SqlEngineOptions
         Require(System.Text.RegularExpressions.Regex.IsMatch(Schema, "^[a-z_][a-z0-9_]{0,62}$"),
             $"Sql:Schema must be a lower-case SQL identifier (letters, digits, underscores; got '{Schema}').");
         Require(StartupTimeout > TimeSpan.Zero, $"Sql:StartupTimeout must be positive (got {StartupTimeout}).");
+        Require(PartialAssignmentTimeout > TimeSpan.Zero, $"Sql:PartialAssignmentTimeout must be positive (got {PartialAssignmentTimeout}).");
         Require(Retention >= TimeSpan.Zero, $"Sql:Retention must not be negative (got {Retention}).");
         return this;
     }

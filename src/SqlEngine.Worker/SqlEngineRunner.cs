@@ -30,8 +30,9 @@ namespace SqlEngine.Worker;
 /// <para>
 /// After a restart the watermark starts over: each assigned partition holds it back until it has delivered or been
 /// idle for the idle timeout (<see cref="WatermarkTracker.Assign"/>), so the first partition to deliver its backlog
-/// cannot close windows whose events other partitions still hold. Single-instance: an assignment that covers only
-/// some partitions (another instance in the group) stops the engine before it publishes (docs/engines/sql.md).
+/// cannot close windows whose events other partitions still hold. Single-instance (<see cref="SingleInstanceGuard"/>):
+/// the engine publishes only while it holds every partition, and a newcomer refused by that rule commits nothing
+/// (docs/engines/sql.md).
 /// </para>
 /// </summary>
 public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget target, PipelineSettings pipeline, CampaignCatalog catalog,
@@ -137,7 +138,9 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private TimeSpan _batchStarted;
         private bool _uncommitted;
         private long _replayed;
+        private readonly SingleInstanceGuard _singleInstance;
         private int? _partitionCount;
+        private bool _joined;
 
         public ConsumeLoop(SqlEngineRunner runner, CtrDatabase database, CancellationToken cancel)
         {
@@ -151,11 +154,15 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds);
             _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
+            _singleInstance = new SingleInstanceGuard("The SQL engine", _options.GroupId, _topics.Events, _options.PartialAssignmentTimeout,
+                "The SQL engine is single-instance: each instance's watermark would see only its own partitions and close windows whose events the " +
+                "other has not stored, so this one stops without publishing. Run one SQL engine per consumer group; to scale out, use Flink or Spark.");
 
             runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, Engines.Sql, runner._logger, partitions =>
             {
                 // Runs on this loop's thread, inside Consume. Another process on the same database may have published
                 // windows since this one started: the late check must use the stored closed watermark.
+                _joined = true;
                 _watermark.Assign(partitions, NowMs());
                 _closedUntil = Math.Max(_closedUntil, _database.ClosedUntil());
                 runner._assigned.TrySetResult();
@@ -188,8 +195,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 if (now >= nextAggregate)
                 {
                     WriteBatch();
-                    RefusePartialAssignment();
-                    Aggregate(_watermark.Advance(NowMs()));
+                    if (HoldsEveryPartition()) Aggregate(_watermark.Advance(NowMs()));
                     nextAggregate = _clock.Elapsed + pipeline.TriggerInterval;
                 }
                 if (now >= nextRetention)
@@ -286,6 +292,9 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _uncommitted = false;
             _producer.Flush(_cancel);
             if (_kafka.DeliveryErrors > 0) return; // nothing is committed any more: a restart re-reads and re-publishes
+            // A newcomer that never held every partition commits nothing: the incumbent, which may keep its events in
+            // another database, reads its partitions again from where it left them.
+            if (!_singleInstance.HadEveryPartition) return;
             foreach (var (partition, offset) in _nextOffsets)
             {
                 try
@@ -301,33 +310,15 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         }
 
         /// <summary>
-        /// The SQL engine is single-instance: the watermark and the windows it closes must see every partition. An
-        /// assignment that covers some partitions but not all means another instance shares the consumer group; this
-        /// one then stops before it publishes anything (an empty assignment is a rebalance in progress).
+        /// Whether this instance may publish: it holds every partition of the events topic (see
+        /// <see cref="SingleInstanceGuard"/>; an assignment that stays partial stops the engine).
         /// </summary>
-        private void RefusePartialAssignment()
+        private bool HoldsEveryPartition()
         {
-            var assigned = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).Order().ToList();
-            if (assigned.Count == 0 || PartitionCount() is not { } total || assigned.Count >= total) return;
-            throw new WorkerFailedException(
-                $"The SQL engine is single-instance, but another instance shares its consumer group {_options.GroupId}: this one was assigned only partitions {string.Join(", ", assigned)} of the {total} of {_topics.Events}, so neither can publish whole windows. It stops without publishing. Run one SQL engine per group; to scale out, use Flink or Spark.");
-        }
-
-        /// <summary>The events topic's partition count from the broker's metadata; null while the broker cannot say.</summary>
-        private int? PartitionCount()
-        {
-            if (_partitionCount is not null) return _partitionCount;
-            try
-            {
-                using var admin = new DependentAdminClientBuilder(_consumer.Handle).Build();
-                var topic = admin.GetMetadata(_topics.Events, TimeSpan.FromSeconds(5)).Topics.SingleOrDefault(t => t.Topic == _topics.Events);
-                if (topic is { Error.IsError: false, Partitions.Count: > 0 }) _partitionCount = topic.Partitions.Count;
-            }
-            catch (KafkaException e)
-            {
-                _kafka.ReportError(e.Error);
-            }
-            return _partitionCount;
+            if (!_joined) return false;
+            var held = _consumer.Assignment.Where(tp => tp.Topic == _topics.Events).Select(tp => tp.Partition.Value).ToList();
+            _partitionCount ??= _kafka.PartitionCount(_topics.Events, TimeSpan.FromSeconds(5));
+            return _singleInstance.HoldsEveryPartition(held, _partitionCount ?? _runner._pipeline.Partitions, _clock.Elapsed);
         }
 
         /// <summary>
@@ -369,8 +360,11 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private void Drain()
         {
             WriteBatch();
-            _watermark.Finish();
-            Aggregate(_watermark.Current);
+            if (HoldsEveryPartition())
+            {
+                _watermark.Finish();
+                Aggregate(_watermark.Current);
+            }
             ReportProgress();
             _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad, {Replayed} replayed events of published windows skipped",
                 Engines.Sql, _published, _late, _bad, _replayed);
