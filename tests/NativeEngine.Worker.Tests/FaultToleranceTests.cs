@@ -66,9 +66,8 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>A consumer joins the engine's group for a moment and takes partitions: the engine drops its state and rebuilds it.</summary>
-    // Exactly-once is not in this theory yet: after a rebalance it sometimes publishes nothing more (the same open defect
-    // as the faults command's broker-outage scenario, docs/faults.md).
     [Theory]
+    [InlineData(EngineOptions.ExactlyOnce)]
     [InlineData(EngineOptions.AtLeastOnce)]
     public async Task A_rebalance_counts_nothing_twice(string guarantee)
     {
