@@ -99,7 +99,7 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
         _kafka.Send(0, 13_000, adId: 1);
         _kafka.Send(0, 21_000, adId: 1);
         _kafka.Send(1, 22_000, adId: 3);
-        await Eventually(() => runner.Progress.Watermark >= T0 + 19_000, "the rebuilt engine to pass 19 s");
+        await Until(() => runner.Progress.Watermark >= T0 + 19_000, "the rebuilt engine to pass 19 s", RebalanceLimit);
         await runner.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
         await run.WaitAsync(WaitLimit);
 
@@ -128,7 +128,7 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
 
         _kafka.Send(0, 12_000, adId: 1);
         _kafka.Send(1, 13_000, adId: 3);
-        await Eventually(() => first.Progress.Watermark == T0 + 10_000, "the first instance, whole again, to reach 10 s");
+        await Until(() => first.Progress.Watermark == T0 + 10_000, "the first instance, whole again, to reach 10 s", RebalanceLimit);
         await first.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
         await firstRun.WaitAsync(WaitLimit);
         Assert.Equal([(0L, 1, 1L), (0L, 2, 1L), (10_000L, 1, 1L), (10_000L, 2, 1L)], FinalRows());
@@ -141,19 +141,6 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
         CommitInterval = TimeSpan.FromMilliseconds(50),
         PartialAssignmentTimeout = TimeSpan.FromSeconds(3),
     };
-
-    /// <summary>The embedded broker takes about 9 s (the session timeout less 1 s) for each rebalance that a member joins or leaves.</summary>
-    private static readonly TimeSpan RebalanceLimit = TimeSpan.FromSeconds(90);
-
-    private static async Task Eventually(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + RebalanceLimit;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"gave up waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
 
     private NativeEngineRunner NewRunner(EngineOptions options) =>
         new(options, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));

@@ -90,12 +90,17 @@ internal sealed class KafkaFixture : IDisposable
     public static string? Header(ConsumeResult<byte[], byte[]> record, string key) =>
         record.Message.Headers.TryGetLastBytes(key, out var value) ? Encoding.UTF8.GetString(value) : null;
 
-    public static async Task Until(Func<bool> condition, string what)
+    /// <summary>The embedded broker takes about 9 s (the session timeout less 1 s) for each rebalance that a member joins or leaves.</summary>
+    public static readonly TimeSpan RebalanceLimit = TimeSpan.FromSeconds(90);
+
+    public static Task Until(Func<bool> condition, string what) => Until(condition, what, WaitLimit);
+
+    public static async Task Until(Func<bool> condition, string what, TimeSpan limit)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
-            Assert.True(clock.Elapsed < WaitLimit, $"gave up waiting for {what}");
+            Assert.True(clock.Elapsed < limit, $"gave up waiting for {what}");
             await Task.Delay(20);
         }
     }

@@ -165,16 +165,6 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private static async Task Until(Func<bool> condition, string what, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < limit, $"gave up waiting for {what}");
-            await Task.Delay(200);
-        }
-    }
-
     public void Dispose()
     {
         _kafka.Dispose();

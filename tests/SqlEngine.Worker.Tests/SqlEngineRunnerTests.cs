@@ -120,6 +120,49 @@ public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([late], _kafka.ReadAll(_kafka.Pipeline.Topics.Late).Select(r => r.Message.Value));
     }
 
+    /// <summary>
+    /// A second instance on the same database joins the group and gets part of the partitions: it publishes and
+    /// commits nothing and stops with the single-instance line; the first holds back its windows meanwhile, gets its
+    /// partitions back and publishes whole ones.
+    /// </summary>
+    [Fact]
+    public async Task A_second_instance_is_refused_and_the_first_publishes_whole_windows()
+    {
+        await using var test = TestDatabase.Sqlite(); // one database for both, as two instances of one deployment share it
+        var first = NewRunner(test);
+        var firstRun = first.RunAsync(CancellationToken.None);
+        await first.Assigned.WaitAsync(WaitLimit);
+        _kafka.Send(0, 1_000, adId: 1);
+        _kafka.Send(1, 2_000, adId: 3);
+        await Until(() => first.Progress.Consumed == 2, "2 records");
+
+        var second = NewRunner(test);
+        var secondRun = second.RunAsync(CancellationToken.None);
+        await second.Assigned.WaitAsync(RebalanceLimit);
+        // Each instance holds part of the partitions now: neither watermark sees every event.
+        _kafka.Send(0, 3_000, adId: 1);
+        _kafka.Send(1, 4_000, adId: 3);
+        _kafka.Send(0, 15_000, adId: 1);
+        _kafka.Send(1, 16_000, adId: 3);
+
+        var refused = await Assert.ThrowsAsync<WorkerFailedException>(() => secondRun.WaitAsync(RebalanceLimit));
+        output.WriteLine(refused.Message);
+        Assert.Contains("The SQL engine is single-instance", refused.Message);
+        Assert.Contains("use Flink or Spark", refused.Message);
+        Assert.Equal(0, second.Progress.ResultsPublished);
+
+        _kafka.Send(0, 25_000, adId: 1);
+        _kafka.Send(1, 26_000, adId: 3);
+        await Until(() => first.Progress.ResultsPublished >= 4, "the first instance, whole again, to publish [0, 20 s)", RebalanceLimit);
+        await first.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
+        await firstRun.WaitAsync(WaitLimit);
+
+        var rows = _kafka.ReadAll(_kafka.Pipeline.Topics.Results).Select(r => WireFormat.ParseResult(r.Message.Value));
+        Assert.Equal([(0L, 1, 2L), (0L, 2, 2L), (10_000L, 1, 1L), (10_000L, 2, 1L), (20_000L, 1, 1L), (20_000L, 2, 1L)],
+            rows.Select(r => (r.WindowStart - T0, r.CampaignId, r.Views)).Order());
+        Assert.Empty(_kafka.ReadAll(_kafka.Pipeline.Topics.Late));
+    }
+
     private SqlEngineRunner NewRunner(TestDatabase test) =>
         new(test.Options, test.Target, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
 
