@@ -9,5 +9,6 @@ public static class BenchCli
         RunCommand.Create(),
         BenchmarkCommand.Create(),
         Faults.FaultsCommand.Create(),
+        Catchup.CatchupCommand.Create(),
     };
 }

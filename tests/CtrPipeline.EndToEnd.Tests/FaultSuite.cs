@@ -8,10 +8,10 @@ namespace CtrPipeline.EndToEnd.Tests;
 
 /// <summary>
 /// The fault suite (issue 15, item 6), the faults command's library at a small scale: each engine as its own process
-/// on an embedded broker in its own process, 5,000 events/s, 5 s windows. It holds the scenarios every engine passes:
-/// SIGKILL and restart, hostile records. The broker-outage and second-instance scenarios are run by
-/// `CtrPipeline.Bench faults`, which still reports failures for them (docs/faults.md); they join this suite when fixed. One test class per engine, so xunit runs the
-/// engines concurrently (each run has its own broker and database); the scenarios of one engine run one after another.
+/// on an embedded broker in its own process, 5,000 events/s, 5 s windows: SIGKILL and restart, a broker outage longer
+/// than the session timeout with a forced rebalance, a second instance, hostile records. One test class per engine, so
+/// xunit runs the engines concurrently (each run has its own broker and database); the scenarios of one engine run one
+/// after another.
 /// Every failure message carries the FAULTS line and the first differing windows (expected against actual).
 /// </summary>
 public abstract class FaultSuite(ITestOutputHelper output, string engine)
@@ -48,6 +48,27 @@ public abstract class FaultSuite(ITestOutputHelper output, string engine)
         // Duplicate final rows are counted, not asserted: the embedded broker shows read_committed readers the rows of
         // a transaction the SIGKILL left open (a real Kafka aborts it), so on it an exactly-once engine can show some.
         output.WriteLine($"duplicate final rows: {r.Counts.DuplicateFinals} (guarantee {(r.ExactlyOnce ? "exactly-once" : "at-least-once")})");
+    }
+
+    protected async Task A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice()
+    {
+        var r = await RunAsync(FaultScenario.BrokerOutage, Small with { Duration = TimeSpan.FromSeconds(25) });
+        AssertStayedUp(r);
+        Assert.True(r.Counts.Late == 0, $"{engine}: {r.Counts.Late} events sent to the late topic; none was late. {Describe(r)}");
+        AssertWindowsExact(r);
+        // As after a SIGKILL: a transaction aborted when the group lost the engine stays visible on the embedded broker.
+        output.WriteLine($"duplicate final rows: {r.Counts.DuplicateFinals} (guarantee {(r.ExactlyOnce ? "exactly-once" : "at-least-once")})");
+    }
+
+    protected async Task A_second_instance_is_refused_and_publishes_nothing()
+    {
+        // The newcomer needs a rebalance (about 9 s on the embedded broker) and its 10 s partial-assignment timeout.
+        var r = await RunAsync(FaultScenario.SecondInstance, Small with { Duration = TimeSpan.FromSeconds(30), SecondInstanceWait = TimeSpan.FromSeconds(50) });
+        Assert.True(r.SecondInstance is { Refused: true, FirstInstanceRunning: true }, $"{engine}: the newcomer must exit 1 and the first instance go on. {Describe(r)}");
+        Assert.Contains(r.SecondInstance.ErrorLines, line => line.Contains("single-instance", StringComparison.Ordinal) && line.Contains("use Flink or Spark", StringComparison.Ordinal));
+        AssertStayedUp(r);
+        Assert.True(r.Counts.Late == 0 && r.Counts.DuplicateFinals == 0, $"{engine}: nothing late and no second final row expected. {Describe(r)}");
+        AssertWindowsExact(r);
     }
 
     protected async Task Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact()
@@ -121,18 +142,24 @@ public abstract class FaultSuite(ITestOutputHelper output, string engine)
 public sealed class NativeContinuousFaultTests(ITestOutputHelper output) : FaultSuite(output, Engines.NativeContinuous)
 {
     [Fact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [Fact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [Fact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
 }
 
 public sealed class NativeMicroBatchFaultTests(ITestOutputHelper output) : FaultSuite(output, Engines.NativeMicroBatch)
 {
     [Fact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [Fact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [Fact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
 }
 
 public sealed class SqlSqliteFaultTests(ITestOutputHelper output) : FaultSuite(output, EngineTarget.SqlSqlite)
 {
     [Fact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [Fact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [Fact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
 }
 
@@ -140,5 +167,7 @@ public sealed class SqlSqliteFaultTests(ITestOutputHelper output) : FaultSuite(o
 public sealed class SqlPostgresFaultTests(ITestOutputHelper output) : FaultSuite(output, EngineTarget.SqlPostgres)
 {
     [PostgresFact] public Task Sigkill_and_restart() => Sigkill_and_restart_keeps_every_first_final_row_exact();
+    [PostgresFact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
+    [PostgresFact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [PostgresFact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
 }
