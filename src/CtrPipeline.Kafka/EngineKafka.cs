@@ -21,6 +21,7 @@ public sealed class EngineKafka : IDisposable
     private readonly byte[] _engineHeader;
     private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
     private readonly bool _transactional;
+    private readonly Dictionary<int, (long CheckedAt, bool Backlog)> _backlog = [];
     private long _deliveryErrors;
 
     /// <param name="onAssigned">
@@ -156,6 +157,32 @@ public sealed class EngineKafka : IDisposable
             ReportError(e.Error);
             return null;
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="partition"/> holds records the consumer has not read yet, by the broker's high
+    /// watermark against the consumer's position; asked at most once a second per partition, and "yes" while the
+    /// broker cannot say. Call it from the consume thread. The watermark uses it: a silent partition with a backlog
+    /// is stalled (its fetches resume late after an outage), not idle.
+    /// </summary>
+    public bool HasBacklog(string topic, int partition)
+    {
+        var now = Environment.TickCount64;
+        if (_backlog.TryGetValue(partition, out var known) && now - known.CheckedAt < 1_000) return known.Backlog;
+        bool backlog;
+        try
+        {
+            var tp = new TopicPartition(topic, partition);
+            var high = Consumer.QueryWatermarkOffsets(tp, TimeSpan.FromMilliseconds(500)).High;
+            var position = Consumer.Position(tp);
+            backlog = position == Offset.Unset || high > position;
+        }
+        catch (KafkaException)
+        {
+            backlog = true;
+        }
+        _backlog[partition] = (now, backlog);
+        return backlog;
     }
 
     /// <summary>Records in the assigned partitions past the consumer's position; null when the client could not tell.</summary>

@@ -28,7 +28,7 @@ public sealed class CtrEngine
     private long _earliestOpenEnd = long.MaxValue;
 
     /// <param name="clock">Processing time in epoch milliseconds: drives idleness and stamps computed_at.</param>
-    public CtrEngine(ExecutionMode mode, PipelineSettings settings, CampaignCatalog catalog, Func<long> clock)
+    public CtrEngine(ExecutionMode mode, PipelineSettings settings, CampaignCatalog catalog, Func<long> clock, Func<int, bool>? hasBacklog = null)
     {
         Mode = mode;
         EngineId = mode == ExecutionMode.Continuous ? Engines.NativeContinuous : Engines.NativeMicroBatch;
@@ -36,7 +36,7 @@ public sealed class CtrEngine
         _clock = clock;
         _windowMs = (long)settings.WindowSize.TotalMilliseconds;
         _maxSkewMs = (long)settings.MaxEventTimeSkew.TotalMilliseconds;
-        _watermark = new WatermarkTracker((long)settings.WatermarkDelay.TotalMilliseconds, (long)settings.IdleTimeout.TotalMilliseconds);
+        _watermark = new WatermarkTracker((long)settings.WatermarkDelay.TotalMilliseconds, (long)settings.IdleTimeout.TotalMilliseconds, hasBacklog);
         TickInterval = mode == ExecutionMode.Continuous ? settings.WatermarkInterval : settings.TriggerInterval;
     }
 

@@ -18,8 +18,13 @@ namespace CtrPipeline.Streaming;
 /// after the silence makes every partition count as active again: each holds the watermark until it delivers or idles
 /// anew, so the first partition to deliver after an outage cannot close the windows the others still hold.
 /// </para>
+/// <para>
+/// And idle means nothing left to read: a silent partition for which <c>hasBacklog</c> says the broker holds records
+/// the consumer has not read yet (its fetches stalled, e.g. after an outage) is slow, not idle, and keeps holding the
+/// watermark back. Without a probe (tests, hosts without a broker) silence alone decides.
+/// </para>
 /// </summary>
-public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
+public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int, bool>? hasBacklog = null)
 {
     private readonly Dictionary<int, Partition> _partitions = [];
     private long _lastRecord = long.MinValue;
@@ -67,9 +72,9 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs)
     {
         var min = long.MaxValue;
         var anyActive = false;
-        foreach (var p in _partitions.Values)
+        foreach (var (partition, p) in _partitions)
         {
-            if (now - p.LastSeen >= idleTimeoutMs) continue;
+            if (now - p.LastSeen >= idleTimeoutMs && !(hasBacklog?.Invoke(partition) ?? false)) continue;
             anyActive = true;
             // Saturate instead of wrapping around for event times within delayMs of long.MinValue; an assigned
             // partition that has delivered nothing yet (long.MinValue) holds the watermark where it is.

@@ -163,7 +163,8 @@ public sealed class NativeEngineRunner : IEngineRunner
         private ILogger Logger => _runner._logger;
 
         private CtrEngine NewEngine() =>
-            new(_options.Mode, _runner._pipeline, _runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            new(_options.Mode, _runner._pipeline, _runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                partition => _kafka.HasBacklog(_topics.Events, partition));
 
         public void Run()
         {

@@ -150,6 +150,20 @@ public sealed class WatermarkTests
     }
 
     [Fact]
+    public void A_silent_partition_with_a_backlog_on_the_broker_is_stalled_not_idle()
+    {
+        var backlog = new HashSet<int> { 1 };
+        var tracker = new WatermarkTracker(delayMs: 2_000, idleTimeoutMs: 5_000, hasBacklog: backlog.Contains);
+        tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
+        tracker.Observe(partition: 1, eventTime: 20_000, now: 0);
+        for (var t = 1_000; t <= 8_000; t += 1_000) tracker.Observe(partition: 0, eventTime: 20_000 + t, now: t);
+        Assert.Equal(18_000, tracker.Advance(now: 8_000)); // partition 1's fetches stalled: its records are still to come
+
+        backlog.Clear(); // read to its end: now it is idle
+        Assert.Equal(26_000, tracker.Advance(now: 8_000));
+    }
+
+    [Fact]
     public void A_revoked_partition_stops_holding_the_watermark_back()
     {
         _tracker.Assign([0, 1], now: 0);
