@@ -161,9 +161,9 @@ public sealed class EngineKafka : IDisposable
 
     /// <summary>
     /// Whether <paramref name="partition"/> holds records the consumer has not read yet, by the broker's high
-    /// watermark against the consumer's position; asked at most once a second per partition, and "yes" while the
-    /// broker cannot say. Call it from the consume thread. The watermark uses it: a silent partition with a backlog
-    /// is stalled (its fetches resume late after an outage), not idle.
+    /// watermark against the consumer's position; asked at most once a second per partition, "yes" while the broker
+    /// cannot say, "no" before the consumer has read anything from it. Call it from the consume thread. The watermark
+    /// uses it: a silent partition with a backlog is stalled (its fetches resume late after an outage), not idle.
     /// </summary>
     public bool HasBacklog(string topic, int partition)
     {
@@ -175,7 +175,8 @@ public sealed class EngineKafka : IDisposable
             var tp = new TopicPartition(topic, partition);
             var high = Consumer.QueryWatermarkOffsets(tp, TimeSpan.FromMilliseconds(500)).High;
             var position = Consumer.Position(tp);
-            backlog = position == Offset.Unset || high > position;
+            // Nothing consumed from it since this consumer started: its position is unknown, and silence decides.
+            backlog = position != Offset.Unset && high > position;
         }
         catch (KafkaException)
         {
