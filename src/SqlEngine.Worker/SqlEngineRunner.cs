@@ -151,6 +151,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _topics = runner._pipeline.Topics;
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
             _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
+            _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds, HasBacklog);
             _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
             _singleInstance = new SingleInstanceGuard("The SQL engine", _options.GroupId, _topics.Events, _options.PartialAssignmentTimeout,
@@ -167,8 +168,6 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 runner._assigned.TrySetResult();
             });
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
-            _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds,
-                partition => _kafka.HasBacklog(_topics.Events, partition));
         }
 
         public void Run()
@@ -218,6 +217,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             WriteBatch(); // a clean stop keeps what was consumed
             ReportProgress();
         }
+
+        private bool HasBacklog(int partition) => _kafka.HasBacklog(_topics.Events, partition);
 
         private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
