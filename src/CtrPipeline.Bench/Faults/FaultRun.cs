@@ -113,6 +113,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         progress.Phase(Name, "draining: waiting until every judged window has a final row and the results settle");
         await SettleAsync(results, lastWindow, cancel);
         WatchEngine();
+        NoteRetentionDrops(committed);
         foreach (var p in _processes) p.Kill();
 
         progress.Phase(Name, "verifying against the DuckDB recount");
@@ -299,6 +300,26 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     private long _lastCommitted;
 
     /// <summary>Offsets the engine's group has committed on the events topic (a lower bound of what it consumed).</summary>
+    /// <summary>
+    /// The embedded broker keeps 5 MiB per partition: a backlog larger than that (a long outage at a high rate) loses
+    /// its oldest records before a stalled engine reads them, which no engine can survive. The tap read them live, so
+    /// the recount has them; the run then says so instead of leaving the missing counts unexplained.
+    /// </summary>
+    private void NoteRetentionDrops(IConsumer<Ignore, Ignore> observer)
+    {
+        try
+        {
+            var dropped = Enumerable.Range(0, settings.Pipeline.Partitions)
+                .Sum(p => observer.QueryWatermarkOffsets(new TopicPartition(settings.Pipeline.Topics.Events, p), TimeSpan.FromSeconds(5)).Low.Value);
+            if (dropped > 0)
+                _notes.Add($"the embedded broker's retention (5 MiB per partition) dropped the oldest {dropped:N0} events during the run; an engine that had not read them yet lost them for good, and their windows cannot be judged fairly: use more --partitions or a lower --rate");
+        }
+        catch (KafkaException e)
+        {
+            _notes.Add($"could not check the embedded broker's retention: {e.Error.Reason}");
+        }
+    }
+
     private long Committed(IConsumer<Ignore, Ignore> observer)
     {
         try
