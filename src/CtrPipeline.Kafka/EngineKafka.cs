@@ -21,7 +21,6 @@ public sealed class EngineKafka : IDisposable
     private readonly byte[] _engineHeader;
     private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
     private readonly bool _transactional;
-    private readonly Dictionary<int, (long CheckedAt, bool Backlog)> _backlog = [];
     private long _deliveryErrors;
 
     /// <param name="onAssigned">
@@ -160,30 +159,25 @@ public sealed class EngineKafka : IDisposable
     }
 
     /// <summary>
-    /// Whether <paramref name="partition"/> holds records the consumer has not read yet, by the broker's high
-    /// watermark against the consumer's position; asked at most once a second per partition, "yes" while the broker
-    /// cannot say, "no" before the consumer has read anything from it. Call it from the consume thread. The watermark
-    /// uses it: a silent partition with a backlog is stalled (its fetches resume late after an outage), not idle.
+    /// Whether <paramref name="partition"/> holds records the consumer has not handed to the application yet: the high
+    /// watermark the last fetch response reported, against the consumer's position. Local, no request to the broker
+    /// (asking the broker for every silent partition stalled the consume loop under load). "No" before the consumer
+    /// has handed over anything from the partition. The watermark uses it: a silent partition whose records are
+    /// fetched but still queued behind other partitions' is slow, not idle.
     /// </summary>
     public bool HasBacklog(string topic, int partition)
     {
-        var now = Environment.TickCount64;
-        if (_backlog.TryGetValue(partition, out var known) && now - known.CheckedAt < 1_000) return known.Backlog;
-        bool backlog;
         try
         {
             var tp = new TopicPartition(topic, partition);
-            var high = Consumer.QueryWatermarkOffsets(tp, TimeSpan.FromMilliseconds(500)).High;
             var position = Consumer.Position(tp);
-            // Nothing consumed from it since this consumer started: its position is unknown, and silence decides.
-            backlog = position != Offset.Unset && high > position;
+            var high = Consumer.GetWatermarkOffsets(tp).High;
+            return position != Offset.Unset && high != Offset.Unset && high > position;
         }
         catch (KafkaException)
         {
-            backlog = true;
+            return false;
         }
-        _backlog[partition] = (now, backlog);
-        return backlog;
     }
 
     /// <summary>Records in the assigned partitions past the consumer's position; null when the client could not tell.</summary>
