@@ -1,5 +1,3 @@
-using CtrPipeline.Bench;
-
 namespace CtrPipeline.EndToEnd.Tests;
 
 /// <summary>The faults command's bad options: one "error:" line naming the option, exit code 2, before anything starts.</summary>
@@ -14,23 +12,6 @@ public sealed class FaultsCommandLineTests
     [InlineData("faults --guarantee twice", "--guarantee must be exactly-once or at-least-once")]
     [InlineData("faults --engine turbo", "Unknown engine 'turbo'")]
     [InlineData("faults --rate 0", "--rate must be positive")]
-    public async Task Invalid_faults_options_end_with_one_error_line_and_exit_code_2(string arguments, string expected)
-    {
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            var exit = await BenchCli.Root().Parse(arguments.Split(' ')).InvokeAsync();
-
-            Assert.Equal(2, exit);
-            var line = Assert.Single(error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.StartsWith("error: ", line);
-            Assert.Contains(expected, line, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-    }
+    public Task Invalid_faults_options_end_with_one_error_line_and_exit_code_2(string arguments, string expected) =>
+        BenchCommandLine.FailsWithOneErrorLine(arguments, expected);
 }
