@@ -312,7 +312,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             var dropped = Enumerable.Range(0, settings.Pipeline.Partitions)
                 .Sum(p => observer.QueryWatermarkOffsets(new TopicPartition(settings.Pipeline.Topics.Events, p), TimeSpan.FromSeconds(5)).Low.Value);
             if (dropped > 0)
-                _notes.Add($"the embedded broker's retention (5 MiB per partition) dropped the oldest {dropped:N0} events during the run; an engine that had not read them yet lost them for good, and their windows cannot be judged fairly: use more --partitions or a lower --rate");
+                _notes.Add($"the embedded broker's retention (5 MiB per partition) dropped the oldest {dropped:N0} events during the run (the tap had read them). Harmless if the engine had read them too; if it had not (it was down or stalled), it lost them for good and their windows come out short: then use more --partitions or a lower --rate");
         }
         catch (KafkaException e)
         {
