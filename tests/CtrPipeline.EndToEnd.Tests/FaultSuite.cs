@@ -31,9 +31,7 @@ public abstract class FaultSuite(ITestOutputHelper output, string engine)
         Duration = TimeSpan.FromSeconds(20),
         KillAt = TimeSpan.FromSeconds(8),
         RestartAfter = TimeSpan.FromSeconds(3),
-        // Longer than the consumers' 10 s session timeout, so the group forgets the engine as it would in 30 s.
         OutageAt = TimeSpan.FromSeconds(5),
-        OutageLength = TimeSpan.FromSeconds(12),
         SecondInstanceAt = TimeSpan.FromSeconds(5),
         SecondInstanceWait = TimeSpan.FromSeconds(15),
         HostileAt = TimeSpan.FromSeconds(5),
@@ -52,7 +50,9 @@ public abstract class FaultSuite(ITestOutputHelper output, string engine)
 
     protected async Task A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice()
     {
-        var r = await RunAsync(FaultScenario.BrokerOutage, Small with { Duration = TimeSpan.FromSeconds(25) });
+        // 30 s unreachable, as issue 15 asks: the group forgets the engine (10 s session timeout) and the producer's backlog
+        // arrives at once when the broker is back.
+        var r = await RunAsync(FaultScenario.BrokerOutage, Small with { Duration = TimeSpan.FromSeconds(40), OutageLength = TimeSpan.FromSeconds(30) });
         AssertStayedUp(r);
         Assert.True(r.Counts.Late == 0, $"{engine}: {r.Counts.Late} events sent to the late topic; none was late. {Describe(r)}");
         AssertWindowsExact(r);
