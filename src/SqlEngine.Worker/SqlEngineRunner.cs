@@ -194,8 +194,9 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                     WriteBatch();
                 if (now >= nextAggregate)
                 {
+                    var whole = HoldsEveryPartition(); // first: a batch's offsets are stored only once the engine held every partition
                     WriteBatch();
-                    if (HoldsEveryPartition()) Aggregate(_watermark.Advance(NowMs()));
+                    if (whole) Aggregate(_watermark.Advance(NowMs()));
                     nextAggregate = _clock.Elapsed + pipeline.TriggerInterval;
                 }
                 if (now >= nextRetention)
@@ -288,11 +289,14 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         /// </summary>
         private void WriteBatch()
         {
-            if (!_uncommitted) return;
-            _database.Insert(_batch);
-            _batch.Clear();
-            _uncommitted = false;
-            _producer.Flush(_cancel);
+            if (_uncommitted)
+            {
+                _database.Insert(_batch);
+                _batch.Clear();
+                _uncommitted = false;
+                _producer.Flush(_cancel);
+            }
+            if (_nextOffsets.Count == 0) return;
             if (_kafka.DeliveryErrors > 0) return; // nothing is committed any more: a restart re-reads and re-publishes
             // A newcomer that never held every partition commits nothing: the incumbent, which may keep its events in
             // another database, reads its partitions again from where it left them.
@@ -361,8 +365,9 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
 
         private void Drain()
         {
+            var whole = HoldsEveryPartition();
             WriteBatch();
-            if (HoldsEveryPartition())
+            if (whole)
             {
                 _watermark.Finish();
                 Aggregate(_watermark.Current);
