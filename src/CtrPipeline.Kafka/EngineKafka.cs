@@ -204,6 +204,7 @@ public sealed class EngineKafka : IDisposable
     /// <summary>Leaves the group now (not after the session timeout) and releases both clients.</summary>
     public void Dispose()
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             Consumer.Close();
@@ -212,8 +213,11 @@ public sealed class EngineKafka : IDisposable
         {
             ReportError(e.Error);
         }
+        var closed = clock.Elapsed;
         Consumer.Dispose();
         Producer.Dispose();
+        _logger.LogInformation("{Engine} left its consumer group in {Close:0.0} s and released its Kafka clients in {Total:0.0} s",
+            _engine, closed.TotalSeconds, clock.Elapsed.TotalSeconds);
     }
 
     private void CountFailure(DeliveryReport<byte[], byte[]> report)

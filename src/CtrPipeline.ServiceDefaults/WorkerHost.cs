@@ -12,7 +12,7 @@ public static class WorkerHost
     /// the process is stopped. A <see cref="ConfigurationException"/> ends the process with one "error:" line and exit
     /// code 2. A loop that finishes (a producer whose duration is over) leaves the process up and idle, so the
     /// dashboard does not show it as crashed. A loop that ends with a <see cref="WorkerFailedException"/> ends the process
-    /// with its message as one error line and exit code 1.
+    /// with its message as one error line and exit code 1, within 10 s even if something hangs on the way out.
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Func<HostApplicationBuilder, Func<IServiceProvider, CancellationToken, Task>> configure)
     {
@@ -35,6 +35,9 @@ public static class WorkerHost
 
     private sealed class LoopService(Func<CancellationToken, Task> loop, IHostApplicationLifetime lifetime, ILogger<LoopService> logger) : BackgroundService
     {
+        /// <summary>How long a failed worker's shutdown may take before the process ends anyway.</summary>
+        private static readonly TimeSpan FailedShutdownLimit = TimeSpan.FromSeconds(10);
+
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
             try
@@ -45,6 +48,13 @@ public static class WorkerHost
             {
                 logger.LogError("{Reason}", e.Message);
                 Environment.ExitCode = 1;
+                // A failed worker must end: one that lingers (a telemetry flush or a client that hangs on the way out)
+                // looks alive to its supervisor and, for a refused engine, to the consumer group.
+                _ = Task.Delay(FailedShutdownLimit, CancellationToken.None).ContinueWith(_ =>
+                {
+                    Console.Error.WriteLine($"error: shutdown did not finish within {FailedShutdownLimit.TotalSeconds:0} s; exiting");
+                    Environment.Exit(1);
+                }, TaskScheduler.Default);
                 lifetime.StopApplication();
             }
         }

@@ -6,7 +6,8 @@ namespace CtrPipeline.Bench.Faults;
 /// <summary>
 /// A project of this repository run as its own process, the way the AppHost runs it: `dotnet exec` of the project's
 /// own build output (src/&lt;project&gt;/bin/&lt;configuration&gt;/&lt;tfm&gt;), configured only through environment
-/// variables. Its output goes to a log file (the run folder keeps it for diagnosis); <see cref="Kill"/> is SIGKILL.
+/// variables. Its output goes to a log file, each line with the time it arrived (the run folder keeps it for
+/// diagnosis); <see cref="Kill"/> is SIGKILL.
 /// </summary>
 public sealed class ChildProcess : IDisposable
 {
@@ -74,7 +75,7 @@ public sealed class ChildProcess : IDisposable
         lock (_gate)
         {
             if (_disposed) return;
-            _log.WriteLine(line);
+            _log.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
             if (_lines.Count < 10_000) _lines.Add(line);
             if (error || line.StartsWith("error", StringComparison.OrdinalIgnoreCase) || line.StartsWith("fail", StringComparison.OrdinalIgnoreCase) || line.StartsWith("crit", StringComparison.OrdinalIgnoreCase))
                 _errorLines.Add(line);
