@@ -49,7 +49,7 @@ public static class PipelineTopology
         var bootstrap = broker.GetEndpoint("kafka");
         var connection = builder.AddConnectionString(KafkaConnection,
             ReferenceExpression.Create($"{bootstrap.Property(EndpointProperty.Host)}:{bootstrap.Property(EndpointProperty.Port)}"));
-        return new KafkaBinding(connection, broker, Setup: null, ContainerBootstrap: null);
+        return new KafkaBinding(connection, broker, Setup: null, ContainerBootstrap: null) { ProducerLinger = CtrPipeline.Contracts.EmbeddedBroker.ProducerLinger };
     }
 
     /// <summary>
@@ -85,6 +85,7 @@ public static class PipelineTopology
             .WithPipelineSettings(builder, parameters)
             .WithKafka(kafka)
             .WaitFor(analyzer);
+        if (kafka.ProducerLinger is { } linger) producer.WithEnvironment("Producer__Linger", linger.ToString("c", CultureInfo.InvariantCulture));
         foreach (var engine in engines) producer.WaitFor(engine);
     }
 
@@ -129,4 +130,8 @@ public sealed record KafkaBinding(
     IResourceBuilder<IResourceWithConnectionString> Connection,
     IResourceBuilder<IResource>? Server,
     IResourceBuilder<ProjectResource>? Setup,
-    string? ContainerBootstrap);
+    string? ContainerBootstrap)
+{
+    /// <summary>The load producer's linger this Kafka needs, when not the producer's default (the embedded broker's).</summary>
+    public TimeSpan? ProducerLinger { get; init; }
+}

@@ -62,7 +62,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         };
         Directory.CreateDirectory(workFolder);
         var runner = target.Start(new TargetContext(bootstrap, pipeline, catalog, RunId, workFolder, logs));
-        var producer = new EventProducer(settings.Producer, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
+        var producer = new EventProducer(settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger), pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
         using var tap = settings.Verify ? new TopicTap(bootstrap, cluster.Topics) : null;
         var analyzing = analyzer.RunAsync(stop.Token);

@@ -20,12 +20,16 @@ public static class KafkaClients
             : throw new ConfigurationException(
                 "No Kafka bootstrap servers: set ConnectionStrings:kafka (environment variable ConnectionStrings__kafka), e.g. 127.0.0.1:9092, or start the pipeline through the AppHost.");
 
-    public static ProducerConfig Producer(string bootstrapServers, string clientId) => new()
+    /// <summary>How long a producer waits to fill a batch: Kafka's own default, short enough for millisecond latency.</summary>
+    public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(5);
+
+    /// <param name="linger">The batch wait, <see cref="DefaultLinger"/> unless given (the load producer's Producer:Linger).</param>
+    public static ProducerConfig Producer(string bootstrapServers, string clientId, TimeSpan? linger = null) => new()
     {
         BootstrapServers = bootstrapServers,
         ClientId = clientId,
         Acks = Acks.Leader,
-        LingerMs = 5,
+        LingerMs = (linger ?? DefaultLinger).TotalMilliseconds,
         BatchNumMessages = 10_000,
         QueueBufferingMaxMessages = 1_000_000,
         QueueBufferingMaxKbytes = 1_048_576,

@@ -60,7 +60,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
             if (Interlocked.Exchange(ref reportedError, 1) == 0)
                 logger.LogError("Delivery to {Topic} failed: {Reason}", r.Topic, r.Error.Reason);
         };
-        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(bootstrapServers, "producer"))
+        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(bootstrapServers, "producer", options.Linger))
             .SetErrorHandler((_, e) => logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason))
             .Build();
 

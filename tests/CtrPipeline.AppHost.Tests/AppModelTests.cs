@@ -78,6 +78,7 @@ public sealed class AppModelTests
         Assert.Equal("poisson", env["Producer__Profile"]);
         Assert.Equal("1234.5", env["Producer__Rate"]);
         Assert.Equal("0.5", env["Producer__TracedEventsPerSecond"]);
+        Assert.Equal("00:00:00.0500000", env["Producer__Linger"]); // fuller batches for the embedded broker (EmbeddedBroker.ProducerLinger)
         Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "sql", "analyzer" }, WaitsFor(producer).ToHashSet());
         Assert.EndsWith(Path.Combine("runs", "apphost", "analyzer-summary.json"), (await Environment(Resource(builder, "analyzer")))["Analyzer__SummaryPath"]);
     }

@@ -177,6 +177,8 @@ public sealed class ContainersModelTests
         Assert.IsAssignableFrom<ParameterResource>(Resource(builder, ApacheFlink.GatewayConnection));
         Assert.IsAssignableFrom<ParameterResource>(Resource(builder, SqlEngineDatabase.Database));
 
+        Assert.DoesNotContain("Producer__Linger", (await Environment(Resource(builder, PipelineTopology.Producer))).Keys); // Kafka's own 5 ms
+
         var sql = Resource(builder, Engines.Sql);
         var sqlEnv = await Environment(sql);
         Assert.Equal("{ctrdb.connectionString}", sqlEnv["ConnectionStrings__ctrdb"]);

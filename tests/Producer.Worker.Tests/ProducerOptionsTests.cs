@@ -21,6 +21,8 @@ public sealed class ProducerOptionsTests
         { o => o.MmppSwitchRates = [0, -1, 1, 0], "must not be negative" },
         { o => o.MmppRateMultipliers = [0, 0], "one positive value" },
         { o => o.TracedEventsPerSecond = -1, "Producer:TracedEventsPerSecond must be 0" },
+        { o => o.Linger = TimeSpan.FromMilliseconds(-1), "Producer:Linger must be between 0 and 5 s" },
+        { o => o.Linger = TimeSpan.FromMinutes(1), "Producer:Linger must be between 0 and 5 s" },
     };
 
     [Theory]

@@ -67,7 +67,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         var producerOptions = new ProducerOptions
         {
             Profile = TrafficProfiles.Poisson, Rate = settings.Rate, Duration = settings.Duration, Seed = settings.Seed,
-            MalformedFraction = 0, TracedEventsPerSecond = 0,
+            MalformedFraction = 0, TracedEventsPerSecond = 0, Linger = EmbeddedBroker.ProducerLinger,
         }.Validate();
         var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
         // The load starts on a window boundary, so a fault at a given time hits the same point of a window in every run.
