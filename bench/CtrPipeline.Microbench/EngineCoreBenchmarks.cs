@@ -65,7 +65,7 @@ public class EngineCoreBenchmarks
         for (var i = 0; i < _payloads.Length; i++)
         {
             if (!WireFormat.TryParseEvent(_payloads[i], out var e, out _)) continue;
-            engine.Process(new StreamRecord(e!, i % 8, i / 8, e!.EventTime), _output);
+            engine.Process(new StreamRecord(e, i % 8, i / 8, e.EventTime), _output);
             _output.Clear();
         }
         return engine.Accepted;

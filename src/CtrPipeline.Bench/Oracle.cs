@@ -55,12 +55,12 @@ public static class Oracle
         using (var appender = db.CreateAppender("events"))
             foreach (var r in events)
                 if (WireFormat.TryParseEvent(r.Message.Value, out var e, out _))
-                    appender.CreateRow().AppendValue(e!.EventId).AppendValue(e.EventType == EventType.Click ? "click" : "view")
+                    appender.CreateRow().AppendValue(e.EventId).AppendValue(e.EventType == EventType.Click ? "click" : "view")
                         .AppendValue(e.AdId).AppendValue(e.EventTime).AppendValue(r.Message.Timestamp.UnixTimestampMs).EndRow();
         using (var appender = db.CreateAppender("late_events"))
             foreach (var r in late)
                 if (WireFormat.TryParseEvent(r.Message.Value, out var e, out _))
-                    appender.CreateRow().AppendValue(e!.EventId).EndRow();
+                    appender.CreateRow().AppendValue(e.EventId).EndRow();
         using (var appender = db.CreateAppender("campaigns"))
             foreach (var ad in catalog.Ads)
                 appender.CreateRow().AppendValue(ad.AdId).AppendValue(ad.CampaignId).EndRow();

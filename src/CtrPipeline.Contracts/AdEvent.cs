@@ -12,7 +12,7 @@ public enum EventType
 
 /// <summary>One ad impression or click, as published to the events topic (JSON, key = ad_id).</summary>
 /// <param name="EventTime">Event time in epoch milliseconds: when the user saw or clicked the ad.</param>
-public sealed record AdEvent(long EventId, EventType EventType, int AdId, int UserId, long EventTime)
+public readonly record struct AdEvent(long EventId, EventType EventType, int AdId, int UserId, long EventTime)
 {
     /// <summary>The dead-letter reason of an event that fails the event-time guard (<see cref="IsEventTimeInRange"/>).</summary>
     public const string EventTimeOutOfRange = "event time out of range";
@@ -31,7 +31,10 @@ public sealed record AdEvent(long EventId, EventType EventType, int AdId, int Us
 /// </summary>
 public sealed class EventTypeJsonConverter : JsonConverter<EventType>
 {
-    public override EventType Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    public override EventType Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => Parse(ref reader);
+
+    /// <summary>The event type at the reader's current token; a <see cref="JsonException"/> that says what is allowed otherwise.</summary>
+    public static EventType Parse(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.String)
         {

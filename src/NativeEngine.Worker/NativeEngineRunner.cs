@@ -266,7 +266,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             if (_guard is not null)
             {
                 // The engine's own order: the event-time guard, the catalog, then the window.
-                var rejected = !AdEvent.IsEventTimeInRange(e!.EventTime, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _maxSkewMs)
+                var rejected = !AdEvent.IsEventTimeInRange(e.EventTime, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _maxSkewMs)
                     || !_runner._catalog.TryGetCampaign(e.AdId, out _);
                 if (rejected && replayed)
                 {
@@ -287,8 +287,8 @@ public sealed class NativeEngineRunner : IEngineRunner
                 }
             }
 
-            var outcome = _engine.Process(new StreamRecord(e!, partition, offset, message.Timestamp.UnixTimestampMs), _output);
-            if (KafkaTracing.Extract(message.Headers) is { } parent) TraceEvent(parent, record, e!, outcome);
+            var outcome = _engine.Process(new StreamRecord(e, partition, offset, message.Timestamp.UnixTimestampMs), _output);
+            if (KafkaTracing.Extract(message.Headers) is { } parent) TraceEvent(parent, record, e, outcome);
             switch (outcome)
             {
                 case RecordOutcome.Late:
@@ -296,7 +296,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                     break;
                 case RecordOutcome.UnknownAd:
                     _bad++;
-                    SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e!.AdId}");
+                    SideOutput(_topics.DeadLetters, message, $"unknown ad_id {e.AdId}");
                     break;
                 case RecordOutcome.OutOfRange:
                     _bad++;

@@ -250,7 +250,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 return;
             }
             var now = NowMs();
-            if (!AdEvent.IsEventTimeInRange(e!.EventTime, now, _maxSkewMs))
+            if (!AdEvent.IsEventTimeInRange(e.EventTime, now, _maxSkewMs))
             {
                 // Before the watermark sees it: one event from a broken clock must not close every window.
                 _bad++;

@@ -20,18 +20,18 @@ public sealed class EventGeneratorTests
         foreach (var r in records)
         {
             Assert.True(WireFormat.TryParseEvent(r.Value, out var e, out var reason), reason);
-            Assert.True(Catalog.TryGetCampaign(e!.AdId, out _));
+            Assert.True(Catalog.TryGetCampaign(e.AdId, out _));
             Assert.Equal(e.AdId.ToString(), r.Key); // keyed by ad, so one ad's events stay in order on one partition
             Assert.Equal(e.EventTime, r.EventTime);
         }
-        Assert.Equal(records.Count, records.Select(r => WireFormat.TryParseEvent(r.Value, out var e, out _) ? e!.EventId : 0).Distinct().Count());
+        Assert.Equal(records.Count, records.Select(r => WireFormat.TryParseEvent(r.Value, out var e, out _) ? e.EventId : 0).Distinct().Count());
     }
 
     [Fact]
     public void Click_share_follows_the_configured_ctr()
     {
         var records = Generate(new ProducerOptions { Ctr = 0.1, MalformedFraction = 0 }, 100_000);
-        var clicks = records.Count(r => WireFormat.TryParseEvent(r.Value, out var e, out _) && e!.EventType == EventType.Click);
+        var clicks = records.Count(r => WireFormat.TryParseEvent(r.Value, out var e, out _) && e.EventType == EventType.Click);
         Assert.InRange(clicks / (double)records.Count, 0.09, 0.11);
     }
 
@@ -58,7 +58,7 @@ public sealed class EventGeneratorTests
         var malformed = records.Where(r => r.Malformed).ToList();
         Assert.InRange(malformed.Count / (double)records.Count, 0.045, 0.055);
         foreach (var r in malformed)
-            Assert.False(WireFormat.TryParseEvent(r.Value, out var e, out _) && Catalog.TryGetCampaign(e!.AdId, out _));
+            Assert.False(WireFormat.TryParseEvent(r.Value, out var e, out _) && Catalog.TryGetCampaign(e.AdId, out _));
         // All four kinds appear: not JSON, missing fields, unknown type, unknown ad.
         Assert.Equal(4, malformed.Select(r => Kind(r.Value)).Distinct().Count());
     }

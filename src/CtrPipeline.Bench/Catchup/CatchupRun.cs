@@ -83,11 +83,11 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
         var end = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var start = end - (long)(settings.Events / EventTimeRate * 1000);
         var last = long.MinValue;
-        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "catchup-loader")).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "catchup-loader", EmbeddedBroker.ProducerLinger)).Build();
         for (long i = 0; i < settings.Events; i++)
         {
             var record = generator.Next(start + (long)(i / EventTimeRate * 1000));
-            var e = WireFormat.TryParseEvent(record.Value, out var parsed, out _) ? parsed! : throw new InvalidOperationException("the generator wrote a malformed event");
+            var e = WireFormat.TryParseEvent(record.Value, out var parsed, out _) ? parsed : throw new InvalidOperationException("the generator wrote a malformed event");
             var key = (CtrEngine.WindowStart(e.EventTime, windowMs), catalog.TryGetCampaign(e.AdId, out var campaign) ? campaign : throw new InvalidOperationException($"ad {e.AdId} is not in the catalog"));
             var (views, clicks) = expected.GetValueOrDefault(key);
             expected[key] = e.EventType == EventType.Click ? (views, clicks + 1) : (views + 1, clicks);
