@@ -21,11 +21,17 @@ namespace CtrPipeline.Streaming;
 /// <para>
 /// And idle means nothing left to read: a silent partition for which <c>hasBacklog</c> says the broker holds records
 /// the consumer has not read yet (its fetches stalled, e.g. after an outage) is slow, not idle, and keeps holding the
-/// watermark back. Without a probe (tests, hosts without a broker) silence alone decides.
+/// watermark back. Without a probe (tests, hosts without a broker) silence alone decides. The probe is asked at most
+/// once per partition every <see cref="BacklogCheckIntervalMs"/>: a continuous engine advances the watermark per
+/// record, and asking the client for every record of a lagging consumer (whose partitions fall silent in turn) took
+/// most of its time and let it fall further behind.
 /// </para>
 /// </summary>
 public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int, bool>? hasBacklog = null)
 {
+    /// <summary>How long a silent partition's backlog answer is reused.</summary>
+    public const long BacklogCheckIntervalMs = 100;
+
     private readonly Dictionary<int, Partition> _partitions = [];
     private long _lastRecord = long.MinValue;
 
@@ -74,7 +80,7 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         var anyActive = false;
         foreach (var (partition, p) in _partitions)
         {
-            if (now - p.LastSeen >= idleTimeoutMs && !(hasBacklog?.Invoke(partition) ?? false)) continue;
+            if (now - p.LastSeen >= idleTimeoutMs && !HasBacklog(partition, p, now)) continue;
             anyActive = true;
             // Saturate instead of wrapping around for event times within delayMs of long.MinValue; an assigned
             // partition that has delivered nothing yet (long.MinValue) holds the watermark where it is.
@@ -85,6 +91,17 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         return Current;
     }
 
+    private bool HasBacklog(int partition, Partition p, long now)
+    {
+        if (hasBacklog is null) return false;
+        if (p.BacklogCheckedAt is not { } checkedAt || now - checkedAt >= BacklogCheckIntervalMs)
+        {
+            p.Backlogged = hasBacklog(partition);
+            p.BacklogCheckedAt = now;
+        }
+        return p.Backlogged;
+    }
+
     /// <summary>End of input (Flink's MAX_WATERMARK): every window may close.</summary>
     public void Finish() => Current = long.MaxValue;
 
@@ -92,5 +109,7 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
     {
         public long MaxEventTime;
         public long LastSeen;
+        public long? BacklogCheckedAt;
+        public bool Backlogged;
     }
 }

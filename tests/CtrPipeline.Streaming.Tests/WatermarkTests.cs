@@ -153,14 +153,18 @@ public sealed class WatermarkTests
     public void A_silent_partition_with_a_backlog_on_the_broker_is_stalled_not_idle()
     {
         var backlog = new HashSet<int> { 1 };
-        var tracker = new WatermarkTracker(delayMs: 2_000, idleTimeoutMs: 5_000, hasBacklog: backlog.Contains);
+        var asked = 0;
+        var tracker = new WatermarkTracker(delayMs: 2_000, idleTimeoutMs: 5_000, hasBacklog: p => { asked++; return backlog.Contains(p); });
         tracker.Observe(partition: 0, eventTime: 20_000, now: 0);
         tracker.Observe(partition: 1, eventTime: 20_000, now: 0);
         for (var t = 1_000; t <= 8_000; t += 1_000) tracker.Observe(partition: 0, eventTime: 20_000 + t, now: t);
         Assert.Equal(18_000, tracker.Advance(now: 8_000)); // partition 1's fetches stalled: its records are still to come
 
-        backlog.Clear(); // read to its end: now it is idle
-        Assert.Equal(26_000, tracker.Advance(now: 8_000));
+        backlog.Clear(); // read to its end: idle, which the tracker learns when it next asks
+        for (var i = 0; i < 1_000; i++) Assert.Equal(18_000, tracker.Advance(now: 8_000 + WatermarkTracker.BacklogCheckIntervalMs - 1));
+        Assert.Equal(1, asked); // once per interval, not once per call: a continuous engine advances per record
+        Assert.Equal(26_000, tracker.Advance(now: 8_000 + WatermarkTracker.BacklogCheckIntervalMs));
+        Assert.Equal(2, asked);
     }
 
     [Fact]
