@@ -74,7 +74,7 @@ public static class WireFormat
         }
         catch (InvalidOperationException ex)
         {
-            reason = ex.Message; // a number token out of range for its field
+            reason = ex.Message; // invalid UTF-8 in the event_type the reason quotes
             return false;
         }
         if (seen != Field.All)

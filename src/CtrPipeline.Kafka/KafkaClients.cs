@@ -39,7 +39,7 @@ public static class KafkaClients
         SocketNagleDisable = true,
         MessageTimeoutMs = 60_000,
         // Delivery handlers read the outcome, topic, partition and offset only; copying every record's key, value,
-        // headers and timestamp back into each report (the default, "all") cost the load producer a third of its CPU.
+        // headers and timestamp back into each report (the default, "all") cost the load producer a fifth of its CPU.
         DeliveryReportFields = "status",
     };
 

@@ -23,8 +23,8 @@ namespace CtrPipeline.Streaming;
 /// the consumer has not read yet (its fetches stalled, e.g. after an outage) is slow, not idle, and keeps holding the
 /// watermark back. Without a probe (tests, hosts without a broker) silence alone decides. The probe is asked at most
 /// once per partition every <see cref="BacklogCheckIntervalMs"/>: a continuous engine advances the watermark per
-/// record, and asking the client for every record of a lagging consumer (whose partitions fall silent in turn) took
-/// most of its time and let it fall further behind.
+/// record, and a lagging consumer's partitions fall silent in turn, so without the limit the client would be asked
+/// for every record while its answer changes only with the fetches.
 /// </para>
 /// </summary>
 public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int, bool>? hasBacklog = null)

@@ -1,4 +1,5 @@
 using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
 using static CtrPipeline.Contracts.ConfigurationException;
 
 namespace Producer.Worker;
@@ -22,7 +23,7 @@ public sealed class ProducerOptions
     /// How long the Kafka producer waits to fill a batch (linger.ms): 5 ms by default; the AppHost and the benchmark
     /// set 50 ms on the embedded broker (<see cref="EmbeddedBroker.ProducerLinger"/>).
     /// </summary>
-    public TimeSpan Linger { get; set; } = TimeSpan.FromMilliseconds(5);
+    public TimeSpan Linger { get; set; } = KafkaClients.DefaultLinger;
 
     /// <summary>Mean true CTR; each ad's own CTR is drawn once around it (Beta distribution).</summary>
     public double Ctr { get; set; } = 0.05;
