@@ -132,7 +132,7 @@ public static class WireFormat
         return field;
     }
 
-    internal static string Describe(JsonTokenType token) => token switch
+    private static string Describe(JsonTokenType token) => token switch
     {
         JsonTokenType.StartObject => "an object",
         JsonTokenType.StartArray => "an array",

@@ -55,7 +55,7 @@ public sealed class ProducerOptions
     /// <summary>A copy with another profile, rate and duration, every other setting kept (a benchmark's next run).</summary>
     public ProducerOptions With(string profile, double rate, TimeSpan duration)
     {
-        var copy = (ProducerOptions)MemberwiseClone();
+        var copy = Copy();
         (copy.Profile, copy.Rate, copy.Duration) = (profile, rate, duration);
         return copy;
     }
@@ -63,10 +63,12 @@ public sealed class ProducerOptions
     /// <summary>A copy that lingers <paramref name="linger"/> (the embedded broker's <see cref="EmbeddedBroker.ProducerLinger"/>).</summary>
     public ProducerOptions WithLinger(TimeSpan linger)
     {
-        var copy = (ProducerOptions)MemberwiseClone();
+        var copy = Copy();
         copy.Linger = linger;
         return copy;
     }
+
+    private ProducerOptions Copy() => (ProducerOptions)MemberwiseClone();
 
     public ProducerOptions Validate()
     {
