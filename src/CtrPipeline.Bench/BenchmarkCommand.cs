@@ -60,6 +60,7 @@ public static class BenchmarkCommand
             {
                 Warmup = common.WarmupOf(parse, workload),
             }.Validate();
+            settings = settings with { Kafka = await common.KafkaOf(parse, pipeline.Partitions) };
             var targets = EngineTarget.Parse(workload.Engines, common.Postgres(parse));
             return await RunAsync(workload, targets, settings, parse.GetValue(output)!, cancel);
         }));

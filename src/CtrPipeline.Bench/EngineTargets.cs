@@ -6,8 +6,15 @@ using SqlEngine.Worker;
 
 namespace CtrPipeline.Bench;
 
-/// <summary>What a target's runner is built from: the run's broker, settings and a folder for its files.</summary>
-public sealed record TargetContext(string Bootstrap, PipelineSettings Pipeline, CampaignCatalog Catalog, string RunId, string WorkFolder, ILoggerFactory Logs);
+/// <summary>
+/// What a target's runner is built from: the run's broker, settings and a folder for its files. On a shared Kafka
+/// cluster <see cref="Scope"/> prefixes the run's consumer groups and state topics (see <see cref="RunTopics"/>).
+/// </summary>
+public sealed record TargetContext(string Bootstrap, PipelineSettings Pipeline, CampaignCatalog Catalog, string RunId, string WorkFolder, ILoggerFactory Logs,
+    string? Scope = null)
+{
+    public string Scoped(string name) => Scope is null ? name : $"{Scope}-{name}";
+}
 
 /// <summary>
 /// One thing the benchmark can measure: an engine on a given backend. <see cref="Engine"/> is the id the engine writes
@@ -56,13 +63,19 @@ public sealed record EngineTarget(string Name, string Engine, string Description
             ?? throw new ConfigurationException($"Unknown engine '{n}'. Known here: {string.Join(", ", all.Select(t => t.Name))}.")).ToList();
     }
 
-    private static EngineTarget Native(string id, string description) => new(id, id, description, null,
-        c => new NativeEngineRunner(new EngineOptions { Id = id }, c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<NativeEngineRunner>()));
+    private static EngineTarget Native(string id, string description) => new(id, id, description, null, c =>
+    {
+        var options = new EngineOptions { Id = id };
+        options.GroupId = c.Scoped(options.GroupId);
+        options.StateTopic = c.Scoped(options.StateTopic);
+        return new NativeEngineRunner(options, c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<NativeEngineRunner>());
+    });
 
     /// <summary>A fresh database per run: a new SQLite file, or the run's own PostgreSQL schema dropped first.</summary>
     private static SqlEngineRunner Sql(TargetContext c, string? postgres, SqlEngineOptions options)
     {
         Reset(postgres, options).GetAwaiter().GetResult();
+        options.GroupId = c.Scoped(options.GroupId);
         return new SqlEngineRunner(options, DatabaseTarget.From(postgres, options), c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<SqlEngineRunner>());
     }
 

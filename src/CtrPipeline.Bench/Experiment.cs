@@ -13,7 +13,8 @@ namespace CtrPipeline.Bench;
 
 /// <summary>
 /// Runs one engine target end to end in this process with the same components the AppHost starts as services:
-/// a fresh embedded broker (so topics start empty), the analyzer, the engine and the open-loop producer. Then it lets
+/// the run's own topics (a fresh embedded broker, or fresh topics on a Kafka cluster), the analyzer, the engine and
+/// the open-loop producer. Then it lets
 /// the engine catch up, takes the latency snapshot, drains the engine (end of input) and checks its rows against the
 /// oracle. Every row measured before the drain and the load every half second are kept for the report's plots.
 /// </summary>
@@ -42,16 +43,15 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         if (target.Start is null) throw new InvalidOperationException($"{target.Name} cannot run here: {target.SkipReason}");
         var engine = target.Engine;
         var name = target.Name;
-        var pipeline = settings.Pipeline;
-        var topics = pipeline.Topics.All.Select(t => (t, pipeline.Partitions));
-        using var cluster = EmbeddedKafkaCluster.Start(settings.Brokers, topics);
-        var bootstrap = cluster.BootstrapServers;
+        await using var kafka = await settings.Kafka.OpenAsync(RunId, settings.Pipeline, cancel);
+        var pipeline = kafka.Pipeline;
+        var bootstrap = kafka.Bootstrap;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var latencies = new List<LatencySample>();
         var measuring = true;
         long loadStartMs = 0;
-        var analyzer = new ResultAnalyzer(new AnalyzerOptions { Warmup = settings.Warmup }, pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>())
+        var analyzer = new ResultAnalyzer(new AnalyzerOptions { Warmup = settings.Warmup, GroupId = kafka.Scoped("ctr-analyzer") }, pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>())
         {
             RowMeasured = (row, latency) =>
             {
@@ -61,10 +61,11 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             },
         };
         Directory.CreateDirectory(workFolder);
-        var runner = target.Start(new TargetContext(bootstrap, pipeline, catalog, RunId, workFolder, logs));
-        var producer = new EventProducer(settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger), pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
+        var runner = target.Start(new TargetContext(bootstrap, pipeline, catalog, RunId, workFolder, logs, kafka.Scope));
+        var producerOptions = kafka.Embedded ? settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger) : settings.Producer;
+        var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
-        using var tap = settings.Verify ? new TopicTap(bootstrap, cluster.Topics) : null;
+        using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
         var processing = runner.RunAsync(stop.Token);
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
@@ -144,8 +145,8 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             Rate: settings.Producer.Rate,
             DurationSeconds: settings.Duration.TotalSeconds,
             Seed: settings.Producer.Seed,
-            Mode: "embedded",
-            Broker: $"embedded librdkafka mock cluster (in memory), {settings.Brokers} broker(s)",
+            Mode: settings.Kafka.Mode,
+            Broker: kafka.Broker,
             MachineCores: Environment.ProcessorCount,
             WindowSize: Durations.Format(pipeline.WindowSize),
             WatermarkDelay: Durations.Format(pipeline.WatermarkDelay),

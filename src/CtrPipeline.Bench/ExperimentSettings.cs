@@ -4,13 +4,16 @@ using Producer.Worker;
 namespace CtrPipeline.Bench;
 
 /// <summary>
-/// One headless experiment: under which load, for how long, on which broker, verified or not. An engine that is still
+/// One headless experiment: under which load, for how long, on which Kafka, verified or not. An engine that is still
 /// behind <see cref="CatchUpTimeout"/> after the load ends did not sustain the rate; with <see cref="GiveUpWhenUnbounded"/>
 /// (the throughput search) an engine whose backlog was still growing when the load ended is judged at once.
 /// </summary>
 public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettings Pipeline, bool Verify, int Brokers)
 {
     public TimeSpan CatchUpTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Where each run's topics go: a fresh embedded cluster (the default) or fresh topics on a Kafka cluster (--kafka).</summary>
+    public RunKafka Kafka { get; init; } = RunKafka.Embedded(Brokers);
 
     public bool GiveUpWhenUnbounded { get; init; }
 

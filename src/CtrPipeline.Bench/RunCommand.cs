@@ -6,7 +6,7 @@ using Producer.Worker;
 
 namespace CtrPipeline.Bench;
 
-/// <summary>`run`: one experiment per engine, one after another, each on a fresh embedded broker.</summary>
+/// <summary>`run`: one experiment per engine, one after another, each on its own topics (a fresh embedded broker, or fresh topics on --kafka).</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -43,6 +43,7 @@ public static class RunCommand
             {
                 Warmup = common.WarmupOf(parse, workload: null),
             }.Validate();
+            settings = settings with { Kafka = await common.KafkaOf(parse, pipeline.Partitions) };
             return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);
         }));
         return command;
@@ -68,7 +69,7 @@ public static class RunCommand
                 Console.WriteLine($"[{target.Name}] skipped: {target.SkipReason}");
                 continue;
             }
-            progress.Phase(target.Name, $"starting: {settings.Producer.Profile} at {settings.Producer.Rate:N0} events/s for {Durations.Format(settings.Duration)} on an embedded in-memory broker");
+            progress.Phase(target.Name, $"starting: {settings.Producer.Profile} at {settings.Producer.Rate:N0} events/s for {Durations.Format(settings.Duration)}{(settings.Kafka.Mode == "embedded" ? " on an embedded in-memory broker" : " on fresh topics of your Kafka cluster")}");
             var report = (await new Experiment(settings, target, catalog, logs, progress, runFolder).RunAsync(cancel)).Report;
             reports.Add(report);
             await File.WriteAllTextAsync(Path.Combine(runFolder, $"{target.Name}.json"), report.ToJson(), cancel);
@@ -98,7 +99,7 @@ public static class RunCommand
     }
 }
 
-/// <summary>Options `run` and `benchmark` share: pipeline settings, seed, broker, PostgreSQL.</summary>
+/// <summary>Options `run` and `benchmark` share: pipeline settings, seed, Kafka, PostgreSQL.</summary>
 internal sealed class CommonOptions
 {
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the generator (same seed, same events).", DefaultValueFactory = _ => 42 };
@@ -113,12 +114,17 @@ internal sealed class CommonOptions
         DefaultValueFactory = _ => "10s",
     };
     public Option<string?> PostgresOption { get; } = new("--postgres") { Description = $"PostgreSQL connection string for sql-postgres (default: the {PostgresVariable} environment variable)." };
+    public Option<string?> Kafka { get; } = new("--kafka")
+    {
+        Description = "Bootstrap servers of a Kafka cluster (2.4 or later) to run on instead of an embedded broker; every run gets fresh topics there.",
+    };
+    public Option<bool> KeepTopics { get; } = new("--keep-topics") { Description = "With --kafka: keep each run's topics instead of deleting them afterwards." };
 
     public const string PostgresVariable = "CTR_POSTGRES";
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KeepTopics }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>
@@ -132,6 +138,22 @@ internal sealed class CommonOptions
         TriggerInterval = Durations.Parse(Pick(parse, Trigger, workload, w => w.Trigger), "--trigger"),
         Partitions = Pick(parse, Partitions, workload, w => w.Partitions),
     };
+
+    /// <summary>
+    /// The runs' Kafka: an embedded cluster of --brokers brokers per run, or with --kafka the given cluster, checked
+    /// now (it answers and accepts CreateTopics) so that a wrong address ends the command before any run.
+    /// </summary>
+    public async Task<RunKafka> KafkaOf(ParseResult parse, int partitions)
+    {
+        if (parse.GetValue(Kafka) is not { } bootstrap)
+        {
+            ConfigurationException.Require(!parse.GetValue(KeepTopics), "--keep-topics goes with --kafka: an embedded broker's topics live only as long as its run.");
+            return RunKafka.Embedded(parse.GetValue(Brokers));
+        }
+        ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true },
+            "--brokers sizes the embedded broker; with --kafka the runs use your cluster's brokers.");
+        return await RunKafka.ClusterAsync(bootstrap, parse.GetValue(KeepTopics), partitions);
+    }
 
     /// <summary>The warm-up: the command line wins over the workload's value.</summary>
     public TimeSpan WarmupOf(ParseResult parse, Workload? workload) => Durations.Parse(Pick(parse, Warmup, workload, w => w.Warmup), "--warmup");

@@ -35,8 +35,17 @@ public sealed class EngineOptions
     /// </summary>
     public TimeSpan PartialAssignmentTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>One consumer group per engine, so engines never share offsets.</summary>
-    public string GroupId => $"ctr-{Id}";
+    /// <summary>
+    /// The consumer group: by default one per engine (ctr-&lt;id&gt;), so engines never share offsets. The benchmark gives
+    /// each run on a shared Kafka cluster a group of its own.
+    /// </summary>
+    public string GroupId
+    {
+        get => string.IsNullOrEmpty(_groupId) ? $"ctr-{Id}" : _groupId;
+        set => _groupId = value;
+    }
+
+    private string? _groupId;
 
     /// <summary>Stable per engine: a restarted instance fences its predecessor and aborts its open transaction.</summary>
     public string TransactionalId => $"{GroupId}-results";

@@ -36,7 +36,14 @@ public sealed class SqlEngineOptions
     /// <summary>How long an instance that does not hold every partition waits before it concludes another shares its group (and stops).</summary>
     public TimeSpan PartialAssignmentTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    public string GroupId => $"ctr-{Engines.Sql}";
+    /// <summary>The consumer group: ctr-sql by default; the benchmark gives each run on a shared Kafka cluster a group of its own.</summary>
+    public string GroupId
+    {
+        get => string.IsNullOrEmpty(_groupId) ? $"ctr-{Engines.Sql}" : _groupId;
+        set => _groupId = value;
+    }
+
+    private string? _groupId;
 
     /// <summary>Throws <see cref="ConfigurationException"/> naming the first bad setting.</summary>
     public SqlEngineOptions Validate()

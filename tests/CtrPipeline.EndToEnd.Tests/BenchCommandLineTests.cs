@@ -53,6 +53,10 @@ public sealed class BenchCommandLineTests
     [InlineData("run --window 100ms", "watermark's tick")]
     [InlineData("run --warmup soon", "--warmup: 'soon' is not a duration")]
     [InlineData("run --warmup 30s --duration 30s", "--warmup (30s) must be shorter than the run (30s)")]
+    [InlineData("run --kafka localhost", "--kafka: 'localhost' is not host:port")]
+    [InlineData("run --kafka 127.0.0.1:9092,broker2", "--kafka: 'broker2' is not host:port")]
+    [InlineData("run --keep-topics", "--keep-topics goes with --kafka")]
+    [InlineData("benchmark --kafka 127.0.0.1:9092 --brokers 3", "--brokers sizes the embedded broker")]
     public async Task Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit(string arguments, string expected)
     {
         var error = new StringWriter();
@@ -72,6 +76,32 @@ public sealed class BenchCommandLineTests
         {
             Console.SetError(original);
         }
+    }
+}
+
+/// <summary>`--kafka` names a cluster that cannot take the benchmark's runs: the command ends before any run.</summary>
+[Collection(ConsoleCollection.Name)]
+public sealed class BenchKafkaOptionTests
+{
+    [Fact]
+    public async Task A_Kafka_that_does_not_answer_ends_the_command_before_any_run()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // a port nothing listens on
+
+        await BenchCommandLine.FailsWithOneErrorLine($"run --kafka 127.0.0.1:{port} --duration 20s", $"--kafka 127.0.0.1:{port}: no broker answered within 15 s");
+    }
+
+    [Fact]
+    public async Task A_Kafka_that_refuses_CreateTopics_ends_the_command_before_any_run()
+    {
+        // librdkafka's mock cluster without the embedded broker's proxy has no CreateTopics (docs/embedded-broker.md).
+        using var cluster = CtrPipeline.Kafka.EmbeddedKafkaCluster.Start(1, []);
+
+        await BenchCommandLine.FailsWithOneErrorLine($"run --kafka {cluster.BootstrapServers} --duration 20s",
+            $"--kafka {cluster.BootstrapServers}: the cluster refused to create the run's topics");
     }
 }
 
