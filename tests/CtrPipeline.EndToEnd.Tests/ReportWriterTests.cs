@@ -44,6 +44,8 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Contains("| 1,234 |", rows[0]);       // L1 p99, ms
         Assert.Contains("| 45,000 |", rows[0]);      // the search's sustainable rate for native-continuous on mmpp
         Assert.Contains("| 8,765 |", rows[1]);
+        Assert.EndsWith("| embedded | CreateTime |", rows[1].TrimEnd()); // which Kafka, and the timestamps behind L2
+        Assert.Contains("- embedded: embedded librdkafka mock cluster (in memory), 1 broker(s)", report);
         Assert.Contains("| not searched |", rows[1]);
         Assert.Contains("sustainable up to 45,000 events/s (confirmed)", report);
         Assert.Contains("| step | 60,000 | no | 1,500,000 | +40,000 |", report); // the failed search step
@@ -146,7 +148,7 @@ public sealed class ReportWriterTests : IDisposable
             .ToList();
         var l1 = new Percentiles(rows, l1P99 / 10, l1P99 / 3, l1P99, l1P99 * 1.6, l1P99 * 2);
         var l2 = new Percentiles(rows, 3, 4.5, 6.2, 9.9, 15);
-        var report = new EngineRunReport(engine, profile, rate, 60, 42, "embedded", "embedded", 8, "10s", "2s", 4,
+        var report = new EngineRunReport(engine, profile, rate, 60, 42, "embedded", "embedded librdkafka mock cluster (in memory), 1 broker(s)", 8, "10s", "2s", 4,
             (long)(rate * 60), 12, rate * 0.998, 1.5, rows + 40, rows, WarmupSeconds: 10, WarmupResults: 31, l1, l2, l2, "CreateTime",
             Late: 17, Bad: 12, MaxConsumerLag: 4_999, EndConsumerLag: 0, LagTrendPerSecond: 0.4, Sustained: true,
             new OracleReport(OracleVerdict.Match, (long)(rate * 60), 720, 720, 0, []));
