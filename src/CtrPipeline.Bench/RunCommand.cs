@@ -148,7 +148,7 @@ internal sealed class CommonOptions
         if (parse.GetValue(Kafka) is not { } bootstrap)
         {
             ConfigurationException.Require(!parse.GetValue(KeepTopics), "--keep-topics goes with --kafka: an embedded broker's topics live only as long as its run.");
-            return RunKafka.Embedded(parse.GetValue(Brokers));
+            return RunKafka.Embedded(parse.GetResult(Brokers) is null ? 1 : parse.GetValue(Brokers)); // catchup has no --brokers
         }
         ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true },
             "--brokers sizes the embedded broker; with --kafka the runs use your cluster's brokers.");

@@ -18,7 +18,7 @@ public static class CatchupCommand
         var engine = new Option<string>("--engine") { Description = RunCommand.EngineHelp, DefaultValueFactory = _ => DefaultEngines };
         var events = new Option<long>("--events")
         {
-            Description = "Events loaded into the topic before the engines start. On the embedded broker they must fit its retention (5 MiB per partition; about 1 M events at 16 partitions).",
+            Description = "Events loaded into the topic before the engines start. On the embedded broker they must fit its retention (5 MiB per partition; about 1 M events at 16 partitions); with --kafka, any number the cluster keeps.",
             DefaultValueFactory = _ => DefaultEvents,
         };
         var common = new CommonOptions();
@@ -28,11 +28,12 @@ public static class CatchupCommand
         {
             engine, events,
         };
-        foreach (var option in new Option[] { common.Seed, common.Window, common.Watermark, common.Trigger, common.Partitions, common.PostgresOption })
+        foreach (var option in new Option[] { common.Seed, common.Window, common.Watermark, common.Trigger, common.Partitions, common.PostgresOption, common.Kafka, common.KeepTopics })
             command.Options.Add(option);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
         {
             var settings = new CatchupSettings(common.Pipeline(parse, workload: null), parse.GetValue(events), parse.GetValue(common.Seed)).Validate();
+            settings = settings with { Kafka = await common.KafkaOf(parse, settings.Pipeline.Partitions) };
             var targets = EngineTarget.Parse(parse.GetValue(engine)!, common.Postgres(parse));
             return await RunAsync(settings, targets, cancel);
         }));

@@ -20,7 +20,8 @@ public sealed record CatchupResult(string Engine, long Events, double EngineSeco
 }
 
 /// <summary>
-/// A catch-up measurement with no producer competing (issue 16): a fresh embedded broker is loaded with
+/// A catch-up measurement with no producer competing (issue 16): fresh topics (a fresh embedded broker, or fresh
+/// topics on the --kafka cluster) are loaded with
 /// <see cref="CatchupSettings.Events"/> events first; then, on the same topic, a bare Confluent.Kafka consumer that
 /// only counts bytes, a bare parse of the same records, and the engine from the moment it holds its partitions until
 /// the results topic holds a final row for every (window, campaign) of the load. The engine's rows are checked
@@ -36,31 +37,32 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
     public async Task<CatchupResult> RunAsync(CancellationToken cancel)
     {
         if (target.Start is null) throw new InvalidOperationException($"{target.Name} cannot run here: {target.SkipReason}");
-        var pipeline = settings.Pipeline;
-        using var cluster = EmbeddedKafkaCluster.Start(1, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
         var name = target.Name;
+        var runId = $"catchup-{name}";
+        await using var kafka = await settings.Kafka.OpenAsync(runId, settings.Pipeline, cancel);
+        var pipeline = kafka.Pipeline;
+        var bootstrap = kafka.Bootstrap;
 
         progress.Phase(name, $"loading {settings.Events:N0} events into {pipeline.Partitions} partitions");
-        var expected = Load(cluster.BootstrapServers, cancel);
-        var dropped = cluster.Offsets().Where(o => o.Topic == pipeline.Topics.Events && o.Low > 0).Sum(o => o.Low);
-        if (dropped > 0)
-            throw new ConfigurationException(
-                $"--events {settings.Events:N0} does not fit the embedded broker's retention (5 MiB per partition; it dropped {dropped:N0} records): " +
-                $"use fewer events or more --partitions (now {pipeline.Partitions}).");
+        var expected = Load(kafka, cancel);
+        if (Dropped(bootstrap, pipeline) is var dropped and > 0)
+            throw new ConfigurationException(kafka.Embedded
+                ? $"--events {settings.Events:N0} does not fit the embedded broker's retention (5 MiB per partition; it dropped {dropped:N0} records): " +
+                  $"use fewer events or more --partitions (now {pipeline.Partitions})."
+                : $"the cluster's retention dropped {dropped:N0} of the {settings.Events:N0} records loaded: use fewer --events or a cluster that keeps them.");
         var total = settings.Events + pipeline.Partitions; // the trailer: one event per partition
 
         progress.Phase(name, "bare consumer: reading every record, counting bytes");
-        var (values, consumerSeconds) = BareConsume(cluster.BootstrapServers, total, cancel);
+        var (values, consumerSeconds) = BareConsume(bootstrap, pipeline.Topics.Events, total, cancel);
         progress.Phase(name, "bare parse of the same records");
         var parseSeconds = BareParse(values);
 
         progress.Phase(name, "engine: from holding its partitions until every window of the load has a final row");
         Directory.CreateDirectory(workFolder);
-        var runId = $"catchup-{name}";
         try
         {
-            var runner = target.Start(new TargetContext(cluster.BootstrapServers, pipeline, catalog, runId, workFolder, logs));
-            var (engineSeconds, wrong) = await TimeEngineAsync(runner, cluster.BootstrapServers, expected, cancel);
+            var runner = target.Start(new TargetContext(bootstrap, pipeline, catalog, runId, workFolder, logs, kafka.Scope));
+            var (engineSeconds, wrong) = await TimeEngineAsync(runner, bootstrap, pipeline.Topics.Results, expected, cancel);
             return new CatchupResult(name, settings.Events, engineSeconds, settings.Events / engineSeconds, total / consumerSeconds,
                 values.Count / parseSeconds, expected.Count, wrong);
         }
@@ -74,16 +76,16 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
     /// Produces the load as fast as the producer goes, then a trailer of one event per partition a window and the
     /// watermark delay later, so every window of the load can close. Returns the recount of the load per (window, campaign).
     /// </summary>
-    private Dictionary<(long Window, int Campaign), (long Views, long Clicks)> Load(string bootstrap, CancellationToken cancel)
+    private Dictionary<(long Window, int Campaign), (long Views, long Clicks)> Load(RunTopics kafka, CancellationToken cancel)
     {
-        var pipeline = settings.Pipeline;
+        var pipeline = kafka.Pipeline;
         var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
         var generator = new EventGenerator(new ProducerOptions { Seed = settings.Seed, MalformedFraction = 0 }, catalog, new Random(settings.Seed));
         var expected = new Dictionary<(long, int), (long, long)>();
         var end = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var start = end - (long)(settings.Events / EventTimeRate * 1000);
         var last = long.MinValue;
-        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "catchup-loader", EmbeddedBroker.ProducerLinger)).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(kafka.Bootstrap, "catchup-loader", kafka.Embedded ? EmbeddedBroker.ProducerLinger : null)).Build();
         for (long i = 0; i < settings.Events; i++)
         {
             var record = generator.Next(start + (long)(i / EventTimeRate * 1000));
@@ -122,12 +124,20 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
         }
     }
 
+    /// <summary>Records of the events topic the broker no longer holds (retention): the sum of the partitions' start offsets.</summary>
+    private static long Dropped(string bootstrap, PipelineSettings pipeline)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, "catchup-retention", "catchup-retention")).Build();
+        return Enumerable.Range(0, pipeline.Partitions)
+            .Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition(pipeline.Topics.Events, p), TimeSpan.FromSeconds(15)).Low.Value);
+    }
+
     /// <summary>Every record of the events topic through a consumer with the engines' settings that does nothing but count bytes.</summary>
-    private (List<byte[]> Values, double Seconds) BareConsume(string bootstrap, long total, CancellationToken cancel)
+    private (List<byte[]> Values, double Seconds) BareConsume(string bootstrap, string topic, long total, CancellationToken cancel)
     {
         var config = KafkaClients.Consumer(bootstrap, $"catchup-bare-{Guid.NewGuid():N}", "catchup-bare");
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
-        consumer.Assign(Enumerable.Range(0, settings.Pipeline.Partitions).Select(p => new TopicPartitionOffset(settings.Pipeline.Topics.Events, p, Offset.Beginning)));
+        consumer.Assign(Enumerable.Range(0, settings.Pipeline.Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         var values = new List<byte[]>((int)Math.Min(total, int.MaxValue));
         long bytes = 0;
         var clock = Stopwatch.StartNew();
@@ -161,7 +171,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
     }
 
     /// <summary>Seconds from the engine holding its partitions until every expected (window, campaign) has a final row; and how many first final rows differ.</summary>
-    private async Task<(double Seconds, int Wrong)> TimeEngineAsync(IEngineRunner runner, string bootstrap, Dictionary<(long Window, int Campaign), (long Views, long Clicks)> expected, CancellationToken cancel)
+    private async Task<(double Seconds, int Wrong)> TimeEngineAsync(IEngineRunner runner, string bootstrap, string resultsTopic, Dictionary<(long Window, int Campaign), (long Views, long Clicks)> expected, CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var processing = runner.RunAsync(stop.Token);
@@ -172,7 +182,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
             var firstFinals = new Dictionary<(long, int), (long Views, long Clicks)>();
             var config = KafkaClients.Consumer(bootstrap, $"catchup-results-{Guid.NewGuid():N}", "catchup-results");
             using var results = new ConsumerBuilder<byte[], byte[]>(config).Build();
-            results.Assign(Enumerable.Range(0, settings.Pipeline.Partitions).Select(p => new TopicPartitionOffset(settings.Pipeline.Topics.Results, p, Offset.Beginning)));
+            results.Assign(Enumerable.Range(0, settings.Pipeline.Partitions).Select(p => new TopicPartitionOffset(resultsTopic, p, Offset.Beginning)));
             var nextProgress = TimeSpan.Zero;
             while (expected.Keys.Any(k => !firstFinals.ContainsKey(k)))
             {
@@ -206,6 +216,9 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
 public sealed record CatchupSettings(PipelineSettings Pipeline, long Events, int Seed)
 {
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Where each engine's load goes: a fresh embedded broker (the default) or fresh topics on a Kafka cluster (--kafka).</summary>
+    public RunKafka Kafka { get; init; } = RunKafka.Embedded(1);
 
     public CatchupSettings Validate()
     {
