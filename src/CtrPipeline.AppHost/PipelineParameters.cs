@@ -18,10 +18,15 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// <param name="SparkKafka">Kafka as the Spark server reaches it, for an existing server.</param>
 /// <param name="SparkCatalog">The campaign catalog as the Spark server reads it, when not the file the AppHost mounts.</param>
 /// <param name="FlinkParallelism">The Flink job's parallelism (Flink:Parallelism); 0 means one task per events partition.</param>
+/// <param name="Partitions">Partitions of every pipeline topic.</param>
+/// <param name="ExternalLoad">
+/// load=external: no producer and no analyzer; something outside the AppHost (the benchmark's services host) sends the
+/// load and measures the results.
+/// </param>
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
     double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null, string? SparkKafka = null, string? SparkCatalog = null,
-    int FlinkParallelism = 0)
+    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false)
 {
     public const string Section = "Parameters";
 
@@ -50,6 +55,14 @@ public sealed record PipelineParameters(
         if (!int.TryParse(parallelismText, NumberStyles.None, CultureInfo.InvariantCulture, out var flinkParallelism) || flinkParallelism > 1024)
             throw new ConfigurationException($"Parameters:flink-parallelism must be between 0 (one task per events partition) and 1024 (got '{parallelismText}').");
 
+        var partitionsText = Get("partitions", "4");
+        if (!int.TryParse(partitionsText, NumberStyles.None, CultureInfo.InvariantCulture, out var partitions) || partitions is < 1 or > 1024)
+            throw new ConfigurationException($"Parameters:partitions must be between 1 and 1024 (got '{partitionsText}').");
+
+        var loadText = Get("load", "internal");
+        if (loadText is not ("internal" or "external"))
+            throw new ConfigurationException($"Parameters:load must be internal (the AppHost's producer and analyzer) or external (none: the benchmark sends and measures; got '{loadText}').");
+
         var engines = Get("engine", "all");
         var parameters = new PipelineParameters(
             mode,
@@ -64,13 +77,15 @@ public sealed record PipelineParameters(
             Optional("flink-catalog"),
             Optional("spark-kafka"),
             Optional("spark-catalog"),
-            flinkParallelism);
+            flinkParallelism,
+            partitions,
+            loadText == "external");
         parameters.Pipeline().Validate();
         return parameters;
     }
 
     /// <summary>The pipeline settings these parameters imply; every service receives them as Pipeline__* variables.</summary>
-    public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay };
+    public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay, Partitions = Partitions };
 
     /// <summary>
     /// Task slots for the Flink TaskManager: one per task of the job, which runs one per events partition unless a

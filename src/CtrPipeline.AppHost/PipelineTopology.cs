@@ -71,6 +71,8 @@ public static class PipelineTopology
             })
             .ToList();
 
+        if (parameters.ExternalLoad) return; // the benchmark sends the load and measures the results itself
+
         var analyzer = builder.AddProject<Projects.Analyzer_Worker>(Analyzer)
             .WithEnvironment("Analyzer__SummaryPath", Path.Combine(RunsFolder(builder), "analyzer-summary.json"))
             .WithPipelineSettings(builder, parameters)

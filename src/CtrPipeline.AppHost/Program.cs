@@ -25,7 +25,8 @@ catch (ConfigurationException e)
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
-Console.WriteLine($"Mode: {mode}. Engines: {string.Join(", ", engines)}. Load: {parameters.Profile} at {parameters.Rate:N0} events/s.");
+Console.WriteLine($"Mode: {mode}. Engines: {string.Join(", ", engines)}. Load: " +
+    (parameters.ExternalLoad ? "external (no producer, no analyzer: the benchmark sends and measures)." : $"{parameters.Profile} at {parameters.Rate:N0} events/s."));
 
 var kafka = externalKafka ? builder.AddExternalKafka(parameters)
     : mode == PipelineMode.Containers ? builder.AddKafkaContainer(parameters)

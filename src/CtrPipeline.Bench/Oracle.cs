@@ -32,16 +32,21 @@ public sealed record OracleReport(OracleVerdict Verdict, long EventsRead, long E
 /// </summary>
 public static class Oracle
 {
-    /// <summary>Compares the engine's final rows in <paramref name="records"/> (per topic, as a <see cref="TopicTap"/> saw them).</summary>
+    /// <summary>
+    /// Compares the engine's final rows in <paramref name="records"/> (per topic, as a <see cref="TopicTap"/> saw them);
+    /// with <paramref name="windows"/>, only the windows starting in [From, Until): an engine ended by a trailer of
+    /// events (<see cref="EndOfInput"/>) leaves the trailer's own windows open.
+    /// </summary>
     public static OracleReport Verify(
         IReadOnlyDictionary<string, List<ConsumeResult<string, byte[]>>> records, long lostRecords,
-        PipelineSettings pipeline, CampaignCatalog catalog, string engine)
+        PipelineSettings pipeline, CampaignCatalog catalog, string engine, (long From, long Until)? windows = null)
     {
+        var (from, until) = windows ?? (long.MinValue, long.MaxValue);
         var events = records[pipeline.Topics.Events];
         var late = records[pipeline.Topics.Late].Where(r => HeaderText(r.Message.Headers, "engine") == engine);
         var results = records[pipeline.Topics.Results]
             .Select(r => WireFormat.ParseResult(r.Message.Value))
-            .Where(r => r.Engine == engine && r.Final);
+            .Where(r => r.Engine == engine && r.Final && r.WindowStart >= from && r.WindowStart < until);
 
         using var db = new DuckDBConnection("DataSource=:memory:");
         db.Open();
@@ -79,6 +84,7 @@ public static class Oracle
             FROM events e JOIN campaigns c ON c.ad_id = e.ad_id
             WHERE e.event_id NOT IN (SELECT event_id FROM late_events)
               AND e.event_time > 0 AND e.event_time <= e.kafka_ts + {maxSkewMs}
+              AND (e.event_time // {windowMs}) * {windowMs} BETWEEN {from} AND {until - 1}
             GROUP BY ALL;
             """);
 

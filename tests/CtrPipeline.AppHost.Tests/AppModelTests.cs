@@ -84,6 +84,19 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task With_an_external_load_the_model_has_the_engines_but_no_producer_or_analyzer_and_the_partitions_asked_for()
+    {
+        // The benchmark's services host (--host services) starts this model and sends and measures the load itself.
+        await using var builder = await Model("--Parameters:load=external", "--Parameters:engine=native-continuous", "--Parameters:partitions=8");
+        var names = builder.Resources.Select(r => r.Name).ToHashSet();
+        Assert.Contains("native-continuous", names);
+        Assert.DoesNotContain("producer", names);
+        Assert.DoesNotContain("analyzer", names);
+        Assert.Equal("8", (await Environment(Resource(builder, "native-continuous")))["Pipeline__Partitions"]);
+        Assert.Equal("8", (await Environment(Resource(builder, "embedded-kafka")))["Pipeline__Partitions"]);
+    }
+
+    [Fact]
     public async Task The_sql_engine_keeps_its_tables_in_an_sqlite_file_under_runs_apphost()
     {
         await using var builder = await Model();

@@ -39,6 +39,8 @@ public sealed class PipelineParametersTests
     [InlineData("traces", "many", "Parameters:traces must be the number of events traced per second")]
     [InlineData("flink-parallelism", "2000", "Parameters:flink-parallelism must be between 0 (one task per events partition) and 1024 (got '2000')")]
     [InlineData("flink-parallelism", "-1", "Parameters:flink-parallelism must be between 0")]
+    [InlineData("partitions", "0", "Parameters:partitions must be between 1 and 1024 (got '0')")]
+    [InlineData("load", "none", "Parameters:load must be internal")]
     public void Bad_values_are_rejected_with_a_message_naming_the_parameter(string key, string value, string message)
     {
         var e = Assert.Throws<ConfigurationException>(() => From((key, value)));

@@ -17,7 +17,6 @@ namespace CtrPipeline.Bench.Faults;
 public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadOnlyList<FaultScenario> scenarios, CampaignCatalog catalog,
     string catalogPath, string folder, string? postgres, IRunProgress progress, ILoggerFactory logs)
 {
-    private static readonly TimeSpan TrailerTick = TimeSpan.FromMilliseconds(100);
     private readonly Stopwatch _clock = new();
     private readonly List<string> _notes = [];
     private readonly List<ChildProcess> _processes = [];
@@ -56,7 +55,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         var pipeline = settings.Pipeline;
         var bootstrap = broker.BootstrapServers;
         using var tap = new TopicTap(bootstrap, pipeline.Topics.All.ToDictionary(t => t, _ => pipeline.Partitions));
-        using var results = new ResultsWatch(bootstrap, pipeline, worker.Engine);
+        using var results = new EngineOutputWatch(bootstrap, pipeline, worker.Engine);
         using var injector = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "fault-injector")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
         using var committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, worker.GroupId, "fault-observer")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
 
@@ -106,12 +105,12 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         // The trailer: a few valid events per partition for a window and the watermark delay, so every partition's
         // watermark passes the end of the window the load ended in; those windows are then final.
         var lastWindow = loadEndMs / windowMs * windowMs;
-        var trailer = pipeline.WindowSize + pipeline.WatermarkDelay + TimeSpan.FromSeconds(3);
-        progress.Phase(Name, $"load over: trailer of valid events for {trailer.TotalSeconds:0} s so every window the load touched can close");
-        await SendTrailerAsync(injector, trailer, cancel);
+        progress.Phase(Name, $"load over: trailer of valid events for {EndOfInput.TrailerLength(pipeline).TotalSeconds:0} s so every window the load touched can close");
+        _nextInjectedId = await EndOfInput.SendTrailerAsync(injector, pipeline, catalog, _nextInjectedId, WatchEngine, cancel);
 
         progress.Phase(Name, "draining: waiting until every judged window has a final row and the results settle");
-        await SettleAsync(results, lastWindow, cancel);
+        if (!await EndOfInput.SettleAsync(results, lastWindow, settings.SettleTime, settings.DrainTimeout, cancel))
+            _notes.Add($"the results had not settled {settings.DrainTimeout.TotalSeconds:0} s after the load ended");
         WatchEngine();
         NoteRetentionDrops(committed);
         foreach (var p in _processes) p.Kill();
@@ -252,42 +251,6 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         _notes.Add($"hostile records: {sent} ({string.Join(", ", kinds.Select(k => k.Kind))} in every partition; {kinds.Count(k => !k.Counted)} per partition belong in the dead-letter topic, {kinds.Count(k => k.Counted)} must be counted)");
     }
 
-    private async Task SendTrailerAsync(IProducer<byte[], byte[]> injector, TimeSpan length, CancellationToken cancel)
-    {
-        var until = _clock.Elapsed + length;
-        var ad = 0;
-        while (_clock.Elapsed < until)
-        {
-            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            for (var p = 0; p < settings.Pipeline.Partitions; p++)
-            {
-                var e = new AdEvent(_nextInjectedId++, EventType.View, catalog.Ads[ad++ % catalog.Ads.Count].AdId, 1, now);
-                injector.Produce(new TopicPartition(settings.Pipeline.Topics.Events, p), new Message<byte[], byte[]> { Value = WireFormat.Serialize(e) });
-            }
-            WatchEngine();
-            await Task.Delay(TrailerTick, cancel);
-        }
-        await Task.Run(() => injector.Flush(TimeSpan.FromSeconds(30)), cancel);
-    }
-
-    /// <summary>
-    /// Settled: a final row for the load's last window has arrived and no result row for <see cref="FaultSettings.SettleTime"/>;
-    /// or, for an engine that never publishes it, no result row for four times as long; at most <see cref="FaultSettings.DrainTimeout"/>.
-    /// </summary>
-    private async Task SettleAsync(ResultsWatch results, long lastWindow, CancellationToken cancel)
-    {
-        var drain = Stopwatch.StartNew();
-        var (count, quiet) = (results.Rows, Stopwatch.StartNew());
-        while (drain.Elapsed < settings.DrainTimeout)
-        {
-            await Task.Delay(250, cancel);
-            if (results.Rows != count) (count, quiet) = (results.Rows, Stopwatch.StartNew());
-            var lastFinal = results.MaxFinalWindowStart >= lastWindow;
-            if (quiet.Elapsed >= settings.SettleTime && (lastFinal || quiet.Elapsed >= 4 * settings.SettleTime)) return;
-        }
-        _notes.Add($"the results had not settled {settings.DrainTimeout.TotalSeconds:0} s after the load ended");
-    }
-
     private static async Task WaitForAssignmentAsync(ChildProcess engine, TimeSpan timeout, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
@@ -332,49 +295,5 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             // the broker is down: keep the last figure
         }
         return _lastCommitted;
-    }
-
-    /// <summary>Follows the results topic live: how many rows the engine published, and its newest final window.</summary>
-    private sealed class ResultsWatch : IDisposable
-    {
-        private readonly IConsumer<Ignore, byte[]> _consumer;
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _loop;
-        private long _rows, _finals, _maxFinal = long.MinValue;
-
-        public ResultsWatch(string bootstrap, PipelineSettings pipeline, string engine)
-        {
-            _consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrap, $"fault-watch-{Guid.NewGuid():N}", "fault-results-watch"))
-                .SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
-            _consumer.Assign(Enumerable.Range(0, pipeline.Partitions).Select(p => new TopicPartitionOffset(pipeline.Topics.Results, p, Offset.Beginning)));
-            _loop = Task.Factory.StartNew(() =>
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    if (_consumer.Consume(TimeSpan.FromMilliseconds(100)) is not { IsPartitionEOF: false } r) continue;
-                    var row = WireFormat.ParseResult(r.Message.Value);
-                    if (row.Engine != engine) continue;
-                    Interlocked.Increment(ref _rows);
-                    if (!row.Final) continue;
-                    Interlocked.Increment(ref _finals);
-                    if (row.WindowStart > Interlocked.Read(ref _maxFinal)) Interlocked.Exchange(ref _maxFinal, row.WindowStart);
-                }
-            }, TaskCreationOptions.LongRunning);
-        }
-
-        public long Rows => Interlocked.Read(ref _rows);
-
-        public long Finals => Interlocked.Read(ref _finals);
-
-        public long MaxFinalWindowStart => Interlocked.Read(ref _maxFinal);
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            try { _loop.Wait(TimeSpan.FromSeconds(5)); }
-            catch (AggregateException) { }
-            _consumer.Dispose();
-            _stop.Dispose();
-        }
     }
 }
