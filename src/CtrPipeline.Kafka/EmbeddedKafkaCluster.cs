@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CtrPipeline.Kafka;
 
@@ -10,11 +14,16 @@ namespace CtrPipeline.Kafka;
 /// for development, tests and single-machine benchmarks, not production. Its fault-injection API (brokers down and up,
 /// request errors, round-trip delay) is kept reachable for reliability tests.
 /// </summary>
-public sealed class EmbeddedKafkaCluster : IDisposable
+public sealed partial class EmbeddedKafkaCluster : IDisposable
 {
+    /// <summary>Kafka's num.partitions default, for a CreateTopics request that leaves the count to the broker.</summary>
+    public const int DefaultPartitions = 1;
+
     private readonly IntPtr _handle;
     private readonly IntPtr _cluster;
-    private readonly Dictionary<string, int> _topics = [];
+    /// <summary>Proxies create topics from their connections' threads; creation takes <see cref="_creating"/>.</summary>
+    private readonly ConcurrentDictionary<string, int> _topics = new();
+    private readonly Lock _creating = new();
     private bool _disposed;
 
     private EmbeddedKafkaCluster(int brokers)
@@ -38,6 +47,9 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         try
         {
             AdvertiseOnlyVersionsTheMockParses();
+            // The mock names controller 0 in its metadata, a broker it does not have (its ids are 1..n); admin clients
+            // send CreateTopics to the controller and would wait for it forever.
+            LibRdKafka.rd_kafka_mock_set_controller_id(_cluster, 1);
         }
         catch
         {
@@ -98,11 +110,76 @@ public sealed class EmbeddedKafkaCluster : IDisposable
 
     public IReadOnlyDictionary<string, int> Topics => _topics;
 
+    /// <summary>Where <see cref="TryCreateTopic"/> reports the topic configs the mock ignores; none until set.</summary>
+    public ILogger Logger { get; set; } = NullLogger.Instance;
+
     public void CreateTopic(string topic, int partitions)
     {
-        Check(LibRdKafka.rd_kafka_mock_topic_create(_cluster, topic, partitions, Math.Min(Brokers, 3)), $"create topic '{topic}'");
-        _topics[topic] = partitions;
+        lock (_creating)
+        {
+            Check(LibRdKafka.rd_kafka_mock_topic_create(_cluster, topic, partitions, Math.Min(Brokers, 3)), $"create topic '{topic}'");
+            _topics[topic] = partitions;
+        }
     }
+
+    /// <summary>
+    /// Creates a topic for a CreateTopics request (a <see cref="TopicCreator"/> for <see cref="BrokerProxy"/>), checked
+    /// in the order Kafka checks and answered with Kafka's error codes. Safe to call from any thread.
+    /// </summary>
+    public (ErrorCode Code, string? Message) TryCreateTopic(TopicCreation request)
+    {
+        var name = request.Name;
+        if (_topics.ContainsKey(name)) return (ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists.");
+        if (request.Configs.FirstOrDefault(c => c.Value is null) is { Key: { } nullConfig })
+            return (ErrorCode.InvalidRequest, $"Null value not supported for topic configs: {nullConfig}");
+        if (request.ManualAssignments > 0)
+            return (ErrorCode.InvalidRequest, "The embedded broker does not take manual replica assignments: give numPartitions and replicationFactor.");
+        var partitions = request.NumPartitions == -1 ? DefaultPartitions : request.NumPartitions;
+        if (partitions < 1) return (ErrorCode.InvalidPartitions, "Number of partitions must be larger than 0.");
+        var replication = request.ReplicationFactor == -1 ? (short)1 : request.ReplicationFactor;
+        if (replication < 1) return (ErrorCode.InvalidReplicationFactor, "Replication factor must be larger than 0.");
+        if (replication > Brokers)
+            return (ErrorCode.InvalidReplicationFactor, $"Replication factor: {replication} larger than available brokers: {Brokers}.");
+        if (InvalidTopicName(name) is { } why) return (ErrorCode.TopicException, why);
+        if (request.ValidateOnly) return (ErrorCode.NoError, null);
+
+        lock (_creating)
+        {
+            // The mock also knows the topics it created itself for a Metadata request naming them.
+            var err = LibRdKafka.rd_kafka_mock_topic_create(_cluster, name, partitions, replication);
+            if (err == (int)ErrorCode.TopicAlreadyExists) return (ErrorCode.TopicAlreadyExists, $"Topic '{name}' already exists.");
+            if (err != 0) return (ErrorCode.Unknown, $"The embedded broker could not create topic '{name}': {LibRdKafka.ErrorText(err)}");
+            _topics[name] = partitions;
+        }
+        WarnAboutIgnoredConfigs(name, request.Configs);
+        return (ErrorCode.NoError, null);
+    }
+
+    /// <summary>The mock takes no topic configs: it keeps CreateTime timestamps and its own retention, whatever is asked.</summary>
+    private void WarnAboutIgnoredConfigs(string topic, IReadOnlyList<KeyValuePair<string, string?>> configs)
+    {
+        if (configs.Count == 0) return;
+        if (configs.Any(c => c.Key == TopicProvisioner.TimestampTypeConfig && c.Value != "CreateTime"))
+            Logger.LogWarning("Topic {Topic} was created with {Config}={Value}, but the embedded broker keeps CreateTime: record timestamps are the producers', not the broker's arrival times.",
+                topic, TopicProvisioner.TimestampTypeConfig, configs.First(c => c.Key == TopicProvisioner.TimestampTypeConfig).Value);
+        var others = configs.Where(c => c.Key != TopicProvisioner.TimestampTypeConfig).Select(c => $"{c.Key}={c.Value}").ToList();
+        if (others.Count > 0)
+            Logger.LogWarning("Topic {Topic}: the embedded broker ignores the topic configs {Configs}.", topic, string.Join(", ", others));
+    }
+
+    /// <summary>Kafka's rules for topic names (org.apache.kafka.common.internals.Topic.validate); null when valid.</summary>
+    internal static string? InvalidTopicName(string name) => name switch
+    {
+        "" => "Topic name is illegal, it can't be empty.",
+        "." or ".." => "Topic name cannot be \".\" or \"..\".",
+        { Length: > 249 } => $"Topic name is illegal, it can't be longer than 249 characters, topic name: {name}",
+        _ when !LegalTopicName().IsMatch(name) =>
+            $"Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'",
+        _ => null,
+    };
+
+    [GeneratedRegex("^[a-zA-Z0-9._-]+$")]
+    private static partial Regex LegalTopicName();
 
     /// <summary>
     /// Empties every topic by moving each partition's start offset to its end (Kafka's DeleteRecords). Offsets keep

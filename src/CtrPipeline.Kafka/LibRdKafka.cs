@@ -73,6 +73,8 @@ internal static partial class LibRdKafka
     [LibraryImport(Name)]
     internal static partial int rd_kafka_mock_set_apiversion(IntPtr cluster, short apiKey, short minVersion, short maxVersion);
 
+    [LibraryImport(Name)] internal static partial void rd_kafka_mock_set_controller_id(IntPtr cluster, int brokerId);
+
     [LibraryImport(Name, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial void rd_kafka_mock_broker_set_host_port(IntPtr cluster, int brokerId, string host, int port);
 

@@ -28,13 +28,14 @@ catch (ConfigurationException e)
 
 using var cluster = EmbeddedKafkaCluster.Start(brokers, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
 // Every client connection goes through a proxy, which answers the ApiVersions handshake the mock gets wrong for the
-// Java client (see BrokerProxy): broker 1's proxy on the fixed bootstrap port, the others' on free ports.
+// Java client, and CreateTopics, which the mock lacks (see BrokerProxy): broker 1's proxy on the fixed bootstrap port,
+// the others' on free ports.
 var proxies = new List<BrokerProxy>();
 try
 {
     foreach (var (id, listener) in cluster.Listeners)
     {
-        var proxy = new BrokerProxy(id == 1 ? port : 0, listener);
+        var proxy = new BrokerProxy(id == 1 ? port : 0, listener, cluster.TryCreateTopic);
         proxies.Add(proxy);
         cluster.Advertise(id, "127.0.0.1", proxy.Port);
     }
@@ -50,6 +51,7 @@ var bootstrap = proxies[0].Address;
 
 builder.Services.AddSingleton(cluster);
 var app = builder.Build();
+cluster.Logger = app.Logger; // topic configs the mock ignores
 app.MapDefaultEndpoints();
 app.MapGet("/topics", () => cluster.Offsets().Select(o => new { topic = o.Topic, partition = o.Partition, start = o.Low, end = o.High }));
 app.MapPost("/topics/reset", () =>
