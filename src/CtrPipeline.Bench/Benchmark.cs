@@ -29,11 +29,18 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
     /// <summary>The runs' scratch files (SQLite databases), each deleted when its run ends.</summary>
     private readonly string _workFolder = Path.Combine(Path.GetTempPath(), $"ctr-benchmark-{Guid.NewGuid():N}");
 
+    /// <summary>Which targets run on the settings' host and mode, and which are skipped, with why.</summary>
+    public static (IReadOnlyList<EngineTarget> Runnable, IReadOnlyList<SkippedEngine> Skipped) Plan(IReadOnlyList<EngineTarget> targets, ExperimentSettings settings)
+    {
+        var reasons = targets.Select(t => (Target: t, Reason: t.SkipReasonOn(settings.Host, settings.Mode))).ToList();
+        return (reasons.Where(r => r.Reason is null).Select(r => r.Target).ToList(),
+            reasons.Where(r => r.Reason is not null).Select(r => new SkippedEngine(r.Target.Name, r.Reason!)).ToList());
+    }
+
     public async Task<BenchmarkResults> RunAsync(CancellationToken cancel)
     {
         var started = DateTimeOffset.UtcNow;
-        var runnable = targets.Where(t => t.Start is not null).ToList();
-        var skipped = targets.Where(t => t.Start is null).Select(t => new SkippedEngine(t.Name, t.SkipReason!)).ToList();
+        var (runnable, skipped) = Plan(targets, settings);
         var matrix = (from t in runnable from p in workload.Profiles from r in workload.Rates from d in workload.Durations select (t, p, r, d)).ToList();
         progress.Planned(matrix.Count + (workload.Search is { } s ? runnable.Count * EstimatedSearchSteps(s) : 0));
 
@@ -104,6 +111,7 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
         var ok = r.Sustained && offeredEnough;
         var verdict = ok ? "sustained"
             : !offeredEnough ? string.Create(CultureInfo.InvariantCulture, $"the producer offered only {r.AchievedRate:N0}/s on this machine")
+            : r.FinalsBehindMs > r.FinalsAllowedMs ? string.Create(CultureInfo.InvariantCulture, $"final rows fell {r.FinalsBehindMs / 1000:0.0} s behind the clock (allowed {r.FinalsAllowedMs / 1000:0.0} s)")
             : string.Create(CultureInfo.InvariantCulture, $"lag not bounded (trend {r.LagTrendPerSecond:N0}/s, end {r.EndConsumerLag:N0})");
         return new SearchStep(rate, ok, r.MaxConsumerLag, r.LagTrendPerSecond, r.L1.P99, verdict);
     }
@@ -129,7 +137,12 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
         var producer = settings.Producer;
         return
         [
-            new("mode", "embedded: librdkafka mock broker in this process, a fresh one per run"),
+            new("host", settings.Host == Hosts.EngineHost.InProcess
+                ? "inprocess: every engine in the benchmark's process"
+                : $"services: every engine as a service of the AppHost's app model ({settings.Mode} mode), seen through Kafka only"),
+            new("kafka", settings.Host == Hosts.EngineHost.Services ? "the AppHost's"
+                : settings.Kafka.Mode == "embedded" ? "embedded: librdkafka mock broker in this process, a fresh one per run"
+                : "a Kafka cluster (--kafka), fresh topics per run"),
             new("window", Durations.Format(p.WindowSize)),
             new("watermark delay", Durations.Format(p.WatermarkDelay)),
             new("micro-batch trigger / SQL aggregation interval", Durations.Format(p.TriggerInterval)),

@@ -60,7 +60,7 @@ public static class BenchmarkCommand
             {
                 Warmup = common.WarmupOf(parse, workload),
             }.Validate();
-            settings = settings with { Kafka = await common.KafkaOf(parse, pipeline.Partitions) };
+            settings = await common.PlaceAsync(parse, settings);
             var targets = EngineTarget.Parse(workload.Engines, common.Postgres(parse));
             return await RunAsync(workload, targets, settings, parse.GetValue(output)!, cancel);
         }));

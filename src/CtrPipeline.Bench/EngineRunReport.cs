@@ -47,6 +47,17 @@ public sealed record EngineRunReport(
     OracleReport Oracle,
     string? Database = null)
 {
+    /// <summary>Where the engine ran: inprocess, or services (its own process or cluster, through the AppHost).</summary>
+    public string Host { get; init; } = "inprocess";
+
+    /// <summary>
+    /// How far the newest final window's end trailed the clock at most over the second half of the load, ms, and the
+    /// most a keeping-up engine may trail (<see cref="FinalsTracker"/>).
+    /// </summary>
+    public double FinalsBehindMs { get; init; }
+
+    public double FinalsAllowedMs { get; init; }
+
     /// <summary>The machine-readable line the README documents; one per engine.</summary>
     public string ResultLine() => string.Create(CultureInfo.InvariantCulture,
         $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} " +

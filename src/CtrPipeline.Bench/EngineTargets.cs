@@ -25,6 +25,9 @@ public sealed record TargetContext(string Bootstrap, PipelineSettings Pipeline, 
 public sealed record EngineTarget(string Name, string Engine, string Description, string? SkipReason, Func<TargetContext, IEngineRunner>? Start,
     Func<string, string, Task>? Finish = null)
 {
+    /// <summary>What the AppHost needs besides the engine's id to run it as a service (--host services): sql-postgres's database.</summary>
+    public IReadOnlyList<string> ServiceArguments { get; init; } = [];
+
     public const string SqlSqlite = "sql-sqlite";
     public const string SqlPostgres = "sql-postgres";
 
@@ -45,10 +48,23 @@ public sealed record EngineTarget(string Name, string Engine, string Description
             ? new(SqlPostgres, Engines.Sql, "legacy SQL on PostgreSQL",
                 "no PostgreSQL server given: pass --postgres <connection string> or set CTR_POSTGRES", null)
             : new(SqlPostgres, Engines.Sql, "legacy SQL: batches into PostgreSQL, scheduled SQL aggregation", null,
-                c => Sql(c, postgres, SchemaOf(c.RunId)), (run, _) => Reset(postgres, SchemaOf(run))),
-        new(Engines.Flink, Engines.Flink, "Apache Flink SQL", "needs containers mode (a Flink SQL Gateway): run it through the AppHost", null),
-        new(Engines.Spark, Engines.Spark, "Apache Spark Structured Streaming", "needs containers mode (a Spark Connect server): run it through the AppHost", null),
+                c => Sql(c, postgres, SchemaOf(c.RunId)), (run, _) => Reset(postgres, SchemaOf(run)))
+            {
+                ServiceArguments = [$"--ConnectionStrings:ctrdb={postgres}"],
+            },
+        new(Engines.Flink, Engines.Flink, "Apache Flink SQL through its SQL Gateway", "runs on a Flink cluster, not in this process", null),
+        new(Engines.Spark, Engines.Spark, "Apache Spark Structured Streaming over Spark Connect", "runs on a Spark Connect server, not in this process", null),
     ];
+
+    /// <summary>Whether this host can run the target, and if not, why (<see cref="SkipReason"/> is about the in-process host).</summary>
+    public string? SkipReasonOn(Hosts.EngineHost host, string mode) => host switch
+    {
+        Hosts.EngineHost.InProcess when Start is null => $"{SkipReason}: run it with --host services --mode containers",
+        Hosts.EngineHost.InProcess => null,
+        _ when Engine is Engines.Flink or Engines.Spark && mode != "containers" =>
+            $"needs containers mode (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} is not running here) for its cluster: --mode containers",
+        _ => null,
+    };
 
     /// <summary>"all", or target names separated by commas; "sql" means sql-sqlite.</summary>
     public static IReadOnlyList<EngineTarget> Parse(string text, string? postgres)

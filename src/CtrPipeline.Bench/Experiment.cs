@@ -7,7 +7,7 @@ using CtrPipeline.Kafka;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using Producer.Worker;
-using SqlEngine.Worker;
+using CtrPipeline.Bench.Hosts;
 
 namespace CtrPipeline.Bench;
 
@@ -21,6 +21,7 @@ namespace CtrPipeline.Bench;
 public sealed class Experiment(ExperimentSettings settings, EngineTarget target, CampaignCatalog catalog, ILoggerFactory logs, IRunProgress progress, string workFolder)
 {
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(1);
 
     /// <summary>A file-name-safe id of this run: target, profile, rate, duration.</summary>
     public string RunId => string.Create(CultureInfo.InvariantCulture,
@@ -40,10 +41,10 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
 
     private async Task<RunData> RunOnceAsync(CancellationToken cancel)
     {
-        if (target.Start is null) throw new InvalidOperationException($"{target.Name} cannot run here: {target.SkipReason}");
         var engine = target.Engine;
         var name = target.Name;
-        await using var kafka = await settings.Kafka.OpenAsync(RunId, settings.Pipeline, cancel);
+        await using var session = await EngineHosts.StartAsync(settings, target, new RunContext(catalog, logs, RunId, workFolder, progress), cancel);
+        var kafka = session.Kafka;
         var pipeline = kafka.Pipeline;
         var bootstrap = kafka.Bootstrap;
 
@@ -51,28 +52,36 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         var latencies = new List<LatencySample>();
         var measuring = true;
         long loadStartMs = 0;
+        FinalsTracker? finals = null;
         var analyzer = new ResultAnalyzer(new AnalyzerOptions { Warmup = settings.Warmup, GroupId = kafka.Scoped("ctr-analyzer") }, pipeline, bootstrap, logs.CreateLogger<ResultAnalyzer>())
         {
             RowMeasured = (row, latency) =>
             {
+                if (row.Engine == engine && row.Final) Volatile.Read(ref finals)?.Final(row.WindowEnd);
                 if (!Volatile.Read(ref measuring) || row.Engine != engine || latency.Warmup) return;
                 lock (latencies)
                     latencies.Add(new LatencySample((row.ComputedAt - loadStartMs) / 1000.0, latency.L1, latency.L2 ?? double.NaN));
             },
         };
-        Directory.CreateDirectory(workFolder);
-        var runner = target.Start(new TargetContext(bootstrap, pipeline, catalog, RunId, workFolder, logs, kafka.Scope));
         var producerOptions = kafka.Embedded ? settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger) : settings.Producer;
         var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
         using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
-        var processing = runner.RunAsync(stop.Token);
+        var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
         progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
-        await Task.WhenAll(runner.Assigned, analyzer.Assigned).WaitAsync(TimeSpan.FromMinutes(1), cancel);
+        try
+        {
+            await Task.WhenAll(session.Ready, analyzer.Assigned).WaitAsync(ReadyTimeout, cancel);
+        }
+        catch (TimeoutException)
+        {
+            throw new WorkerFailedException($"{(session.Ready.IsCompleted ? "the analyzer" : name)} did not get its partitions within {ReadyTimeout.TotalSeconds:0} s");
+        }
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         analyzer.LoadStarted(loadStartMs);
+        Volatile.Write(ref finals, new FinalsTracker(pipeline, loadStartMs));
         var producing = producer.RunAsync(stop.Token);
 
         // Production phase: sample the backlog the engine has not consumed yet, and the rates for the plots.
@@ -85,9 +94,10 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             await Task.WhenAny(producing, Task.Delay(SampleInterval, cancel));
             ThrowIfFaulted(processing, analyzing);
             var p = producer.Progress;
-            var e = runner.Progress;
+            var e = session.Progress;
             var seconds = clock.Elapsed.TotalSeconds;
-            lag.Add(seconds, p.Delivered - e.Consumed);
+            if (session.KnowsConsumed) lag.Add(seconds, p.Delivered - e.Consumed);
+            finals.Sample(seconds, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             // Offered: the arrival process's current intensity (an MMPP burst shows as a step), not the sent count,
             // which the producer publishes only once a second.
             if (seconds > lastSeconds)
@@ -97,34 +107,44 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             progress.Producing(name, clock.Elapsed, settings.Duration, Math.Max(p.Sent, p.Delivered), e.Consumed, p.Delivered - e.Consumed, analyzer.Snapshot().Sum(s => s.Results));
         }
         await producing;
+        var loadEndMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var produced = producer.Progress;
 
         // Catch-up phase: the engine consumes what is left and the analyzer sees every row published so far.
         // An engine that cannot catch up did not sustain the rate; its report says so instead of failing the run.
-        var giveUp = settings.GiveUpWhenUnbounded && !lag.Bounded;
-        var caughtUp = !giveUp && await WaitUntil(() => runner.Progress.Consumed >= produced.Delivered, settings.CatchUpTimeout, processing, analyzing, cancel);
+        var giveUp = settings.GiveUpWhenUnbounded && !(lag.Bounded && finals.KeepsUp);
+        var caughtUp = !giveUp && (!session.KnowsConsumed
+            || await WaitUntil(() => session.Progress.Consumed >= produced.Delivered, settings.CatchUpTimeout, processing, analyzing, cancel));
         OracleReport oracle;
         EngineLatency? latency;
         EngineProgress engineProgress;
         if (caughtUp)
         {
             await Task.Delay(pipeline.TriggerInterval + pipeline.WatermarkInterval, cancel);
-            await Require(() => ResultsSeen(analyzer) >= runner.Progress.ResultsPublished, "the analyzer to read every result", processing, analyzing, cancel);
+            await Require(() => ResultsSeen(analyzer) >= session.Progress.ResultsPublished, "the analyzer to read every result", processing, analyzing, cancel);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
             Volatile.Write(ref measuring, false);
 
             // End of input: the engine closes its remaining windows so the oracle can compare complete output.
             progress.Phase(name, settings.Verify ? "draining and verifying" : "draining");
-            await runner.DrainAsync(cancel);
-            engineProgress = runner.Progress;
+            var end = await session.EndInputAsync(loadStartMs, loadEndMs, settings.CatchUpTimeout, cancel);
+            engineProgress = session.Progress;
             await Require(() => ResultsSeen(analyzer) >= engineProgress.ResultsPublished, "the analyzer to read the drained results", processing, analyzing, cancel);
-            oracle = tap is null
-                ? OracleReport.Skipped
-                : Oracle.Verify(await tap.CompleteAsync(settings.CatchUpTimeout), tap.Lost, pipeline, catalog, engine);
+            if (!end.Complete)
+            {
+                caughtUp = false;
+                var reason = $"not every window of the load was final {settings.CatchUpTimeout.TotalSeconds:0} s after the end of input: not sustained, rows not verified";
+                progress.Phase(name, reason);
+                oracle = OracleReport.Skipped with { Examples = [reason] };
+            }
+            else
+                oracle = tap is null
+                    ? OracleReport.Skipped
+                    : Oracle.Verify(await tap.CompleteAsync(settings.CatchUpTimeout), tap.Lost, pipeline, catalog, engine, end.Windows);
         }
         else
         {
-            engineProgress = runner.Progress;
+            engineProgress = session.Progress;
             var reason = giveUp
                 ? $"the backlog was still growing ({lag.TrendPerSecond:N0} events/s) when the load ended: not sustained, rows not verified"
                 : $"the engine had consumed {engineProgress.Consumed:N0} of {produced.Delivered:N0} events {settings.CatchUpTimeout.TotalSeconds:0} s after the load ended: not sustained, rows not verified";
@@ -136,7 +156,6 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         var allResults = ResultsSeen(analyzer);
 
         await stop.CancelAsync();
-        await IgnoreCancellation(processing);
         await IgnoreCancellation(analyzing);
 
         var report = new EngineRunReport(
@@ -168,9 +187,14 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             MaxConsumerLag: lag.Max,
             EndConsumerLag: lag.Last,
             LagTrendPerSecond: lag.TrendPerSecond,
-            Sustained: caughtUp && lag.Bounded,
+            Sustained: caughtUp && lag.Bounded && finals.KeepsUp,
             Oracle: oracle,
-            Database: (runner as SqlEngineRunner)?.DatabaseProduct);
+            Database: session.Database)
+        {
+            Host = EngineHosts.Name(settings.Host),
+            FinalsBehindMs = finals.MaxBehindMs,
+            FinalsAllowedMs = finals.AllowedMs,
+        };
         lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);

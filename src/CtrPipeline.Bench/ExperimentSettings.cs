@@ -17,6 +17,12 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
 
     public bool GiveUpWhenUnbounded { get; init; }
 
+    /// <summary>Where the engines run (--host).</summary>
+    public Hosts.EngineHost Host { get; init; } = Hosts.EngineHost.InProcess;
+
+    /// <summary>With the services host: the AppHost's mode (auto, embedded or containers), as Parameters:mode.</summary>
+    public string Mode { get; init; } = "auto";
+
     /// <summary>The start of the load whose rows the percentiles leave out (at least its first window); see Analyzer:Warmup.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging;
+using CtrPipeline.Bench.Hosts;
 using Producer.Worker;
 
 namespace CtrPipeline.Bench;
@@ -43,7 +44,7 @@ public static class RunCommand
             {
                 Warmup = common.WarmupOf(parse, workload: null),
             }.Validate();
-            settings = settings with { Kafka = await common.KafkaOf(parse, pipeline.Partitions) };
+            settings = await common.PlaceAsync(parse, settings);
             return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);
         }));
         return command;
@@ -62,14 +63,11 @@ public static class RunCommand
         using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         var progress = new ConsoleProgress();
         var reports = new List<EngineRunReport>();
-        foreach (var target in targets)
+        var (runnable, skipped) = Benchmark.Plan(targets, settings);
+        foreach (var s in skipped) Console.WriteLine($"[{s.Engine}] skipped: {s.Reason}");
+        foreach (var target in runnable)
         {
-            if (target.Start is null)
-            {
-                Console.WriteLine($"[{target.Name}] skipped: {target.SkipReason}");
-                continue;
-            }
-            progress.Phase(target.Name, $"starting: {settings.Producer.Profile} at {settings.Producer.Rate:N0} events/s for {Durations.Format(settings.Duration)}{(settings.Kafka.Mode == "embedded" ? " on an embedded in-memory broker" : " on fresh topics of your Kafka cluster")}");
+            progress.Phase(target.Name, $"starting: {settings.Producer.Profile} at {settings.Producer.Rate:N0} events/s for {Durations.Format(settings.Duration)}{Where(settings)}");
             var report = (await new Experiment(settings, target, catalog, logs, progress, runFolder).RunAsync(cancel)).Report;
             reports.Add(report);
             await File.WriteAllTextAsync(Path.Combine(runFolder, $"{target.Name}.json"), report.ToJson(), cancel);
@@ -83,11 +81,18 @@ public static class RunCommand
         return reports.Any(r => r.Oracle.Verdict == OracleVerdict.Mismatch) ? 1 : 0;
     }
 
+    private static string Where(ExperimentSettings settings) =>
+        settings.Host == EngineHost.Services ? $", as a service of the AppHost ({settings.Mode} mode)"
+        : settings.Kafka.Mode == "embedded" ? " on an embedded in-memory broker"
+        : " on fresh topics of your Kafka cluster";
+
     private static void Summarize(EngineRunReport r)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[{r.Engine}] produced {r.Events:N0} events ({r.AchievedRate:N0}/s, max schedule lag {r.MaxScheduleLagMs:0.#} ms); " +
-            $"consumer lag max {r.MaxConsumerLag:N0}, at end {r.EndConsumerLag:N0}, trend {r.LagTrendPerSecond:0.#}/s: {(r.Sustained ? "sustained" : "NOT sustained")}"));
+            (r.Host == "services" ? "consumer lag not seen (the engine runs as a service; judged from its results); "
+                : $"consumer lag max {r.MaxConsumerLag:N0}, at end {r.EndConsumerLag:N0}, trend {r.LagTrendPerSecond:0.#}/s; ") +
+            $"newest final window at most {r.FinalsBehindMs / 1000:0.0} s behind the clock (allowed {r.FinalsAllowedMs / 1000:0.0} s): {(r.Sustained ? "sustained" : "NOT sustained")}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[{r.Engine}] L1 p50 {r.L1.P50:0.#} p99 {r.L1.P99:0.#} p99.9 {r.L1.P999:0.#} max {r.L1.Max:0.#} ms " +
             $"({r.WarmupResults:N0} rows of the first {r.WarmupSeconds:0.#} s left out as warm-up); " +
@@ -119,12 +124,25 @@ internal sealed class CommonOptions
         Description = "Bootstrap servers of a Kafka cluster (2.4 or later) to run on instead of an embedded broker; every run gets fresh topics there.",
     };
     public Option<bool> KeepTopics { get; } = new("--keep-topics") { Description = "With --kafka: keep each run's topics instead of deleting them afterwards." };
+    public Option<string> Host { get; } = new("--host")
+    {
+        Description = "Where the engines run: inprocess (in this process, the default) or services (each its own process, or cluster, as the AppHost runs it).",
+        DefaultValueFactory = _ => "inprocess",
+    };
+    public Option<string> Mode { get; } = new("--mode")
+    {
+        Description = "With --host services: the AppHost's mode, auto (containers when a container runtime runs), embedded or containers (Kafka, Flink, Spark, PostgreSQL containers).",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    /// <summary>Whether a container runtime can run containers; tests fake it.</summary>
+    internal static Func<bool> ContainerRuntimeProbe { get; set; } = () => CtrPipeline.AppHost.ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5));
 
     public const string PostgresVariable = "CTR_POSTGRES";
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KeepTopics }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KeepTopics, Host, Mode }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>
@@ -138,6 +156,29 @@ internal sealed class CommonOptions
         TriggerInterval = Durations.Parse(Pick(parse, Trigger, workload, w => w.Trigger), "--trigger"),
         Partitions = Pick(parse, Partitions, workload, w => w.Partitions),
     };
+
+    /// <summary>
+    /// Where the runs happen: the host (--host), the AppHost's mode for the services host (auto resolved now, by asking
+    /// the container runtime), and the runs' Kafka (--kafka, checked now).
+    /// </summary>
+    public async Task<ExperimentSettings> PlaceAsync(ParseResult parse, ExperimentSettings settings)
+    {
+        var host = EngineHosts.Parse(parse.GetValue(Host)!);
+        var mode = parse.GetValue(Mode)!.Trim();
+        ConfigurationException.Require(mode is "auto" or "embedded" or "containers", $"--mode must be auto, embedded or containers (got '{mode}').");
+        if (host == EngineHost.InProcess)
+        {
+            ConfigurationException.Require(parse.GetResult(Mode) is null or { Implicit: true }, "--mode goes with --host services: it is the AppHost's mode.");
+            return settings with { Kafka = await KafkaOf(parse, settings.Pipeline.Partitions) };
+        }
+        ConfigurationException.Require(parse.GetValue(Kafka) is null,
+            "--host services runs on the AppHost's Kafka (its embedded broker, or the Kafka container in containers mode); --kafka goes with --host inprocess.");
+        ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true }, "--brokers sizes the in-process embedded broker; --host services uses the AppHost's.");
+        ConfigurationException.Require(settings.Pipeline.TriggerInterval == new PipelineSettings().TriggerInterval,
+            $"--trigger: the AppHost's services use the default {Durations.Format(new PipelineSettings().TriggerInterval)}; change it with --host inprocess.");
+        if (mode == "auto") mode = ContainerRuntimeProbe() ? "containers" : "embedded";
+        return settings with { Host = host, Mode = mode };
+    }
 
     /// <summary>
     /// The runs' Kafka: an embedded cluster of --brokers brokers per run, or with --kafka the given cluster, checked

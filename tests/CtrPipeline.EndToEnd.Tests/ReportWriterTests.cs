@@ -44,7 +44,7 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Contains("| 1,234 |", rows[0]);       // L1 p99, ms
         Assert.Contains("| 45,000 |", rows[0]);      // the search's sustainable rate for native-continuous on mmpp
         Assert.Contains("| 8,765 |", rows[1]);
-        Assert.EndsWith("| embedded | CreateTime |", rows[1].TrimEnd()); // which Kafka, and the timestamps behind L2
+        Assert.EndsWith("| inprocess | embedded | CreateTime |", rows[1].TrimEnd()); // where the engine ran, which Kafka, the timestamps behind L2
         Assert.Contains("- embedded: embedded librdkafka mock cluster (in memory), 1 broker(s)", report);
         Assert.Contains("| not searched |", rows[1]);
         Assert.Contains("sustainable up to 45,000 events/s (confirmed)", report);

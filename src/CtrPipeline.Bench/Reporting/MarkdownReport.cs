@@ -25,7 +25,7 @@ internal static class MarkdownReport
             Table(md,
                 ["Engine", "Profile", "Offered (events/s)", "Achieved (events/s)", "Duration (s)", "Sustainable (events/s)",
                  "L1 p50 (ms)", "L1 p99 (ms)", "L1 p99.9 (ms)", "L2 p50 (ms)", "L2 p99 (ms)", "L2 p99.9 (ms)",
-                 "Late", "Bad", "Sustained", "Oracle", "Kafka", "L2 timestamps"],
+                 "Late", "Bad", "Sustained", "Oracle", "Host", "Kafka", "L2 timestamps"],
                 results.Runs.Select(run =>
                 {
                     var r = run.Report;
@@ -36,7 +36,7 @@ internal static class MarkdownReport
                         search is null ? "not searched" : search.SustainableText + (search.Profile == r.Profile ? "" : $" ({search.Profile})"),
                         Ms(r.L1, p => p.P50), Ms(r.L1, p => p.P99), Ms(r.L1, p => p.P999),
                         Ms(r.L2, p => p.P50), Ms(r.L2, p => p.P99), Ms(r.L2, p => p.P999),
-                        Count(r.Late), Count(r.Bad), r.Sustained ? "yes" : "no", Oracle(r.Oracle), r.Mode, r.KafkaTimestampType,
+                        Count(r.Late), Count(r.Bad), r.Sustained ? "yes" : "no", Oracle(r.Oracle), r.Host, r.Mode, r.KafkaTimestampType,
                     };
                 }));
         if (results.Runs.Count > 0)

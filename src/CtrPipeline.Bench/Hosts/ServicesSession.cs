@@ -1,0 +1,218 @@
+using System.Globalization;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Confluent.Kafka;
+using CtrPipeline.AppHost;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using CtrPipeline.Streaming;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CtrPipeline.Bench.Hosts;
+
+/// <summary>
+/// The engine as a service of the AppHost's own app model (Program.cs, built exactly as `dotnet run --project
+/// src/CtrPipeline.AppHost` builds it, with load=external): its own process, or with containers mode its cluster, and
+/// the Kafka the AppHost brings (a fresh embedded broker per run, or the Kafka container). The benchmark sends the
+/// load and sees the engine through Kafka only: its group's committed offsets for lag, the results, late and
+/// dead-letter topics for its output, a trailer of events for end of input (<see cref="EndOfInput"/>).
+/// </summary>
+internal sealed class ServicesSession : IEngineSession
+{
+    /// <summary>Longer in containers mode: images may be pulled and clusters take their time.</summary>
+    private static readonly TimeSpan EmbeddedStartTimeout = TimeSpan.FromMinutes(3), ContainersStartTimeout = TimeSpan.FromMinutes(15);
+
+    private readonly DistributedApplication _app;
+    private readonly string _engine;
+    private readonly EngineOutputWatch _output;
+    private readonly IConsumer<Ignore, Ignore>? _committed;
+    private readonly TopicPartition[] _events;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Queue<string> _lastLines = new();
+    private readonly Task _watchingLogs;
+    private readonly ExperimentSettings _settings;
+    private readonly CampaignCatalog _catalog;
+    private long _committedSum;
+    private DateTime _committedAt;
+
+    private ServicesSession(DistributedApplication app, RunTopics kafka, EngineTarget target, ExperimentSettings settings, CampaignCatalog catalog)
+    {
+        _app = app;
+        _engine = target.Engine;
+        _settings = settings;
+        _catalog = catalog;
+        Kafka = kafka;
+        var pipeline = kafka.Pipeline;
+        _events = [.. Enumerable.Range(0, pipeline.Partitions).Select(p => new TopicPartition(pipeline.Topics.Events, p))];
+        _output = new EngineOutputWatch(kafka.Bootstrap, pipeline, _engine);
+        if (CommittingGroup(_engine) is { } group)
+            _committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(kafka.Bootstrap, group, "bench-committed-observer"))
+                .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+        _watchingLogs = WatchLogsAsync(ReadyLine(_engine), _stop.Token);
+        Processing = FailWhenEngineEndsAsync(_stop.Token);
+    }
+
+    public static async Task<IEngineSession> StartAsync(ExperimentSettings settings, EngineTarget target, RunContext context, CancellationToken cancel)
+    {
+        var pipeline = settings.Pipeline;
+        context.Progress.Phase(target.Name, $"starting the AppHost's app model ({settings.Mode} mode, engine {target.Engine}, load from this benchmark)");
+        string[] args =
+        [
+            $"--Parameters:mode={settings.Mode}",
+            $"--Parameters:engine={target.Engine}",
+            "--Parameters:load=external",
+            "--Parameters:kafka-port=0",
+            "--Parameters:traces=0",
+            $"--Parameters:window={Durations.Format(pipeline.WindowSize)}",
+            $"--Parameters:watermark={Durations.Format(pipeline.WatermarkDelay)}",
+            string.Create(CultureInfo.InvariantCulture, $"--Parameters:partitions={pipeline.Partitions}"),
+            .. target.ServiceArguments,
+        ];
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(args, cancel);
+        // Quiet on the console: the resources' own log lines still reach the log watcher (readiness, last words); the
+        // health checks' failures while services start and stop, and DCP's development-certificate notice, are not news.
+        builder.Services.AddLogging(logging => logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>((category, level) =>
+            level >= LogLevel.Warning && category is not ("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService" or "Aspire.Hosting.Dcp.DcpHost")));
+        var app = await builder.BuildAsync(cancel);
+        try
+        {
+            using var starting = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            starting.CancelAfter(settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout);
+            await app.StartAsync(starting.Token);
+            var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+            await notifications.WaitForResourceAsync(target.Engine, KnownResourceStates.Running, starting.Token);
+            var bootstrap = await app.GetConnectionStringAsync(PipelineTopology.KafkaConnection, starting.Token)
+                ?? throw new WorkerFailedException("the AppHost gave no Kafka connection string");
+            var kafka = new RunTopics(bootstrap, pipeline, scope: null, Describe(settings.Mode, bootstrap), embedded: settings.Mode != "containers",
+                () => ValueTask.CompletedTask);
+            return new ServicesSession(app, kafka, target, settings, context.Catalog);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            await app.DisposeAsync();
+            throw new WorkerFailedException($"the AppHost did not run {target.Engine} within {(settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout).TotalMinutes:0} min");
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static string Describe(string mode, string bootstrap) => mode == "containers"
+        ? $"the AppHost's Kafka container at {bootstrap}"
+        : $"the AppHost's embedded broker (librdkafka mock cluster in its own process) at {bootstrap}";
+
+    /// <summary>
+    /// The consumer group whose committed offsets show how far the engine got: each engine's default group is
+    /// ctr-&lt;id&gt; (EngineOptions, SqlEngineOptions, FlinkOptions). Spark's Kafka source commits no offsets.
+    /// </summary>
+    private static string? CommittingGroup(string engine) => engine == Engines.Spark ? null : $"ctr-{engine}";
+
+    /// <summary>The log line that says the engine holds its partitions, or its job or query runs.</summary>
+    private static string ReadyLine(string engine) => engine switch
+    {
+        Engines.Flink => " is RUNNING",
+        Engines.Spark => " started (id ",
+        _ => " assigned ",
+    };
+
+    public RunTopics Kafka { get; }
+
+    public Task Processing { get; }
+
+    public Task Ready => _ready.Task;
+
+    /// <summary>
+    /// No: a group's committed offsets are what the engine can safely restart from, which for the exactly-once engine
+    /// is the oldest event of a window still open, a window's worth behind what it read. They show as progress; the
+    /// verdict comes from the results (<see cref="FinalsTracker"/>) and the end of input.
+    /// </summary>
+    public bool KnowsConsumed => false;
+
+    public string? Database => null;
+
+    public EngineProgress Progress => new(Committed(), 0, _output.Late, _output.Bad, _output.Rows, 0, 0, long.MinValue, 0);
+
+    public async Task<EndOfInputResult> EndInputAsync(long loadStartMs, long loadEndMs, TimeSpan timeout, CancellationToken cancel)
+    {
+        var pipeline = Kafka.Pipeline;
+        var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
+        using (var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(Kafka.Bootstrap, "bench-trailer")).Build())
+            await EndOfInput.SendTrailerAsync(producer, pipeline, _catalog, TrailerEventIds, onTick: null, cancel);
+        var lastWindow = loadEndMs / windowMs * windowMs;
+        var settled = await EndOfInput.SettleAsync(_output, lastWindow, TimeSpan.FromSeconds(5), timeout, cancel);
+        // The first window holds events from before the load only if the producer sends some out of order.
+        var firstWindow = (loadStartMs - (long)_settings.Producer.OutOfOrderMaxDelay.TotalMilliseconds) / windowMs * windowMs;
+        return new EndOfInputResult(settled && _output.MaxFinalWindowStart >= lastWindow, (firstWindow, lastWindow + windowMs));
+    }
+
+    /// <summary>Far above the generator's ids, so the trailer's events are told apart in the topic.</summary>
+    private const long TrailerEventIds = 9_000_000_000_000;
+
+    private long Committed()
+    {
+        if (_committed is null || DateTime.UtcNow - _committedAt < TimeSpan.FromMilliseconds(500)) return Interlocked.Read(ref _committedSum);
+        try
+        {
+            var sum = _committed.Committed(_events, TimeSpan.FromSeconds(2)).Sum(o => Math.Max(0, o.Offset.Value));
+            Interlocked.Exchange(ref _committedSum, sum);
+            _committedAt = DateTime.UtcNow;
+        }
+        catch (KafkaException)
+        {
+            // keep the last figure
+        }
+        return Interlocked.Read(ref _committedSum);
+    }
+
+    private async Task WatchLogsAsync(string readyLine, CancellationToken stop)
+    {
+        var logs = _app.Services.GetRequiredService<ResourceLoggerService>();
+        try
+        {
+            // By resource, not by name: DCP names a project's process <name>-<suffix>, and logs are kept under that.
+            var resource = _app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == _engine);
+            await foreach (var batch in logs.WatchAsync(resource).WithCancellation(stop))
+                foreach (var line in batch)
+                {
+                    lock (_lastLines)
+                    {
+                        _lastLines.Enqueue(line.Content);
+                        if (_lastLines.Count > 5) _lastLines.Dequeue();
+                    }
+                    if (line.Content.Contains(readyLine, StringComparison.Ordinal)) _ready.TrySetResult();
+                }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task FailWhenEngineEndsAsync(CancellationToken stop)
+    {
+        var notifications = _app.Services.GetRequiredService<ResourceNotificationService>();
+        var ended = await notifications.WaitForResourceAsync(_engine, e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), stop);
+        string last;
+        lock (_lastLines) last = string.Join(" | ", _lastLines);
+        var failure = new WorkerFailedException($"{_engine} ended ({ended.Snapshot.State?.Text}, exit code {ended.Snapshot.ExitCode}): {last}");
+        _ready.TrySetException(failure);
+        throw failure;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try { await Task.WhenAll(_watchingLogs, Processing); }
+        catch (OperationCanceledException) { }
+        catch (WorkerFailedException) { } // already seen by the experiment
+        _output.Dispose();
+        _committed?.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _stop.Dispose();
+    }
+}
