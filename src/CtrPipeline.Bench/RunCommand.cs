@@ -88,10 +88,11 @@ public static class RunCommand
 
     private static void Summarize(EngineRunReport r)
     {
+        var lag = r.Host == "services"
+            ? "consumer lag not seen (the engine runs as a service; judged from its results)"
+            : string.Create(CultureInfo.InvariantCulture, $"consumer lag max {r.MaxConsumerLag:N0}, at end {r.EndConsumerLag:N0}, trend {r.LagTrendPerSecond:0.#}/s");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"[{r.Engine}] produced {r.Events:N0} events ({r.AchievedRate:N0}/s, max schedule lag {r.MaxScheduleLagMs:0.#} ms); " +
-            (r.Host == "services" ? "consumer lag not seen (the engine runs as a service; judged from its results); "
-                : $"consumer lag max {r.MaxConsumerLag:N0}, at end {r.EndConsumerLag:N0}, trend {r.LagTrendPerSecond:0.#}/s; ") +
+            $"[{r.Engine}] produced {r.Events:N0} events ({r.AchievedRate:N0}/s, max schedule lag {r.MaxScheduleLagMs:0.#} ms); {lag}; " +
             $"newest final window at most {r.FinalsBehindMs / 1000:0.0} s behind the clock (allowed {r.FinalsAllowedMs / 1000:0.0} s): {(r.Sustained ? "sustained" : "NOT sustained")}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[{r.Engine}] L1 p50 {r.L1.P50:0.#} p99 {r.L1.P99:0.#} p99.9 {r.L1.P999:0.#} max {r.L1.Max:0.#} ms " +
