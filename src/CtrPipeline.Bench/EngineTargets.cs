@@ -57,13 +57,12 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     ];
 
     /// <summary>Whether this host can run the target, and if not, why (<see cref="SkipReason"/> is about the in-process host).</summary>
-    public string? SkipReasonOn(Hosts.EngineHost host, string mode) => host switch
+    public string? SkipReasonOn(Hosts.EngineHost host, string mode) => (host, Clustered: Engine is Engines.Flink or Engines.Spark) switch
     {
-        Hosts.EngineHost.InProcess when Start is null => $"{SkipReason}: run it with --host services --mode containers",
-        Hosts.EngineHost.InProcess => null,
-        _ when Engine is Engines.Flink or Engines.Spark && mode != "containers" =>
-            $"needs containers mode (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} is not running here) for its cluster: --mode containers",
-        _ => null,
+        (Hosts.EngineHost.InProcess, true) => $"{SkipReason}: run it with --host services --mode containers",
+        (_, true) => mode == "containers" ? null
+            : $"needs containers mode for its cluster (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} does not run here): --mode containers",
+        _ => SkipReason, // sql-postgres without a PostgreSQL server, whatever the host
     };
 
     /// <summary>"all", or target names separated by commas; "sql" means sql-sqlite.</summary>

@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Text.Json;
+using Confluent.Kafka;
+using CtrPipeline.Bench;
+using CtrPipeline.Bench.Faults;
+using CtrPipeline.Bench.Hosts;
+using CtrPipeline.Contracts;
+using Xunit.Abstractions;
+
+namespace CtrPipeline.EndToEnd.Tests;
+
+/// <summary>
+/// Where the benchmark's engines run (--host) and which Kafka they use (--kafka): the embedded broker as a process of
+/// its own standing in for a Kafka cluster, and the AppHost's own app model running each engine as a process.
+/// </summary>
+[Collection(PipelineCollection.Name)]
+public sealed class BenchHostsTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task With_kafka_every_run_gets_fresh_topics_of_its_own_on_the_cluster()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-kafka-option-").FullName;
+        using var broker = await BrokerProcess.StartAsync(new PipelineSettings(), 1, Path.Combine(folder, "embedded-kafka.log"), TestContext.Timeout);
+        var kafka = await RunKafka.ClusterAsync(broker.BootstrapServers, keepTopics: true, partitions: 3);
+        var settings = OracleEndToEndTests.ShortRun("poisson") with { Kafka = kafka };
+
+        // Two runs of the same engine on one cluster: the second must not see the first's records, offsets or checkpoint.
+        foreach (var run in new[] { 1, 2 })
+        {
+            var report = (await OracleEndToEndTests.NewExperiment(settings, Engines.NativeContinuous, output).RunAsync(TestContext.Timeout)).Report;
+            output.WriteLine($"run {run}: {report.ResultLine()} ({report.Broker})");
+            Assert.Equal(OracleVerdict.Match, report.Oracle.Verdict);
+            Assert.Equal(report.Events, report.Oracle.EventsRead); // exactly this run's events are in its topic
+            Assert.Equal("cluster", report.Mode);
+            Assert.Contains($"Kafka cluster at {broker.BootstrapServers}", report.Broker);
+        }
+
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
+        var runTopics = admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Where(t => t.Topic.StartsWith("ctr-native-continuous-", StringComparison.Ordinal)).ToList();
+        foreach (var t in runTopics) output.WriteLine($"{t.Topic}: {t.Partitions.Count} partitions");
+        var events = runTopics.Where(t => t.Topic.EndsWith("-events", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, events.Count); // one per run, with unique names
+        Assert.All(events, t => Assert.Equal(3, t.Partitions.Count));
+        foreach (var name in new PipelineSettings().Topics.All.Append("ctr_engine_state"))
+            Assert.Equal(2, runTopics.Count(t => t.Topic.EndsWith("-" + name, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task The_services_host_runs_each_engine_as_its_own_process_through_the_AppHost_model()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-services-host-").FullName;
+        var exit = await BenchCli.Root().Parse([
+            "run", "--host", "services", "--mode", "embedded", "--engine", "native-continuous,native-microbatch,sql",
+            "--profile", "poisson", "--rate", "5000", "--duration", "30s", "--verify", "--out", folder,
+        ]).InvokeAsync();
+
+        var summary = Directory.GetFiles(folder, "summary.json", SearchOption.AllDirectories).Single();
+        var reports = JsonSerializer.Deserialize(await File.ReadAllTextAsync(summary), BenchJson.Default.ListEngineRunReport)!;
+        foreach (var r in reports) output.WriteLine($"{r.ResultLine()} host={r.Host} sustained={r.Sustained} finals_behind_ms={r.FinalsBehindMs:0}");
+        Assert.Equal(0, exit);
+        Assert.Equal([Engines.NativeContinuous, Engines.NativeMicroBatch, EngineTarget.SqlSqlite], reports.Select(r => r.Engine));
+        Assert.All(reports, r =>
+        {
+            Assert.Equal("services", r.Host);
+            Assert.Equal(OracleVerdict.Match, r.Oracle.Verdict);
+            Assert.True(r.Oracle.ExpectedRows > 0, $"{r.Engine}: the oracle compared no rows");
+            Assert.True(r.Sustained, $"{r.Engine}: 5,000 events/s not sustained");
+            Assert.True(r.L1.Count > 0, $"{r.Engine}: no latency measured");
+        });
+    }
+
+    [Fact]
+    public void With_containers_the_services_host_plans_flink_and_spark_and_skips_them_elsewhere()
+    {
+        var targets = EngineTarget.Parse("all", postgres: null);
+        var settings = OracleEndToEndTests.ShortRun("poisson");
+
+        var (runnable, skipped) = Benchmark.Plan(targets, settings with { Host = EngineHost.Services, Mode = "containers" });
+        Assert.Contains(runnable, t => t.Name == Engines.Flink);
+        Assert.Contains(runnable, t => t.Name == Engines.Spark);
+        Assert.Equal([EngineTarget.SqlPostgres], skipped.Select(s => s.Engine)); // no PostgreSQL given
+
+        (runnable, skipped) = Benchmark.Plan(targets, settings with { Host = EngineHost.Services, Mode = "embedded" });
+        Assert.DoesNotContain(runnable, t => t.Name is Engines.Flink or Engines.Spark);
+        Assert.Contains(skipped, s => s.Engine == Engines.Flink && s.Reason.Contains("--mode containers", StringComparison.Ordinal));
+
+        (_, skipped) = Benchmark.Plan(targets, settings);
+        Assert.Contains(skipped, s => s.Engine == Engines.Spark && s.Reason.Contains("--host services --mode containers", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(true, "containers")]
+    [InlineData(false, "embedded")]
+    public async Task Mode_auto_asks_the_container_runtime(bool runtimeAnswers, string expected)
+    {
+        var common = new CommonOptions();
+        var command = new Command("run");
+        common.AddTo(command);
+        var original = CommonOptions.ContainerRuntimeProbe;
+        CommonOptions.ContainerRuntimeProbe = () => runtimeAnswers;
+        try
+        {
+            var placed = await common.PlaceAsync(command.Parse("--host services"), OracleEndToEndTests.ShortRun("poisson") with
+            {
+                Pipeline = new PipelineSettings(), // the AppHost's default trigger
+            });
+            Assert.Equal(EngineHost.Services, placed.Host);
+            Assert.Equal(expected, placed.Mode);
+        }
+        finally
+        {
+            CommonOptions.ContainerRuntimeProbe = original;
+        }
+    }
+}
