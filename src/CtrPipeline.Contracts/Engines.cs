@@ -24,6 +24,16 @@ public static class Engines
     /// <summary>Engines that run on a cluster of their own (containers mode, or an existing cluster).</summary>
     public static IReadOnlyList<string> Clustered { get; } = [Flink, Spark];
 
+    /// <summary>
+    /// The log line every engine worker writes each time it becomes able to process (it holds its partitions, its job
+    /// or query runs), as "&lt;engine&gt; ready: ...": what anyone reading a worker's log can wait for, as the benchmark's
+    /// services host does (<see cref="ReadyPrefix"/>).
+    /// </summary>
+    public const string ReadyTemplate = "{Engine} ready: {Detail}";
+
+    /// <summary>The start of <see cref="ReadyTemplate"/> as written for <paramref name="engine"/>.</summary>
+    public static string ReadyPrefix(string engine) => $"{engine} ready: ";
+
     /// <summary>Every engine.</summary>
     public static IReadOnlyList<string> All { get; } = [.. Embedded, .. Clustered];
 

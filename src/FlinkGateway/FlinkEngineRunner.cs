@@ -76,7 +76,10 @@ public sealed class FlinkEngineRunner(
     private async Task FollowAsync(string session, string jobId, CancellationToken stop)
     {
         if (rest is null)
+        {
             logger.LogInformation("No JobManager REST address (ConnectionStrings:flink-rest): the job's state and metrics are not followed");
+            logger.LogInformation(Engines.ReadyTemplate, Engines.Flink, $"job {jobId} submitted (its state is not followed)");
+        }
 
         var state = "";
         using var timer = new PeriodicTimer(options.PollInterval);
@@ -99,6 +102,7 @@ public sealed class FlinkEngineRunner(
                 if (job.State != state)
                 {
                     logger.LogInformation("Flink job {JobId} is {State}", jobId, job.State);
+                    if (job.State == "RUNNING") logger.LogInformation(Engines.ReadyTemplate, Engines.Flink, $"job {jobId} is RUNNING");
                     state = job.State;
                 }
                 metrics.Update(job, await BackPressureAsync(rest, job, stop));

@@ -633,6 +633,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             _ready = true;
             Logger.LogInformation("{Engine} holds all {Count} partitions; state rebuilt from {From}", _options.Id, held.Count,
                 _checkpoint is null ? "the committed offsets" : $"the checkpoint at watermark {_checkpoint.Watermark}");
+            Logger.LogInformation(Engines.ReadyTemplate, _options.Id, $"holds all {held.Count} partitions of {_topics.Events}");
             _runner._assigned.TrySetResult();
             return start;
         }

@@ -22,6 +22,7 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
         var query = await spark.StartAsync(start, stop);
         logger.LogInformation("Streaming query {Name} started (id {Id}, run {RunId}): {Window} tumbling windows, watermark {Watermark}, trigger {Trigger}, output mode {Mode}",
             query.Name, query.Id, query.RunId, pipeline.WindowSize, pipeline.WatermarkDelay, pipeline.TriggerInterval, options.OutputMode);
+        logger.LogInformation(Engines.ReadyTemplate, Engines.Spark, $"streaming query {query.Name} started");
         try
         {
             await FollowAsync(query, stop);

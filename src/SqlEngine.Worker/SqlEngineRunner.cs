@@ -165,6 +165,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 _joined = true;
                 _watermark.Assign(partitions, NowMs());
                 _closedUntil = Math.Max(_closedUntil, _database.ClosedUntil());
+                runner._logger.LogInformation(Engines.ReadyTemplate, Engines.Sql, $"holds partitions {string.Join(", ", partitions)} of {_topics.Events}");
                 runner._assigned.TrySetResult();
             });
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);

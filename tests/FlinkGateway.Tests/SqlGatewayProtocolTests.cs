@@ -35,11 +35,16 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         {
             _gateway = FlinkClients.Http(options.GatewayUrl);
             _rest = options.RestUrl.Length > 0 ? FlinkClients.Http(options.RestUrl) : null;
+            _logger = new TestOutputLogger(output);
             Runner = new FlinkEngineRunner(options, new PipelineSettings(), new SqlGatewayClient(_gateway, options.StartupTimeout),
-                _rest is null ? null : new FlinkRestClient(_rest), _metrics, new TestOutputLogger(output));
+                _rest is null ? null : new FlinkRestClient(_rest), _metrics, _logger);
         }
 
+        private readonly TestOutputLogger _logger;
+
         public FlinkEngineRunner Runner { get; }
+
+        public IReadOnlyList<string> Log => _logger.Lines;
 
         public void Dispose()
         {
@@ -78,6 +83,9 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         Assert.True(listener.Last("ctr.flink.vertex.records_out", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]") >= 1000);
         Assert.True(listener.Last("ctr.flink.vertex.records_in", "TemporalJoin[6] -> Calc[7] -> WindowAggregate[9] -> Sink: ctr_results[11]") >= 1000);
         Assert.Equal(0.25, listener.Last("ctr.flink.vertex.backpressure", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]"));
+
+        // Readiness, as the benchmark's services host waits for it: once, when the job runs.
+        Assert.Single(engine.Log, line => line.StartsWith(Engines.ReadyPrefix(Engines.Flink) + $"job {DocumentedFlinkRestServer.JobId} is RUNNING", StringComparison.Ordinal));
     }
 
     [Fact]

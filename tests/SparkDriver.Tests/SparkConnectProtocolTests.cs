@@ -33,8 +33,11 @@ public sealed class SparkConnectProtocolTests(ITestOutputHelper output)
             Pipeline = pipeline ?? new PipelineSettings();
             _channel = GrpcChannel.ForAddress(Options.GrpcAddress);
             Client = new SparkConnectClient(_channel, Options.GrpcAddress);
-            Runner = new SparkQueryRunner(Options, Pipeline, Client, Metrics, new TestOutputLogger(output));
+            Logger = new TestOutputLogger(output);
+            Runner = new SparkQueryRunner(Options, Pipeline, Client, Metrics, Logger);
         }
+
+        public TestOutputLogger Logger { get; }
 
         public SparkOptions Options { get; }
         public PipelineSettings Pipeline { get; }
@@ -72,6 +75,8 @@ public sealed class SparkConnectProtocolTests(ITestOutputHelper output)
         Assert.Contains(commands, c => c.StreamingQueryCommand?.Status == true);
         Assert.Contains(commands, c => c.StreamingQueryCommand?.LastProgress == true);
         Assert.True(commands[^1].StreamingQueryCommand.Stop);
+        // Readiness, as the benchmark's services host waits for it: once, when the query started.
+        Assert.Single(driver.Logger.Lines, line => line.StartsWith(Engines.ReadyPrefix(Engines.Spark) + "streaming query ", StringComparison.Ordinal));
         // One session, one user, a new operation id per call.
         var requests = spark.Behaviour.Executed.ToList();
         Assert.Single(requests.Select(r => r.SessionId).Append(analyzed.SessionId).Distinct());

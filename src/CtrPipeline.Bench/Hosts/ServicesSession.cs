@@ -51,7 +51,7 @@ internal sealed class ServicesSession : IEngineSession
         if (CommittingGroup(_engine) is { } group)
             _committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(kafka.Bootstrap, group, "bench-committed-observer"))
                 .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
-        _watchingLogs = WatchLogsAsync(ReadyLine(_engine), _stop.Token);
+        _watchingLogs = WatchLogsAsync(Engines.ReadyPrefix(_engine), _stop.Token);
         Processing = FailWhenEngineEndsAsync(_stop.Token);
     }
 
@@ -111,14 +111,6 @@ internal sealed class ServicesSession : IEngineSession
     /// ctr-&lt;id&gt; (EngineOptions, SqlEngineOptions, FlinkOptions). Spark's Kafka source commits no offsets.
     /// </summary>
     private static string? CommittingGroup(string engine) => engine == Engines.Spark ? null : $"ctr-{engine}";
-
-    /// <summary>The log line that says the engine holds its partitions, or its job or query runs.</summary>
-    private static string ReadyLine(string engine) => engine switch
-    {
-        Engines.Flink => " is RUNNING",
-        Engines.Spark => " started (id ",
-        _ => " assigned ",
-    };
 
     public RunTopics Kafka { get; }
 
