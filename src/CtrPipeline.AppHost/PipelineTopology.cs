@@ -69,6 +69,7 @@ public static class PipelineTopology
                     .WithPipelineSettings(builder, parameters)
                     .WithKafka(kafka),
             })
+            .Select((engine, i) => engine.WithReadinessCheck(engineIds[i]))
             .ToList();
 
         if (parameters.ExternalLoad) return; // the benchmark sends the load and measures the results itself
@@ -78,8 +79,8 @@ public static class PipelineTopology
             .WithPipelineSettings(builder, parameters)
             .WithKafka(kafka);
 
-        // The producer starts last, once the engine and analyzer processes run, so the load does not pile up in Kafka
-        // while they start; their consumer-group join (a few seconds) still shows in the first windows' L1.
+        // The producer starts last, once the analyzer runs and every engine is ready (EngineReadiness: it holds its
+        // partitions, its job or query runs), so the load does not pile up in Kafka while they start.
         var producer = builder.AddProject<Projects.Producer_Worker>(Producer)
             .WithEnvironment("Producer__Profile", parameters.Profile)
             .WithEnvironment("Producer__Rate", parameters.Rate.ToString(CultureInfo.InvariantCulture))

@@ -12,11 +12,11 @@ using CtrPipeline.Bench.Hosts;
 namespace CtrPipeline.Bench;
 
 /// <summary>
-/// Runs one engine target end to end in this process with the same components the AppHost starts as services:
-/// the run's own topics (a fresh embedded broker, or fresh topics on a Kafka cluster), the analyzer, the engine and
-/// the open-loop producer. Then it lets
-/// the engine catch up, takes the latency snapshot, drains the engine (end of input) and checks its rows against the
-/// oracle. Every row measured before the drain and the load every half second are kept for the report's plots.
+/// Runs one engine target end to end: the engine where the settings' host puts it (<see cref="IEngineSession"/>: in
+/// this process, or as a service of the AppHost), on the run's own topics, with the analyzer, the oracle's tap and the
+/// open-loop producer in this process. Once the engine is ready the load runs; then the engine catches up, the latency
+/// snapshot is taken, the input ends (a drain, or a trailer of events) and its rows are checked against the oracle.
+/// Every row measured before the end of input and the load every half second are kept for the report's plots.
 /// </summary>
 public sealed class Experiment(ExperimentSettings settings, EngineTarget target, CampaignCatalog catalog, ILoggerFactory logs, IRunProgress progress, string workFolder)
 {

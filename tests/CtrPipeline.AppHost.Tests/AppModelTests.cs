@@ -80,6 +80,9 @@ public sealed class AppModelTests
         Assert.Equal("0.5", env["Producer__TracedEventsPerSecond"]);
         Assert.Equal("00:00:00.0500000", env["Producer__Linger"]); // fuller batches for the embedded broker (EmbeddedBroker.ProducerLinger)
         Assert.Superset(new HashSet<string> { "native-continuous", "native-microbatch", "sql", "analyzer" }, WaitsFor(producer).ToHashSet());
+        // Each engine is healthy once its log says it is ready (EngineReadiness), and the producer waits for that.
+        foreach (var engine in new[] { "native-continuous", "native-microbatch", "sql" })
+            Assert.Contains(Resource(builder, engine).Annotations.OfType<HealthCheckAnnotation>(), h => h.Key == $"{engine}-ready");
         Assert.EndsWith(Path.Combine("runs", "apphost", "analyzer-summary.json"), (await Environment(Resource(builder, "analyzer")))["Analyzer__SummaryPath"]);
     }
 

@@ -39,6 +39,9 @@ public sealed class EmbeddedAppHostTests(ITestOutputHelper output)
             await notifications.WaitForResourceAsync(name, KnownResourceStates.Running, cancel);
             output.WriteLine($"{name}: running");
         }
+        // Every engine's readiness check passes: its log said "<engine> ready: ..." once it held its partitions.
+        foreach (var name in Engines.Embedded)
+            await notifications.WaitForResourceHealthyAsync(name, cancel);
 
         var bootstrap = await app.GetConnectionStringAsync(PipelineTopology.KafkaConnection, cancel);
         Assert.False(string.IsNullOrEmpty(bootstrap));

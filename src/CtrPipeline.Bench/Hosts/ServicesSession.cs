@@ -16,8 +16,9 @@ namespace CtrPipeline.Bench.Hosts;
 /// The engine as a service of the AppHost's own app model (Program.cs, built exactly as `dotnet run --project
 /// src/CtrPipeline.AppHost` builds it, with load=external): its own process, or with containers mode its cluster, and
 /// the Kafka the AppHost brings (a fresh embedded broker per run, or the Kafka container). The benchmark sends the
-/// load and sees the engine through Kafka only: its group's committed offsets for lag, the results, late and
-/// dead-letter topics for its output, a trailer of events for end of input (<see cref="EndOfInput"/>).
+/// load and sees the engine through its readiness health check and Kafka only: the results, late and dead-letter
+/// topics for its output, its group's committed offsets as progress, a trailer of events for end of input
+/// (<see cref="EndOfInput"/>).
 /// </summary>
 internal sealed class ServicesSession : IEngineSession
 {
@@ -30,7 +31,6 @@ internal sealed class ServicesSession : IEngineSession
     private readonly IConsumer<Ignore, Ignore>? _committed;
     private readonly TopicPartition[] _events;
     private readonly CancellationTokenSource _stop = new();
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<string> _lastLines = new();
     private readonly Task _watchingLogs;
     private readonly ExperimentSettings _settings;
@@ -51,8 +51,9 @@ internal sealed class ServicesSession : IEngineSession
         if (CommittingGroup(_engine) is { } group)
             _committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(kafka.Bootstrap, group, "bench-committed-observer"))
                 .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
-        _watchingLogs = WatchLogsAsync(Engines.ReadyPrefix(_engine), _stop.Token);
+        _watchingLogs = WatchLogsAsync(_stop.Token);
         Processing = FailWhenEngineEndsAsync(_stop.Token);
+        Ready = ReadyAsync(_stop.Token);
     }
 
     public static async Task<IEngineSession> StartAsync(ExperimentSettings settings, EngineTarget target, RunContext context, CancellationToken cancel)
@@ -116,7 +117,14 @@ internal sealed class ServicesSession : IEngineSession
 
     public Task Processing { get; }
 
-    public Task Ready => _ready.Task;
+    /// <summary>The engine's readiness health check (EngineReadiness in the AppHost) passed; faults if the engine ends first.</summary>
+    public Task Ready { get; }
+
+    private async Task ReadyAsync(CancellationToken stop)
+    {
+        var healthy = _app.Services.GetRequiredService<ResourceNotificationService>().WaitForResourceHealthyAsync(_engine, stop);
+        await await Task.WhenAny(healthy, Processing);
+    }
 
     /// <summary>
     /// No: a group's committed offsets are what the engine can safely restart from, which for the exactly-once engine
@@ -161,7 +169,8 @@ internal sealed class ServicesSession : IEngineSession
         return Interlocked.Read(ref _committedSum);
     }
 
-    private async Task WatchLogsAsync(string readyLine, CancellationToken stop)
+    /// <summary>Keeps the engine's last log lines, for the message if it ends.</summary>
+    private async Task WatchLogsAsync(CancellationToken stop)
     {
         var logs = _app.Services.GetRequiredService<ResourceLoggerService>();
         try
@@ -176,7 +185,6 @@ internal sealed class ServicesSession : IEngineSession
                         _lastLines.Enqueue(line.Content);
                         if (_lastLines.Count > 5) _lastLines.Dequeue();
                     }
-                    if (line.Content.Contains(readyLine, StringComparison.Ordinal)) _ready.TrySetResult();
                 }
         }
         catch (OperationCanceledException)
@@ -190,9 +198,7 @@ internal sealed class ServicesSession : IEngineSession
         var ended = await notifications.WaitForResourceAsync(_engine, e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), stop);
         string last;
         lock (_lastLines) last = string.Join(" | ", _lastLines);
-        var failure = new WorkerFailedException($"{_engine} ended ({ended.Snapshot.State?.Text}, exit code {ended.Snapshot.ExitCode}): {last}");
-        _ready.TrySetException(failure);
-        throw failure;
+        throw new WorkerFailedException($"{_engine} ended ({ended.Snapshot.State?.Text}, exit code {ended.Snapshot.ExitCode}): {last}");
     }
 
     public async ValueTask DisposeAsync()
