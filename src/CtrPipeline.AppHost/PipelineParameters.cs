@@ -19,6 +19,10 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// <param name="SparkCatalog">The campaign catalog as the Spark server reads it, when not the file the AppHost mounts.</param>
 /// <param name="FlinkParallelism">The Flink job's parallelism (Flink:Parallelism); 0 means one task per events partition.</param>
 /// <param name="Partitions">Partitions of every pipeline topic.</param>
+/// <param name="TopicPrefix">
+/// Names every pipeline topic (and the exactly-once engine's state topic) &lt;prefix&gt;-&lt;name&gt;: the benchmark's
+/// fresh topics of one run on a shared Kafka cluster. Null: the default names.
+/// </param>
 /// <param name="ExternalLoad">
 /// load=external: no producer and no analyzer; something outside the AppHost (the benchmark's services host) sends the
 /// load and measures the results.
@@ -26,7 +30,7 @@ public enum PipelineMode { Auto, Embedded, Containers }
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
     double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null, string? SparkKafka = null, string? SparkCatalog = null,
-    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false)
+    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null)
 {
     public const string Section = "Parameters";
 
@@ -63,6 +67,10 @@ public sealed record PipelineParameters(
         if (loadText is not ("internal" or "external"))
             throw new ConfigurationException($"Parameters:load must be internal (the AppHost's producer and analyzer) or external (none: the benchmark sends and measures; got '{loadText}').");
 
+        var prefix = Optional("topic-prefix");
+        if (prefix is not null && !System.Text.RegularExpressions.Regex.IsMatch(prefix, "^[a-zA-Z0-9._-]{1,200}$"))
+            throw new ConfigurationException($"Parameters:topic-prefix must be letters, digits, '.', '_' or '-', at most 200 (got '{prefix}').");
+
         var engines = Get("engine", "all");
         var parameters = new PipelineParameters(
             mode,
@@ -79,13 +87,33 @@ public sealed record PipelineParameters(
             Optional("spark-catalog"),
             flinkParallelism,
             partitions,
-            loadText == "external");
+            loadText == "external",
+            prefix);
         parameters.Pipeline().Validate();
         return parameters;
     }
 
     /// <summary>The pipeline settings these parameters imply; every service receives them as Pipeline__* variables.</summary>
-    public PipelineSettings Pipeline() => new() { WindowSize = WindowSize, WatermarkDelay = WatermarkDelay, Partitions = Partitions };
+    public PipelineSettings Pipeline()
+    {
+        var defaults = new TopicNames();
+        return new()
+        {
+            WindowSize = WindowSize,
+            WatermarkDelay = WatermarkDelay,
+            Partitions = Partitions,
+            Topics = TopicPrefix is null ? defaults : new TopicNames
+            {
+                Events = Prefixed(defaults.Events),
+                Results = Prefixed(defaults.Results),
+                DeadLetters = Prefixed(defaults.DeadLetters),
+                Late = Prefixed(defaults.Late),
+            },
+        };
+    }
+
+    /// <summary>A topic's name under <see cref="TopicPrefix"/>.</summary>
+    public string Prefixed(string topic) => TopicPrefix is null ? topic : $"{TopicPrefix}-{topic}";
 
     /// <summary>
     /// Task slots for the Flink TaskManager: one per task of the job, which runs one per events partition unless a

@@ -66,6 +66,7 @@ public static class PipelineTopology
                 Engines.Sql => builder.AddSqlEngine(sql ?? throw new InvalidOperationException("The sql engine needs a database."), kafka, parameters),
                 _ => builder.AddProject<Projects.NativeEngine_Worker>(engine)
                     .WithEnvironment("Engine__Id", engine)
+                    .WithEnvironment("Engine__StateTopic", parameters.Prefixed(TopicNames.EngineState))
                     .WithPipelineSettings(builder, parameters)
                     .WithKafka(kafka),
             })
@@ -110,6 +111,10 @@ public static class PipelineTopology
     {
         var settings = parameters.Pipeline();
         return project
+            .WithEnvironment("Pipeline__Topics__Events", settings.Topics.Events)
+            .WithEnvironment("Pipeline__Topics__Results", settings.Topics.Results)
+            .WithEnvironment("Pipeline__Topics__DeadLetters", settings.Topics.DeadLetters)
+            .WithEnvironment("Pipeline__Topics__Late", settings.Topics.Late)
             .WithEnvironment("Pipeline__WindowSize", settings.WindowSize.ToString("c", CultureInfo.InvariantCulture))
             .WithEnvironment("Pipeline__WatermarkDelay", settings.WatermarkDelay.ToString("c", CultureInfo.InvariantCulture))
             .WithEnvironment("Pipeline__Partitions", settings.Partitions.ToString(CultureInfo.InvariantCulture))

@@ -113,7 +113,7 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
             : !offeredEnough ? string.Create(CultureInfo.InvariantCulture, $"the producer offered only {r.AchievedRate:N0}/s on this machine")
             : r.FinalsBehindMs > r.FinalsAllowedMs ? string.Create(CultureInfo.InvariantCulture, $"final rows fell {r.FinalsBehindMs / 1000:0.0} s behind the clock (allowed {r.FinalsAllowedMs / 1000:0.0} s)")
             : string.Create(CultureInfo.InvariantCulture, $"lag not bounded (trend {r.LagTrendPerSecond:N0}/s, end {r.EndConsumerLag:N0})");
-        return new SearchStep(rate, ok, r.MaxConsumerLag, r.LagTrendPerSecond, r.L1.P99, verdict);
+        return new SearchStep(rate, ok, r.MaxConsumerLag, r.LagTrendPerSecond, r.L1.P99, verdict) { LagSeen = r.Host != "services", FinalsBehindMs = r.FinalsBehindMs };
     }
 
     private async Task<RunData> RunAsync(EngineTarget target, ExperimentSettings run, string kind, CancellationToken cancel)

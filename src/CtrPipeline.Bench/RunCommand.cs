@@ -172,13 +172,13 @@ internal sealed class CommonOptions
             ConfigurationException.Require(parse.GetResult(Mode) is null or { Implicit: true }, "--mode goes with --host services: it is the AppHost's mode.");
             return settings with { Kafka = await KafkaOf(parse, settings.Pipeline.Partitions) };
         }
-        ConfigurationException.Require(parse.GetValue(Kafka) is null,
-            "--host services runs on the AppHost's Kafka (its embedded broker, or the Kafka container in containers mode); --kafka goes with --host inprocess.");
         ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true }, "--brokers sizes the in-process embedded broker; --host services uses the AppHost's.");
         ConfigurationException.Require(settings.Pipeline.TriggerInterval == new PipelineSettings().TriggerInterval,
             $"--trigger: the AppHost's services use the default {Durations.Format(new PipelineSettings().TriggerInterval)}; change it with --host inprocess.");
         if (mode == "auto") mode = ContainerRuntimeProbe() ? "containers" : "embedded";
-        return settings with { Host = host, Mode = mode };
+        // Without --kafka the AppHost brings its own (embedded broker or Kafka container); with it, the cluster.
+        var kafka = parse.GetValue(Kafka) is null ? settings.Kafka : await KafkaOf(parse, settings.Pipeline.Partitions);
+        return settings with { Host = host, Mode = mode, Kafka = kafka };
     }
 
     /// <summary>

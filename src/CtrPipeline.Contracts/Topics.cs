@@ -9,4 +9,7 @@ public sealed class TopicNames
     public string Late { get; set; } = "events_late";
 
     public IReadOnlyList<string> All => [Events, Results, DeadLetters, Late];
+
+    /// <summary>The exactly-once native engine's checkpoint topic, by default (Engine:StateTopic).</summary>
+    public const string EngineState = "ctr_engine_state";
 }

@@ -26,7 +26,7 @@ public sealed class EngineOptions
     /// Where the exactly-once engine keeps its checkpoint (per partition: read position and safe offset; the emitted
     /// window frontier), written in each transaction. Compacted, one partition; created on first use.
     /// </summary>
-    public string StateTopic { get; set; } = "ctr_engine_state";
+    public string StateTopic { get; set; } = TopicNames.EngineState;
 
     /// <summary>
     /// How long an assignment that lacks partitions of the events topic may last (a rebalance settling) before the

@@ -100,6 +100,21 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task A_topic_prefix_names_every_topic_of_every_service_and_the_engines_state_topic()
+    {
+        await using var builder = await Model("--Parameters:topic-prefix=ctr-run-1a2b");
+        foreach (var name in new[] { "embedded-kafka", "native-continuous", "sql", "analyzer", "producer" })
+        {
+            var env = await Environment(Resource(builder, name));
+            Assert.Equal("ctr-run-1a2b-events", env["Pipeline__Topics__Events"]);
+            Assert.Equal("ctr-run-1a2b-ctr_results", env["Pipeline__Topics__Results"]);
+            Assert.Equal("ctr-run-1a2b-events_dlq", env["Pipeline__Topics__DeadLetters"]);
+            Assert.Equal("ctr-run-1a2b-events_late", env["Pipeline__Topics__Late"]);
+        }
+        Assert.Equal("ctr-run-1a2b-ctr_engine_state", (await Environment(Resource(builder, "native-continuous")))["Engine__StateTopic"]);
+    }
+
+    [Fact]
     public async Task The_sql_engine_keeps_its_tables_in_an_sqlite_file_under_runs_apphost()
     {
         await using var builder = await Model();

@@ -41,7 +41,7 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
         var events = runTopics.Where(t => t.Topic.EndsWith("-events", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, events.Count); // one per run, with unique names
         Assert.All(events, t => Assert.Equal(3, t.Partitions.Count));
-        foreach (var name in new PipelineSettings().Topics.All.Append("ctr_engine_state"))
+        foreach (var name in new PipelineSettings().Topics.All.Append(TopicNames.EngineState))
             Assert.Equal(2, runTopics.Count(t => t.Topic.EndsWith("-" + name, StringComparison.Ordinal)));
     }
 
@@ -67,6 +67,31 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
             Assert.True(r.Sustained, $"{r.Engine}: 5,000 events/s not sustained");
             Assert.True(r.L1.Count > 0, $"{r.Engine}: no latency measured");
         });
+    }
+
+    [Fact]
+    public async Task The_services_host_runs_on_fresh_topics_of_a_kafka_cluster_given_with_kafka()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-services-kafka-").FullName;
+        using var broker = await BrokerProcess.StartAsync(new PipelineSettings(), 1, Path.Combine(folder, "embedded-kafka.log"), TestContext.Timeout);
+        var exit = await BenchCli.Root().Parse([
+            "run", "--host", "services", "--mode", "embedded", "--kafka", broker.BootstrapServers, "--engine", "native-continuous",
+            "--profile", "poisson", "--rate", "5000", "--duration", "20s", "--verify", "--out", folder,
+        ]).InvokeAsync();
+
+        var summary = Directory.GetFiles(folder, "summary.json", SearchOption.AllDirectories).Single();
+        var report = Assert.Single(JsonSerializer.Deserialize(await File.ReadAllTextAsync(summary), BenchJson.Default.ListEngineRunReport)!);
+        output.WriteLine($"{report.ResultLine()} host={report.Host} kafka={report.Broker}");
+        Assert.Equal(0, exit);
+        Assert.Equal(OracleVerdict.Match, report.Oracle.Verdict);
+        Assert.Equal(("services", "cluster"), (report.Host, report.Mode));
+        Assert.Equal(report.Events, report.Oracle.EventsRead); // the run's own topic: nothing from the broker's default topics
+
+        // The engine's state topic was the run's own too (the AppHost was given the prefix).
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
+        var topics = admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Select(t => t.Topic).ToList();
+        Assert.Contains(topics, t => t.StartsWith("ctr-native-continuous-", StringComparison.Ordinal) && t.EndsWith("-" + TopicNames.EngineState, StringComparison.Ordinal));
+        Assert.DoesNotContain(TopicNames.EngineState, topics);
     }
 
     [Fact]

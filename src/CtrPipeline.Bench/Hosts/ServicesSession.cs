@@ -58,7 +58,9 @@ internal sealed class ServicesSession : IEngineSession
 
     public static async Task<IEngineSession> StartAsync(ExperimentSettings settings, EngineTarget target, RunContext context, CancellationToken cancel)
     {
-        var pipeline = settings.Pipeline;
+        // With --kafka the run's fresh topics are made first, and the AppHost is given the cluster and their names.
+        var cluster = settings.Kafka.Mode == "cluster" ? await settings.Kafka.OpenAsync(context.RunId, settings.Pipeline, cancel) : null;
+        var pipeline = cluster?.Pipeline ?? settings.Pipeline;
         context.Progress.Phase(target.Name, $"starting the AppHost's app model ({settings.Mode} mode, engine {target.Engine}, load from this benchmark)");
         string[] args =
         [
@@ -71,41 +73,46 @@ internal sealed class ServicesSession : IEngineSession
             $"--Parameters:watermark={Durations.Format(pipeline.WatermarkDelay)}",
             string.Create(CultureInfo.InvariantCulture, $"--Parameters:partitions={pipeline.Partitions}"),
             .. target.ServiceArguments,
+            .. cluster is null ? Array.Empty<string>() : [$"--ConnectionStrings:{PipelineTopology.KafkaConnection}={cluster.Bootstrap}", $"--Parameters:topic-prefix={cluster.Scope}"],
         ];
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(args, cancel);
-        // Quiet on the console: the resources' own log lines still reach the log watcher (readiness, last words); the
-        // health checks' failures while services start and stop, and DCP's development-certificate notice, are not news.
-        builder.Services.AddLogging(logging => logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>((category, level) =>
-            level >= LogLevel.Warning && category is not ("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService" or "Aspire.Hosting.Dcp.DcpHost")));
-        var app = await builder.BuildAsync(cancel);
+        DistributedApplication? app = null;
         try
         {
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(args, cancel);
+            // Quiet on the console: the resources' own log lines still reach the log watcher (their last words); the
+            // health checks' failures while services start and stop, and DCP's development-certificate notice, are not news.
+            builder.Services.AddLogging(logging => logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>((category, level) =>
+                level >= LogLevel.Warning && category is not ("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService" or "Aspire.Hosting.Dcp.DcpHost")));
+            app = await builder.BuildAsync(cancel);
             using var starting = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            starting.CancelAfter(settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout);
+            starting.CancelAfter(StartTimeout(settings));
             await app.StartAsync(starting.Token);
-            var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
-            await notifications.WaitForResourceAsync(target.Engine, KnownResourceStates.Running, starting.Token);
-            var bootstrap = await app.GetConnectionStringAsync(PipelineTopology.KafkaConnection, starting.Token)
-                ?? throw new WorkerFailedException("the AppHost gave no Kafka connection string");
-            var kafka = new RunTopics(bootstrap, pipeline, scope: null, Describe(settings.Mode, bootstrap), embedded: settings.Mode != "containers",
-                () => ValueTask.CompletedTask);
+            await app.Services.GetRequiredService<ResourceNotificationService>().WaitForResourceAsync(target.Engine, KnownResourceStates.Running, starting.Token);
+            var kafka = cluster ?? await AppHostKafkaAsync(app, pipeline, settings.Mode, starting.Token);
             return new ServicesSession(app, kafka, target, settings, context.Catalog);
         }
-        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        catch (Exception e)
         {
-            await app.DisposeAsync();
-            throw new WorkerFailedException($"the AppHost did not run {target.Engine} within {(settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout).TotalMinutes:0} min");
-        }
-        catch
-        {
-            await app.DisposeAsync();
+            if (app is not null) await app.DisposeAsync();
+            if (cluster is not null) await cluster.DisposeAsync();
+            if (e is OperationCanceledException && !cancel.IsCancellationRequested)
+                throw new WorkerFailedException($"the AppHost did not run {target.Engine} within {StartTimeout(settings).TotalMinutes:0} min");
             throw;
         }
     }
 
-    private static string Describe(string mode, string bootstrap) => mode == "containers"
-        ? $"the AppHost's Kafka container at {bootstrap}"
-        : $"the AppHost's embedded broker (librdkafka mock cluster in its own process) at {bootstrap}";
+    private static TimeSpan StartTimeout(ExperimentSettings settings) => settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout;
+
+    /// <summary>The Kafka the AppHost brought: its embedded broker, fresh for this run, or its Kafka container.</summary>
+    private static async Task<RunTopics> AppHostKafkaAsync(DistributedApplication app, PipelineSettings pipeline, string mode, CancellationToken cancel)
+    {
+        var bootstrap = await app.GetConnectionStringAsync(PipelineTopology.KafkaConnection, cancel)
+            ?? throw new WorkerFailedException("the AppHost gave no Kafka connection string");
+        var broker = mode == "containers"
+            ? $"the AppHost's Kafka container at {bootstrap}"
+            : $"the AppHost's embedded broker (librdkafka mock cluster in its own process) at {bootstrap}";
+        return new RunTopics(bootstrap, pipeline, scope: null, broker, embedded: mode != "containers", () => ValueTask.CompletedTask);
+    }
 
     /// <summary>
     /// The consumer group whose committed offsets show how far the engine got: each engine's default group is
@@ -211,6 +218,7 @@ internal sealed class ServicesSession : IEngineSession
         _committed?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await Kafka.DisposeAsync(); // the run's topics on a --kafka cluster
         _stop.Dispose();
     }
 }

@@ -12,7 +12,14 @@ public readonly record struct LoadSample(double AtSeconds, double OfferedRate, d
 public sealed record RunData(EngineRunReport Report, IReadOnlyList<LatencySample> Latencies, IReadOnlyList<LoadSample> Load);
 
 /// <summary>One rate the sustainable-throughput search tried.</summary>
-public sealed record SearchStep(double Rate, bool Sustained, long MaxConsumerLag, double LagTrendPerSecond, double L1P99Ms, string Verdict);
+public sealed record SearchStep(double Rate, bool Sustained, long MaxConsumerLag, double LagTrendPerSecond, double L1P99Ms, string Verdict)
+{
+    /// <summary>False where the engine ran as a service: its consumer lag was not seen, only its results.</summary>
+    public bool LagSeen { get; init; } = true;
+
+    /// <summary>How far the newest final window trailed the clock at most (<see cref="FinalsTracker"/>), ms.</summary>
+    public double FinalsBehindMs { get; init; }
+}
 
 /// <summary>
 /// The highest rate at which the engine's consumer lag stayed bounded (Karimov et al., ICDE 2018), confirmed by a longer

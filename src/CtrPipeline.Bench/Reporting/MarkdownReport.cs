@@ -56,10 +56,12 @@ internal static class MarkdownReport
             foreach (var search in results.Searches)
             {
                 md.AppendLine(CultureInfo.InvariantCulture, $"### {search.Engine} ({search.Profile}): {Headline(search)}").AppendLine();
-                Table(md, ["Run", "Rate (events/s)", "Sustained", "Max lag (records)", "Lag trend (records/s)", "L1 p99 (ms)", "Verdict"],
+                Table(md, ["Run", "Rate (events/s)", "Sustained", "Max lag (records)", "Lag trend (records/s)", "Finals behind (s)", "L1 p99 (ms)", "Verdict"],
                     search.Steps.Select(s => ("step", s)).Concat(search.Confirmations.Select(s => ("confirmation", s))).Select(x => new[]
                     {
-                        x.Item1, Rate(x.s.Rate), x.s.Sustained ? "yes" : "no", Count(x.s.MaxConsumerLag), Signed(x.s.LagTrendPerSecond), Ms(x.s.L1P99Ms), x.s.Verdict,
+                        x.Item1, Rate(x.s.Rate), x.s.Sustained ? "yes" : "no",
+                        x.s.LagSeen ? Count(x.s.MaxConsumerLag) : "not seen", x.s.LagSeen ? Signed(x.s.LagTrendPerSecond) : "not seen",
+                        (x.s.FinalsBehindMs / 1000).ToString("0.0", CultureInfo.InvariantCulture), Ms(x.s.L1P99Ms), x.s.Verdict,
                     }));
             }
         }
