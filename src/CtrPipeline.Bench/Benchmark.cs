@@ -32,7 +32,7 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
     /// <summary>Which targets run on the settings' host and mode, and which are skipped, with why.</summary>
     public static (IReadOnlyList<EngineTarget> Runnable, IReadOnlyList<SkippedEngine> Skipped) Plan(IReadOnlyList<EngineTarget> targets, ExperimentSettings settings)
     {
-        var reasons = targets.Select(t => (Target: t, Reason: t.SkipReasonOn(settings.Host, settings.Mode))).ToList();
+        var reasons = targets.Select(t => (Target: t, Reason: t.SkipReasonOn(settings.Host, settings.Mode, settings.ServiceConnections))).ToList();
         return (reasons.Where(r => r.Reason is null).Select(r => r.Target).ToList(),
             reasons.Where(r => r.Reason is not null).Select(r => new SkippedEngine(r.Target.Name, r.Reason!)).ToList());
     }

@@ -57,11 +57,13 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     ];
 
     /// <summary>Whether this host can run the target, and if not, why (<see cref="SkipReason"/> is about the in-process host).</summary>
-    public string? SkipReasonOn(Hosts.EngineHost host, string mode) => (host, Clustered: Engine is Engines.Flink or Engines.Spark) switch
+    public string? SkipReasonOn(Hosts.EngineHost host, string mode, IReadOnlyDictionary<string, string> connections) =>
+        (host, Clustered: Engine is Engines.Flink or Engines.Spark) switch
     {
         (Hosts.EngineHost.InProcess, true) => $"{SkipReason}: run it with --host services --mode containers",
-        (_, true) => mode == "containers" ? null
-            : $"needs containers mode for its cluster (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} does not run here): --mode containers",
+        (_, true) => mode == "containers" || connections.ContainsKey(CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)) ? null
+            : $"needs its cluster: containers mode (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} does not run here), " +
+              $"or --connection-string {CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)}=... naming an existing one",
         _ => SkipReason, // sql-postgres without a PostgreSQL server, whatever the host
     };
 

@@ -23,6 +23,9 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
     /// <summary>With the services host: the AppHost's mode (auto, embedded or containers), as Parameters:mode.</summary>
     public string Mode { get; init; } = "auto";
 
+    /// <summary>With the services host: existing clusters for the AppHost (flink-gateway, flink-rest, spark-connect), as ConnectionStrings:name.</summary>
+    public IReadOnlyDictionary<string, string> ServiceConnections { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The start of the load whose rows the percentiles leave out (at least its first window); see Analyzer:Warmup.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -136,6 +136,15 @@ internal sealed class CommonOptions
         DefaultValueFactory = _ => "auto",
     };
 
+    public Option<string[]> ConnectionStrings { get; } = new("--connection-string")
+    {
+        Description = "With --host services: an existing cluster for the AppHost, name=value, as its ConnectionStrings: flink-gateway, flink-rest, spark-connect (repeatable).",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>The clusters --connection-string may name (Kafka has --kafka, PostgreSQL --postgres).</summary>
+    private static readonly string[] ServiceConnectionNames = ["flink-gateway", "flink-rest", "spark-connect"];
+
     /// <summary>Whether a container runtime can run containers; tests fake it.</summary>
     internal static Func<bool> ContainerRuntimeProbe { get; set; } = () => CtrPipeline.AppHost.ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5));
 
@@ -143,7 +152,7 @@ internal sealed class CommonOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KeepTopics, Host, Mode }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KeepTopics, Host, Mode, ConnectionStrings }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>
@@ -167,9 +176,20 @@ internal sealed class CommonOptions
         var host = EngineHosts.Parse(parse.GetValue(Host)!);
         var mode = parse.GetValue(Mode)!.Trim();
         ConfigurationException.Require(mode is "auto" or "embedded" or "containers", $"--mode must be auto, embedded or containers (got '{mode}').");
+        var connections = new Dictionary<string, string>();
+        foreach (var text in parse.GetValue(ConnectionStrings) ?? [])
+        {
+            var equals = text.IndexOf('=');
+            ConfigurationException.Require(equals > 0 && equals < text.Length - 1, $"--connection-string must be name=value (got '{text}').");
+            var name = text[..equals];
+            ConfigurationException.Require(ServiceConnectionNames.Contains(name),
+                $"--connection-string {name}: the services host takes {string.Join(", ", ServiceConnectionNames)} (Kafka: --kafka; PostgreSQL: --postgres).");
+            connections[name] = text[(equals + 1)..];
+        }
         if (host == EngineHost.InProcess)
         {
             ConfigurationException.Require(parse.GetResult(Mode) is null or { Implicit: true }, "--mode goes with --host services: it is the AppHost's mode.");
+            ConfigurationException.Require(connections.Count == 0, "--connection-string goes with --host services: it names a cluster for the AppHost.");
             return settings with { Kafka = await KafkaOf(parse, settings.Pipeline.Partitions) };
         }
         ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true }, "--brokers sizes the in-process embedded broker; --host services uses the AppHost's.");
@@ -178,7 +198,7 @@ internal sealed class CommonOptions
         if (mode == "auto") mode = ContainerRuntimeProbe() ? "containers" : "embedded";
         // Without --kafka the AppHost brings its own (embedded broker or Kafka container); with it, the cluster.
         var kafka = parse.GetValue(Kafka) is null ? settings.Kafka : await KafkaOf(parse, settings.Pipeline.Partitions);
-        return settings with { Host = host, Mode = mode, Kafka = kafka };
+        return settings with { Host = host, Mode = mode, Kafka = kafka, ServiceConnections = connections };
     }
 
     /// <summary>

@@ -109,6 +109,14 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
         Assert.DoesNotContain(runnable, t => t.Name is Engines.Flink or Engines.Spark);
         Assert.Contains(skipped, s => s.Engine == Engines.Flink && s.Reason.Contains("--mode containers", StringComparison.Ordinal));
 
+        // An existing Flink cluster named the way the AppHost takes it brings flink, not spark.
+        (runnable, skipped) = Benchmark.Plan(targets, settings with
+        {
+            Host = EngineHost.Services, Mode = "embedded", ServiceConnections = new Dictionary<string, string> { ["flink-gateway"] = "http://flink:8083" },
+        });
+        Assert.Contains(runnable, t => t.Name == Engines.Flink);
+        Assert.Contains(skipped, s => s.Engine == Engines.Spark && s.Reason.Contains("--connection-string spark-connect=", StringComparison.Ordinal));
+
         (_, skipped) = Benchmark.Plan(targets, settings);
         Assert.Contains(skipped, s => s.Engine == Engines.Spark && s.Reason.Contains("--host services --mode containers", StringComparison.Ordinal));
     }

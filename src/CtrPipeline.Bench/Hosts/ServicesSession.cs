@@ -73,6 +73,7 @@ internal sealed class ServicesSession : IEngineSession
             $"--Parameters:watermark={Durations.Format(pipeline.WatermarkDelay)}",
             string.Create(CultureInfo.InvariantCulture, $"--Parameters:partitions={pipeline.Partitions}"),
             .. target.ServiceArguments,
+            .. settings.ServiceConnections.Select(c => $"--ConnectionStrings:{c.Key}={c.Value}"),
             .. cluster is null ? Array.Empty<string>() : [$"--ConnectionStrings:{PipelineTopology.KafkaConnection}={cluster.Bootstrap}", $"--Parameters:topic-prefix={cluster.Scope}"],
         ];
         DistributedApplication? app = null;
