@@ -107,7 +107,7 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
 
         (runnable, skipped) = Benchmark.Plan(targets, settings with { Host = EngineHost.Services, Mode = "embedded" });
         Assert.DoesNotContain(runnable, t => t.Name is Engines.Flink or Engines.Spark);
-        Assert.Contains(skipped, s => s.Engine == Engines.Flink && s.Reason.Contains("--mode containers", StringComparison.Ordinal));
+        Assert.Contains(skipped, s => s.Engine == Engines.Flink && s.Reason.Contains("needs its cluster: containers mode", StringComparison.Ordinal));
 
         // An existing Flink cluster named the way the AppHost takes it brings flink, not spark.
         (runnable, skipped) = Benchmark.Plan(targets, settings with
