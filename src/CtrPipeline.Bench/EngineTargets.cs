@@ -1,8 +1,8 @@
 using CtrPipeline.Contracts;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
-using NativeEngine.Worker;
-using SqlEngine.Worker;
+using CtrPipeline.NativeEngine;
+using CtrPipeline.SqlEngine;
 
 namespace CtrPipeline.Bench;
 

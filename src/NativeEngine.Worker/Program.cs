@@ -1,6 +1,6 @@
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
-using NativeEngine.Worker;
+using CtrPipeline.NativeEngine;
 
 return await WorkerHost.RunAsync(args, builder =>
 {

@@ -1,6 +1,6 @@
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
-using SqlEngine.Worker;
+using CtrPipeline.SqlEngine;
 
 return await WorkerHost.RunAsync(args, builder =>
 {

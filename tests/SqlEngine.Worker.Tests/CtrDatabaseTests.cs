@@ -1,6 +1,6 @@
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
-using SqlEngine.Worker;
+using CtrPipeline.SqlEngine;
 
 namespace SqlEngine.Worker.Tests;
 

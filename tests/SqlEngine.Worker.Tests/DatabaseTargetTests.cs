@@ -1,7 +1,7 @@
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using SqlEngine.Worker;
+using CtrPipeline.SqlEngine;
 
 namespace SqlEngine.Worker.Tests;
 

@@ -1,4 +1,4 @@
-using SqlEngine.Worker;
+using CtrPipeline.SqlEngine;
 
 namespace SqlEngine.Worker.Tests;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using CtrPipeline.Contracts;
-using NativeEngine.Worker;
-using SqlEngine.Worker;
+using CtrPipeline.NativeEngine;
+using CtrPipeline.SqlEngine;
 
 namespace CtrPipeline.Bench.Faults;
 

@@ -1,5 +1,5 @@
 using CtrPipeline.Streaming;
-using SqlEngine.Worker;
+using CtrPipeline.SqlEngine;
 
 namespace CtrPipeline.Bench.Hosts;
 

@@ -2,7 +2,7 @@ using System.Data.Common;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace SqlEngine.Worker;
+namespace CtrPipeline.SqlEngine;
 
 /// <summary>The tables in a PostgreSQL schema; a batch goes in as one INSERT over unnest()ed arrays.</summary>
 public sealed class PostgresCtrDatabase(NpgsqlConnection connection, string schema, string server)

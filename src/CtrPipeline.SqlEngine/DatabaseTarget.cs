@@ -1,9 +1,10 @@
 using CtrPipeline.Contracts;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace SqlEngine.Worker;
+namespace CtrPipeline.SqlEngine;
 
 /// <summary>
 /// Which database the engine uses, decided and checked from configuration before anything starts: PostgreSQL when a

@@ -6,7 +6,7 @@ using Confluent.Kafka.Admin;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
 
-namespace NativeEngine.Worker;
+namespace CtrPipeline.NativeEngine;
 
 /// <summary>
 /// What a commit made durable, per events partition: <see cref="Offsets"/>, where a rebuild resumes reading (the first

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
-namespace SqlEngine.Worker;
+namespace CtrPipeline.SqlEngine;
 
 /// <summary>
 /// The tables in a SQLite file with SQLite's default durability (rollback journal, synchronous=FULL): the embedded

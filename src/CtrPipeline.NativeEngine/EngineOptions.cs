@@ -1,7 +1,7 @@
 using CtrPipeline.Contracts;
 using CtrPipeline.Streaming;
 
-namespace NativeEngine.Worker;
+namespace CtrPipeline.NativeEngine;
 
 /// <summary>The "Engine" configuration section (environment variables Engine__Id, Engine__Guarantee, Engine__CommitInterval).</summary>
 public sealed class EngineOptions

@@ -1,7 +1,7 @@
 using CtrPipeline.Contracts;
 using static CtrPipeline.Contracts.ConfigurationException;
 
-namespace SqlEngine.Worker;
+namespace CtrPipeline.SqlEngine;
 
 /// <summary>
 /// The "Sql" configuration section (environment variables Sql__BatchSize and so on). Which database: the connection

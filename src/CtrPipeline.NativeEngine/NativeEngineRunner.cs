@@ -7,7 +7,7 @@ using CtrPipeline.Kafka;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 
-namespace NativeEngine.Worker;
+namespace CtrPipeline.NativeEngine;
 
 /// <summary>
 /// Runs a <see cref="CtrEngine"/> against Kafka: consumes the events topic, publishes CTR rows (key = campaign id),

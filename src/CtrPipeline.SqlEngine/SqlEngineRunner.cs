@@ -7,7 +7,7 @@ using CtrPipeline.Kafka;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 
-namespace SqlEngine.Worker;
+namespace CtrPipeline.SqlEngine;
 
 /// <summary>
 /// The legacy paradigm: the engine reads the events topic, writes accepted events into the database in batches (one

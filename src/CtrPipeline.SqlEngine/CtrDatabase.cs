@@ -1,7 +1,7 @@
 using System.Data.Common;
 using CtrPipeline.Contracts;
 
-namespace SqlEngine.Worker;
+namespace CtrPipeline.SqlEngine;
 
 /// <summary>One consumed event as the engine stores it: where it sat in Kafka, what it says, when Kafka stamped it.</summary>
 public readonly record struct EventRow(int Partition, long Offset, long EventId, EventType Type, int AdId, int UserId, long EventTime, long KafkaTimestamp)
