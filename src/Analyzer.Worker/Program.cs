@@ -1,4 +1,4 @@
-using Analyzer.Worker;
+using CtrPipeline.Analyzer;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 

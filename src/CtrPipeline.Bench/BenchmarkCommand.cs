@@ -3,7 +3,7 @@ using System.Globalization;
 using CtrPipeline.Bench.Reporting;
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace CtrPipeline.Bench;
 

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using Analyzer.Worker;
+using CtrPipeline.Analyzer;
 using CtrPipeline.Bench.Reporting;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
-using Producer.Worker;
+using CtrPipeline.Producer;
 using CtrPipeline.Bench.Hosts;
 
 namespace CtrPipeline.Bench;

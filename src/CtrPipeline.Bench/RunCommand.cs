@@ -3,7 +3,7 @@ using System.Globalization;
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Bench.Hosts;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace CtrPipeline.Bench;
 

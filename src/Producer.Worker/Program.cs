@@ -1,6 +1,6 @@
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 return await WorkerHost.RunAsync(args, builder =>
 {

@@ -1,7 +1,7 @@
 using CtrPipeline.Bench;
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
-using Producer.Worker;
+using CtrPipeline.Producer;
 using Xunit.Abstractions;
 
 namespace CtrPipeline.EndToEnd.Tests;

@@ -1,4 +1,4 @@
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace Producer.Worker.Tests;
 

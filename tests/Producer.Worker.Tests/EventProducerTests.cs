@@ -1,7 +1,7 @@
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace Producer.Worker.Tests;
 

@@ -1,5 +1,5 @@
 using CtrPipeline.Contracts;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace Producer.Worker.Tests;
 

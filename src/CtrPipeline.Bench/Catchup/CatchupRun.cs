@@ -5,7 +5,7 @@ using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace CtrPipeline.Bench.Catchup;
 

@@ -4,7 +4,7 @@ using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
-using Producer.Worker;
+using CtrPipeline.Producer;
 
 namespace CtrPipeline.Bench.Faults;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Confluent.Kafka;
 
-namespace Analyzer.Worker;
+namespace CtrPipeline.Analyzer;
 
 /// <summary>The definitions of the latencies, as written into every summary so the file explains itself.</summary>
 public sealed record LatencyLegend(string L1, string L2, string L2Received)

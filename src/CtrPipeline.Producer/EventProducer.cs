@@ -5,7 +5,7 @@ using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
 
-namespace Producer.Worker;
+namespace CtrPipeline.Producer;
 
 /// <summary>A consistent view of the producer's counters.</summary>
 public sealed record ProducerProgress(

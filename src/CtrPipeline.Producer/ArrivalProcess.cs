@@ -2,7 +2,7 @@ using CtrPipeline.Contracts;
 using MathNet.Numerics.Distributions;
 using MathNet.Numerics.LinearAlgebra;
 
-namespace Producer.Worker;
+namespace CtrPipeline.Producer;
 
 /// <summary>When the next event arrives: the gaps between arrivals of a point process, in seconds.</summary>
 public interface IArrivalProcess

@@ -2,7 +2,7 @@ using Confluent.Kafka;
 using CtrPipeline.Contracts;
 using HdrHistogram;
 
-namespace Analyzer.Worker;
+namespace CtrPipeline.Analyzer;
 
 /// <summary>What each latency measures; the same words go to the metrics, the summary file and the docs.</summary>
 public static class LatencyDefinitions

@@ -2,7 +2,7 @@ using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using static CtrPipeline.Contracts.ConfigurationException;
 
-namespace Producer.Worker;
+namespace CtrPipeline.Producer;
 
 /// <summary>The "Producer" configuration section: the offered load and what the generated events look like.</summary>
 public sealed class ProducerOptions

@@ -1,6 +1,6 @@
 using CtrPipeline.Contracts;
 
-namespace Analyzer.Worker;
+namespace CtrPipeline.Analyzer;
 
 /// <summary>The "Analyzer" configuration section.</summary>
 public sealed class AnalyzerOptions

@@ -6,7 +6,7 @@ using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
 
-namespace Analyzer.Worker;
+namespace CtrPipeline.Analyzer;
 
 /// <summary>
 /// Consumes the results topic and measures L1, L2 and L2r for every row (docs/architecture.md): HDR histograms per

@@ -3,7 +3,7 @@ using System.Text;
 using CtrPipeline.Contracts;
 using MathNet.Numerics.Distributions;
 
-namespace Producer.Worker;
+namespace CtrPipeline.Producer;
 
 /// <summary>One record to send: its Kafka key and value, and whether it is a deliberately malformed one.</summary>
 public readonly record struct GeneratedRecord(string Key, byte[] Value, long EventTime, bool Malformed);
