@@ -21,7 +21,6 @@ namespace CtrPipeline.Bench;
 public sealed class Experiment(ExperimentSettings settings, EngineTarget target, CampaignCatalog catalog, ILoggerFactory logs, IRunProgress progress, string workFolder)
 {
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(500);
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(1);
 
     /// <summary>A file-name-safe id of this run: target, profile, rate, duration.</summary>
     public string RunId => string.Create(CultureInfo.InvariantCulture,
@@ -71,13 +70,15 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
         progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
+        // A cluster's first job (containers mode) may take minutes to be scheduled; a consumer joins in seconds.
+        var readyTimeout = settings.Mode == "containers" ? TimeSpan.FromMinutes(5) : TimeSpan.FromMinutes(1);
         try
         {
-            await Task.WhenAll(session.Ready, analyzer.Assigned).WaitAsync(ReadyTimeout, cancel);
+            await Task.WhenAll(session.Ready, analyzer.Assigned).WaitAsync(readyTimeout, cancel);
         }
         catch (TimeoutException)
         {
-            throw new WorkerFailedException($"{(session.Ready.IsCompleted ? "the analyzer" : name)} did not get its partitions within {ReadyTimeout.TotalSeconds:0} s");
+            throw new WorkerFailedException($"{(session.Ready.IsCompleted ? "the analyzer" : name)} was not ready within {readyTimeout.TotalSeconds:0} s");
         }
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         analyzer.LoadStarted(loadStartMs);
