@@ -139,7 +139,7 @@ public sealed record PipelineParameters(
     }
 
     /// <summary>The connection string that names an existing cluster for a clustered engine.</summary>
-    public static string ClusterConnection(string engine) => engine == Engines.Flink ? "flink-gateway" : "spark-connect";
+    public static string ClusterConnection(string engine) => engine == Engines.Flink ? ApacheFlink.GatewayConnection : ApacheSpark.Connection;
 
     /// <summary>Embedded unless containers were asked for, or a healthy container runtime was found in auto mode.</summary>
     public PipelineMode Resolve(Func<bool> containerRuntimeIsHealthy) => Mode switch

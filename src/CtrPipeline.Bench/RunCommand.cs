@@ -143,7 +143,8 @@ internal sealed class CommonOptions
     };
 
     /// <summary>The clusters --connection-string may name (Kafka has --kafka, PostgreSQL --postgres).</summary>
-    private static readonly string[] ServiceConnectionNames = ["flink-gateway", "flink-rest", "spark-connect"];
+    private static readonly string[] ServiceConnectionNames =
+        [CtrPipeline.AppHost.ApacheFlink.GatewayConnection, CtrPipeline.AppHost.ApacheFlink.RestConnection, CtrPipeline.AppHost.ApacheSpark.Connection];
 
     /// <summary>Whether a container runtime can run containers; tests fake it.</summary>
     internal static Func<bool> ContainerRuntimeProbe { get; set; } = () => CtrPipeline.AppHost.ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5));
