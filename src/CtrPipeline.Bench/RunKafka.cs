@@ -23,6 +23,12 @@ public abstract class RunKafka
 
     public static RunKafka Embedded(int brokers) => new EmbeddedRunKafka(brokers);
 
+    private static bool IsHostAndPort(string server)
+    {
+        var colon = server.LastIndexOf(':');
+        return colon > 0 && int.TryParse(server[(colon + 1)..], out var port) && port is > 0 and < 65536;
+    }
+
     /// <summary>
     /// Checks that <paramref name="bootstrap"/> answers and accepts CreateTopics (validated only, nothing created);
     /// a broker that does not answer or refuses is a <see cref="ConfigurationException"/>, before any run.
@@ -30,9 +36,9 @@ public abstract class RunKafka
     public static async Task<RunKafka> ClusterAsync(string bootstrap, bool keepTopics, int partitions)
     {
         ConfigurationException.Require(!string.IsNullOrWhiteSpace(bootstrap), "--kafka needs the cluster's bootstrap servers, e.g. broker1:9092,broker2:9092.");
-        foreach (var server in bootstrap.Split(','))
-            ConfigurationException.Require(server.Trim().LastIndexOf(':') is > 0 and var colon && int.TryParse(server.Trim()[(colon + 1)..], out var port) && port is > 0 and < 65536,
-                $"--kafka: '{server.Trim()}' is not host:port (give the cluster's bootstrap servers, e.g. broker1:9092,broker2:9092).");
+        foreach (var server in bootstrap.Split(',', StringSplitOptions.TrimEntries))
+            ConfigurationException.Require(IsHostAndPort(server),
+                $"--kafka: '{server}' is not host:port (give the cluster's bootstrap servers, e.g. broker1:9092,broker2:9092).");
         var cluster = new ClusterRunKafka(bootstrap, keepTopics);
         await cluster.CheckAsync(partitions);
         return cluster;
