@@ -60,7 +60,7 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     public string? SkipReasonOn(Hosts.EngineHost host, string mode, IReadOnlyDictionary<string, string> connections) =>
         (host, Clustered: Engine is Engines.Flink or Engines.Spark) switch
     {
-        (Hosts.EngineHost.InProcess, true) => $"{SkipReason}: run it with --host services --mode containers",
+        (Hosts.EngineHost.InProcess, true) => $"{SkipReason}: run it as a service in containers mode (--host services --mode containers)",
         (_, true) => mode == "containers" || connections.ContainsKey(CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)) ? null
             : $"needs its cluster: containers mode (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} does not run here), " +
               $"or --connection-string {CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)}=... naming an existing one",

@@ -85,7 +85,8 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
         Assert.Equal(0, exit);
         Assert.Equal(OracleVerdict.Match, report.Oracle.Verdict);
         Assert.Equal(("services", "cluster"), (report.Host, report.Mode));
-        Assert.Equal(report.Events, report.Oracle.EventsRead); // the run's own topic: nothing from the broker's default topics
+        // The run's own topic: the load and the end-of-input trailer (a few hundred events), nothing from another topic.
+        Assert.InRange(report.Oracle.EventsRead - report.Events, 1, report.Events / 10);
 
         // The engine's state topic was the run's own too (the AppHost was given the prefix).
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
