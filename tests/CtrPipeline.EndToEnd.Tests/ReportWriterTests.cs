@@ -63,6 +63,7 @@ public sealed class ReportWriterTests : IDisposable
         Assert.StartsWith("native-continuous-mmpp-20000,native-continuous,mmpp,", csv[1]);
         Assert.Contains(",1234.4,", csv[1]);
         Assert.Contains(",31,17,12,true,", csv[1]); // warm-up rows, late, bad, sustained
+        Assert.EndsWith(",CreateTime,inprocess,0", csv[1]); // the timestamp type behind L2, the host, how far final rows trailed
         Assert.Equal(5_001, File.ReadAllLines(Full("samples/native-continuous-mmpp-20000-latency.csv")).Length);
 
         var json = JsonSerializer.Deserialize(File.ReadAllText(Full("results.json")), BenchJson.Default.BenchmarkResults)!;

@@ -78,7 +78,7 @@ public static class ReportWriter
          "l1_count", "l1_p50_ms", "l1_p90_ms", "l1_p99_ms", "l1_p999_ms", "l1_max_ms",
          "l2_count", "l2_p50_ms", "l2_p90_ms", "l2_p99_ms", "l2_p999_ms", "l2_max_ms",
          "warmup_rows", "late", "bad", "sustained", "max_consumer_lag", "end_consumer_lag", "lag_trend_per_s", "oracle", "oracle_differences",
-         "seed", "kafka_timestamp_type"],
+         "seed", "kafka_timestamp_type", "host", "finals_behind_ms"],
         results.Runs.Select((run, i) =>
         {
             var r = run.Report;
@@ -89,7 +89,7 @@ public static class ReportWriter
                 r.L1.Count, r.L1.P50, r.L1.P90, r.L1.P99, r.L1.P999, r.L1.Max,
                 r.L2.Count, r.L2.P50, r.L2.P90, r.L2.P99, r.L2.P999, r.L2.Max,
                 r.WarmupResults, r.Late, r.Bad, r.Sustained, r.MaxConsumerLag, r.EndConsumerLag, r.LagTrendPerSecond, r.Oracle.VerdictText,
-                r.Oracle.Differences, r.Seed, r.KafkaTimestampType,
+                r.Oracle.Differences, r.Seed, r.KafkaTimestampType, r.Host, r.FinalsBehindMs,
             };
         }));
 
