@@ -70,7 +70,7 @@ public static class PipelineTopology
                     .WithPipelineSettings(builder, parameters)
                     .WithKafka(kafka),
             })
-            .Select((engine, i) => engine.WithReadinessCheck(engineIds[i]))
+            .Select((engine, i) => engine.WithReadinessCheck(engineIds[i]).WithRunGroup(parameters, engineIds[i]))
             .ToList();
 
         if (parameters.ExternalLoad) return; // the benchmark sends the load and measures the results itself
@@ -91,6 +91,17 @@ public static class PipelineTopology
             .WaitFor(analyzer);
         if (kafka.ProducerLinger is { } linger) producer.WithEnvironment("Producer__Linger", linger.ToString("c", CultureInfo.InvariantCulture));
         foreach (var engine in engines) producer.WaitFor(engine);
+    }
+
+    /// <summary>
+    /// With a topic prefix (one benchmark run's topics on a shared cluster), the engine's consumer group is the run's
+    /// own as well, and so is its transactional id, which derives from it: runs never share offsets or fence each other.
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> WithRunGroup(this IResourceBuilder<ProjectResource> engine, PipelineParameters parameters, string engineId)
+    {
+        if (parameters.TopicPrefix is null) return engine;
+        var section = engineId switch { Engines.Sql => "Sql", Engines.Flink => "Flink", Engines.Spark => null, _ => "Engine" };
+        return section is null ? engine : engine.WithEnvironment($"{section}__GroupId", parameters.Prefixed(Engines.DefaultGroupId(engineId)));
     }
 
     /// <summary>runs/apphost in the repository, next to the headless runs.</summary>

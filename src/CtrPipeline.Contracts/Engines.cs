@@ -34,6 +34,9 @@ public static class Engines
     /// <summary>The start of <see cref="ReadyTemplate"/> as written for <paramref name="engine"/>.</summary>
     public static string ReadyPrefix(string engine) => $"{engine} ready: ";
 
+    /// <summary>An engine's consumer group unless configured otherwise: one per engine, so engines never share offsets.</summary>
+    public static string DefaultGroupId(string engine) => $"ctr-{engine}";
+
     /// <summary>Every engine.</summary>
     public static IReadOnlyList<string> All { get; } = [.. Embedded, .. Clustered];
 

@@ -41,7 +41,7 @@ public sealed class EngineOptions
     /// </summary>
     public string GroupId
     {
-        get => string.IsNullOrEmpty(_groupId) ? $"ctr-{Id}" : _groupId;
+        get => string.IsNullOrEmpty(_groupId) ? Engines.DefaultGroupId(Id) : _groupId;
         set => _groupId = value;
     }
 

@@ -39,7 +39,7 @@ public sealed class SqlEngineOptions
     /// <summary>The consumer group: ctr-sql by default; the benchmark gives each run on a shared Kafka cluster a group of its own.</summary>
     public string GroupId
     {
-        get => string.IsNullOrEmpty(_groupId) ? $"ctr-{Engines.Sql}" : _groupId;
+        get => string.IsNullOrEmpty(_groupId) ? Engines.DefaultGroupId(Engines.Sql) : _groupId;
         set => _groupId = value;
     }
 

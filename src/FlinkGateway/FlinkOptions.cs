@@ -31,7 +31,7 @@ public sealed class FlinkOptions
     /// <summary>The job's name in Flink (pipeline.name); a running job of this name left by an earlier run is cancelled first.</summary>
     public string JobName { get; set; } = "ctr-pipeline";
 
-    public string GroupId { get; set; } = "ctr-flink";
+    public string GroupId { get; set; } = Engines.DefaultGroupId(Engines.Flink);
 
     /// <summary>Parallelism of the job; 0 means one task per events partition.</summary>
     public int Parallelism { get; set; }

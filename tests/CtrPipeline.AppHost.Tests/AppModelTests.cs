@@ -112,6 +112,9 @@ public sealed class AppModelTests
             Assert.Equal("ctr-run-1a2b-events_late", env["Pipeline__Topics__Late"]);
         }
         Assert.Equal("ctr-run-1a2b-ctr_engine_state", (await Environment(Resource(builder, "native-continuous")))["Engine__StateTopic"]);
+        // The run's own consumer groups too (and so transactional ids): runs on one cluster never share offsets.
+        Assert.Equal("ctr-run-1a2b-ctr-native-continuous", (await Environment(Resource(builder, "native-continuous")))["Engine__GroupId"]);
+        Assert.Equal("ctr-run-1a2b-ctr-sql", (await Environment(Resource(builder, "sql")))["Sql__GroupId"]);
     }
 
     [Fact]

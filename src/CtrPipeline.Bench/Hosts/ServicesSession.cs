@@ -48,7 +48,7 @@ internal sealed class ServicesSession : IEngineSession
         var pipeline = kafka.Pipeline;
         _events = [.. Enumerable.Range(0, pipeline.Partitions).Select(p => new TopicPartition(pipeline.Topics.Events, p))];
         _output = new EngineOutputWatch(kafka.Bootstrap, pipeline, _engine);
-        if (CommittingGroup(_engine) is { } group)
+        if (CommittingGroup(_engine, kafka) is { } group)
             _committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(kafka.Bootstrap, group, "bench-committed-observer"))
                 .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
         _watchingLogs = WatchLogsAsync(_stop.Token);
@@ -116,10 +116,10 @@ internal sealed class ServicesSession : IEngineSession
     }
 
     /// <summary>
-    /// The consumer group whose committed offsets show how far the engine got: each engine's default group is
-    /// ctr-&lt;id&gt; (EngineOptions, SqlEngineOptions, FlinkOptions). Spark's Kafka source commits no offsets.
+    /// The consumer group whose committed offsets show how far the engine got: its default group, under the run's
+    /// prefix on a --kafka cluster (the AppHost's Parameters:topic-prefix scopes it). Spark's Kafka source commits no offsets.
     /// </summary>
-    private static string? CommittingGroup(string engine) => engine == Engines.Spark ? null : $"ctr-{engine}";
+    private static string? CommittingGroup(string engine, RunTopics kafka) => engine == Engines.Spark ? null : kafka.Scoped(Engines.DefaultGroupId(engine));
 
     public RunTopics Kafka { get; }
 
