@@ -18,8 +18,9 @@ public static class PipelineTopology
     /// <summary>What the embedded broker is and which clients work with it, shown with its resource in the dashboard.</summary>
     public const string EmbeddedBrokerDescription =
         "librdkafka's in-memory mock cluster, not Apache Kafka: Confluent.Kafka, kcat and KafkaJS are tested (and Apache " +
-        "Kafka's Java client 2.4.1 was checked) to read metadata, produce, consume in a group and commit offsets, but it " +
-        "has no topic or group admin APIs (CreateTopics, ListGroups, DescribeGroups); for a real Kafka run the AppHost " +
+        "Kafka's Java client 2.4.1 was checked) to read metadata, produce, consume in a group and commit offsets; its proxy " +
+        "answers CreateTopics (topic configs are ignored: timestamps stay CreateTime), but it has no DeleteTopics and no " +
+        "group admin APIs (ListGroups, DescribeGroups); for a real Kafka run the AppHost " +
         "with --ConnectionStrings:kafka=host:port or in containers mode (docs/embedded-broker.md).";
 
     /// <summary>

@@ -58,7 +58,10 @@ public static class CheckpointStore
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private const int Partition = 0;
 
-    /// <summary>Creates the topic (compacted, one partition) unless it exists; a broker without CreateTopics (the embedded one) creates it on first write.</summary>
+    /// <summary>
+    /// Creates the topic (compacted, one partition) unless it exists; a broker without CreateTopics (librdkafka's mock
+    /// without the embedded broker's proxy, as the benchmark runs it in process) creates it on first write.
+    /// </summary>
     public static void EnsureTopic(string bootstrapServers, string topic, ILogger logger)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
