@@ -94,23 +94,13 @@ public sealed record PipelineParameters(
     }
 
     /// <summary>The pipeline settings these parameters imply; every service receives them as Pipeline__* variables.</summary>
-    public PipelineSettings Pipeline()
+    public PipelineSettings Pipeline() => new()
     {
-        var defaults = new TopicNames();
-        return new()
-        {
-            WindowSize = WindowSize,
-            WatermarkDelay = WatermarkDelay,
-            Partitions = Partitions,
-            Topics = TopicPrefix is null ? defaults : new TopicNames
-            {
-                Events = Prefixed(defaults.Events),
-                Results = Prefixed(defaults.Results),
-                DeadLetters = Prefixed(defaults.DeadLetters),
-                Late = Prefixed(defaults.Late),
-            },
-        };
-    }
+        WindowSize = WindowSize,
+        WatermarkDelay = WatermarkDelay,
+        Partitions = Partitions,
+        Topics = TopicPrefix is null ? new TopicNames() : new TopicNames().WithPrefix(TopicPrefix),
+    };
 
     /// <summary>A topic's name under <see cref="TopicPrefix"/>.</summary>
     public string Prefixed(string topic) => TopicPrefix is null ? topic : $"{TopicPrefix}-{topic}";

@@ -131,7 +131,7 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
         // Unique per run, readable in the cluster's topic list: ctr-<run id>-<8 hex>-events.
         var safe = new string(runId.Select(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' ? ch : '-').ToArray());
         var scope = $"ctr-{safe[..Math.Min(safe.Length, 120)]}-{Guid.NewGuid().ToString("N")[..8]}";
-        var run = Copy(pipeline, scope);
+        var run = pipeline.WithTopics(pipeline.Topics.WithPrefix(scope));
         var replication = (short)Math.Min(3, _brokers);
         using (var admin = Admin())
         {
@@ -155,26 +155,6 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
             $"Kafka cluster at {bootstrap}, {_brokers} broker(s); topics {scope}-* (replication {replication}{(keepTopics ? ", kept" : "")})");
         return new RunTopics(bootstrap, run, scope, broker, embedded: false, () => keepTopics ? ValueTask.CompletedTask : DeleteAsync(scope));
     }
-
-    /// <summary>The pipeline settings with every topic named under <paramref name="scope"/>.</summary>
-    private static PipelineSettings Copy(PipelineSettings pipeline, string scope) => new()
-    {
-        Topics = new TopicNames
-        {
-            Events = $"{scope}-{pipeline.Topics.Events}",
-            Results = $"{scope}-{pipeline.Topics.Results}",
-            DeadLetters = $"{scope}-{pipeline.Topics.DeadLetters}",
-            Late = $"{scope}-{pipeline.Topics.Late}",
-        },
-        Partitions = pipeline.Partitions,
-        WindowSize = pipeline.WindowSize,
-        WatermarkDelay = pipeline.WatermarkDelay,
-        IdleTimeout = pipeline.IdleTimeout,
-        WatermarkInterval = pipeline.WatermarkInterval,
-        TriggerInterval = pipeline.TriggerInterval,
-        MaxEventTimeSkew = pipeline.MaxEventTimeSkew,
-        CatalogPath = pipeline.CatalogPath,
-    };
 
     /// <summary>Deletes every topic of the run (the engines' state topics included); a broker that refuses is reported, not fatal.</summary>
     private async ValueTask DeleteAsync(string scope)

@@ -40,6 +40,14 @@ public sealed class PipelineSettings
     /// <summary>CSV file with the static campaign catalog that every engine joins with.</summary>
     public string CatalogPath { get; set; } = "";
 
+    /// <summary>The same settings with other topics.</summary>
+    public PipelineSettings WithTopics(TopicNames topics)
+    {
+        var copy = (PipelineSettings)MemberwiseClone();
+        copy.Topics = topics;
+        return copy;
+    }
+
     /// <summary>Throws <see cref="ConfigurationException"/> naming the first bad setting.</summary>
     public PipelineSettings Validate()
     {

@@ -10,6 +10,15 @@ public sealed class TopicNames
 
     public IReadOnlyList<string> All => [Events, Results, DeadLetters, Late];
 
+    /// <summary>Every topic named &lt;prefix&gt;-&lt;name&gt;: one benchmark run's own topics on a shared cluster.</summary>
+    public TopicNames WithPrefix(string prefix) => new()
+    {
+        Events = $"{prefix}-{Events}",
+        Results = $"{prefix}-{Results}",
+        DeadLetters = $"{prefix}-{DeadLetters}",
+        Late = $"{prefix}-{Late}",
+    };
+
     /// <summary>The exactly-once native engine's checkpoint topic, by default (Engine:StateTopic).</summary>
     public const string EngineState = "ctr_engine_state";
 }
