@@ -5,8 +5,14 @@ using MathNet.Numerics.Distributions;
 
 namespace CtrPipeline.Producer;
 
-/// <summary>One record to send: its Kafka key and value, and whether it is a deliberately malformed one.</summary>
-public readonly record struct GeneratedRecord(string Key, byte[] Value, long EventTime, bool Malformed);
+/// <summary>
+/// One record to send: its Kafka key (the ad id in UTF-8, shared between records of one ad: never modify it) and value,
+/// and whether it is a deliberately malformed one.
+/// </summary>
+public readonly record struct GeneratedRecord(byte[] Key, byte[] Value, long EventTime, bool Malformed)
+{
+    public string KeyText => Encoding.UTF8.GetString(Key);
+}
 
 /// <summary>
 /// Draws events for the catalog's ads, reproducibly for a seed: each ad has its own true CTR (Beta around the mean);
@@ -27,7 +33,9 @@ public sealed class EventGenerator
 
     private readonly ProducerOptions _options;
     private readonly Random _random;
+    private static readonly byte[] MalformedKey = "malformed"u8.ToArray();
     private readonly int[] _adIds;
+    private readonly byte[][] _adKeys;
     private readonly double[] _adCtr;
     private readonly double _meanDelayMs;
     private readonly double _maxDelayMs;
@@ -39,6 +47,7 @@ public sealed class EventGenerator
         _options = options;
         _random = random;
         _adIds = [.. catalog.Ads.Select(a => a.AdId)];
+        _adKeys = [.. _adIds.Select(id => Encoding.UTF8.GetBytes(id.ToString(CultureInfo.InvariantCulture)))];
         var a = options.Ctr * BetaConcentration;
         _adCtr = [.. _adIds.Select(_ => Beta.Sample(random, a, BetaConcentration - a))];
         _meanDelayMs = options.OutOfOrderMeanDelay.TotalMilliseconds;
@@ -54,7 +63,7 @@ public sealed class EventGenerator
         if (_random.NextDouble() < _options.MalformedFraction)
         {
             var kind = MalformedKinds[_nextMalformedKind++ % MalformedKinds.Length];
-            return new GeneratedRecord("malformed", kind(id, scheduledAt), scheduledAt, Malformed: true);
+            return new GeneratedRecord(MalformedKey, kind(id, scheduledAt), scheduledAt, Malformed: true);
         }
 
         var ad = _random.Next(_adIds.Length);
@@ -62,8 +71,7 @@ public sealed class EventGenerator
         var eventTime = scheduledAt;
         if (_random.NextDouble() < _options.OutOfOrderFraction)
             eventTime -= (long)Math.Min(_maxDelayMs, Exponential.Sample(_random, 1 / _meanDelayMs));
-        var adId = _adIds[ad];
-        var e = new AdEvent(id, type, adId, _random.Next(1, 1_000_000), eventTime);
-        return new GeneratedRecord(adId.ToString(CultureInfo.InvariantCulture), WireFormat.Serialize(e), eventTime, Malformed: false);
+        var e = new AdEvent(id, type, _adIds[ad], _random.Next(1, 1_000_000), eventTime);
+        return new GeneratedRecord(_adKeys[ad], WireFormat.Serialize(e), eventTime, Malformed: false);
     }
 }

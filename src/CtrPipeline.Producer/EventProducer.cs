@@ -7,7 +7,11 @@ using Microsoft.Extensions.Logging;
 
 namespace CtrPipeline.Producer;
 
-/// <summary>A consistent view of the producer's counters.</summary>
+/// <summary>
+/// A consistent view of the producer's counters. Delivered and DeliveryErrors count in steps of
+/// <see cref="EventProducer.ProbeEvery"/> records while the producer runs; once it has flushed, Delivered is every
+/// record sent and not failed.
+/// </summary>
 public sealed record ProducerProgress(
     long Scheduled, long Sent, long Delivered, long DeliveryErrors, long Malformed,
     double ScheduleLagMs, double MaxScheduleLagMs, int State, double OfferedRate, TimeSpan Elapsed);
@@ -40,27 +44,41 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
     public Task RunAsync(CancellationToken cancel) =>
         Task.Factory.StartNew(() => Run(cancel), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
+    /// <summary>Records that share one delivery report at most: the probes per expected batch (see <see cref="ProbeEvery"/>).</summary>
+    private const int ProbesPerBatch = 8;
+
+    /// <summary>
+    /// One record in N asks for its delivery report (a probe): Confluent.Kafka's per-record report, a handle and
+    /// a callback per record, cost the load producer more CPU than making the records (docs/measurements.md). Kafka
+    /// acknowledges or fails a whole batch, and N is chosen so that the batch a partition expects in one linger holds
+    /// about eight probes; below a few thousand events/s every record is a probe. Each probe's report then counts for
+    /// the N records it stands for (the oracle counts the records that reached the topic itself).
+    /// </summary>
+    public static int ProbeEvery(double rate, TimeSpan linger, int partitions) =>
+        (int)Math.Clamp(rate * Math.Max(linger.TotalSeconds, 0.001) / partitions / ProbesPerBatch, 1, 1024);
+
     private void Run(CancellationToken cancel)
     {
         var random = new Random(options.Seed);
         var arrivals = IArrivalProcess.Create(options, random);
         var generator = new EventGenerator(options, catalog, random);
         var profileTag = new KeyValuePair<string, object?>("profile", options.Profile);
+        var probeEvery = ProbeEvery(options.Rate, options.Linger, pipeline.Partitions);
 
         var reportedError = 0;
-        Action<DeliveryReport<string, byte[]>> onDelivery = r =>
+        Action<DeliveryReport<byte[], byte[]>> onDelivery = r =>
         {
             if (!r.Error.IsError)
             {
-                Interlocked.Increment(ref _delivered);
+                Interlocked.Add(ref _delivered, probeEvery);
                 return;
             }
-            Interlocked.Increment(ref _errors);
-            ErrorCounter.Add(1, profileTag);
+            Interlocked.Add(ref _errors, probeEvery);
+            ErrorCounter.Add(probeEvery, profileTag);
             if (Interlocked.Exchange(ref reportedError, 1) == 0)
                 logger.LogError("Delivery to {Topic} failed: {Reason}", r.Topic, r.Error.Reason);
         };
-        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(bootstrapServers, "producer", options.Linger))
+        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrapServers, "producer", options.Linger))
             .SetErrorHandler((_, e) => logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason))
             .Build();
 
@@ -95,7 +113,8 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
                 var record = generator.Next(startEpochMs + (long)(due * 1000));
                 var traced = due >= nextTraced;
                 if (traced) nextTraced = due + traceEvery;
-                Send(producer, record, traced ? Traced(record, onDelivery) : (null, onDelivery));
+                var probe = sent % probeEvery == 0 ? onDelivery : null;
+                Send(producer, record, traced ? Traced(record, probe) : (null, probe));
                 sent++;
                 if (record.Malformed) malformed++;
                 lagMs = (clock.Elapsed.TotalSeconds - due) * 1000;
@@ -123,7 +142,10 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
 
         SentCounter.Add(sent - sentReported, profileTag);
         Publish();
-        producer.Flush(cancel.IsCancellationRequested ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(1));
+        var undelivered = producer.Flush(cancel.IsCancellationRequested ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(1));
+        // Every record is now acknowledged or failed, except those the flush gave up on; the records after the last
+        // probe have no report of their own.
+        Interlocked.Exchange(ref _delivered, sent - undelivered - Interlocked.Read(ref _errors));
         logger.LogInformation("Producer finished: sent {Sent:N0}, delivered {Delivered:N0}, delivery errors {Errors:N0}, max schedule lag {Max:0.#} ms",
             sent, Interlocked.Read(ref _delivered), Interlocked.Read(ref _errors), maxLagMs);
 
@@ -138,26 +160,26 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
     /// A traced record: a "send events" span whose context goes into the record's headers, ended by the delivery
     /// report (so its duration is the produce-to-acknowledgement time). No span and no headers when nobody listens.
     /// </summary>
-    private (Headers?, Action<DeliveryReport<string, byte[]>>) Traced(GeneratedRecord record, Action<DeliveryReport<string, byte[]>> onDelivery)
+    private (Headers?, Action<DeliveryReport<byte[], byte[]>>?) Traced(GeneratedRecord record, Action<DeliveryReport<byte[], byte[]>>? probe)
     {
         if (KafkaTracing.StartMessaging("send", pipeline.Topics.Events, ActivityKind.Producer, parent: default) is not { } span)
-            return (null, onDelivery);
-        span.SetTag("ctr.event.key", record.Key).SetTag("ctr.event.malformed", record.Malformed);
+            return (null, probe);
+        span.SetTag("ctr.event.key", record.KeyText).SetTag("ctr.event.malformed", record.Malformed);
         var headers = new Headers();
         KafkaTracing.Inject(span, headers);
         return (headers, report =>
         {
-            onDelivery(report);
+            probe?.Invoke(report);
             if (report.Error.IsError) span.SetStatus(ActivityStatusCode.Error, report.Error.Reason);
             else span.SetRecordPosition(report.Partition.Value, report.Offset.Value);
             span.Stop();
         });
     }
 
-    private void Send(IProducer<string, byte[]> producer, GeneratedRecord record, (Headers? Headers, Action<DeliveryReport<string, byte[]>> OnDelivery) delivery)
+    private void Send(IProducer<byte[], byte[]> producer, GeneratedRecord record, (Headers? Headers, Action<DeliveryReport<byte[], byte[]>>? OnDelivery) delivery)
     {
         var (headers, onDelivery) = delivery;
-        var message = new Message<string, byte[]> { Key = record.Key, Value = record.Value, Headers = headers };
+        var message = new Message<byte[], byte[]> { Key = record.Key, Value = record.Value, Headers = headers };
         while (true)
         {
             try
@@ -165,7 +187,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
                 producer.Produce(pipeline.Topics.Events, message, onDelivery);
                 return;
             }
-            catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
                 producer.Poll(TimeSpan.FromMilliseconds(1)); // the client's queue is full: this shows up as schedule lag
             }

@@ -21,7 +21,7 @@ public sealed class EventGeneratorTests
         {
             Assert.True(WireFormat.TryParseEvent(r.Value, out var e, out var reason), reason);
             Assert.True(Catalog.TryGetCampaign(e.AdId, out _));
-            Assert.Equal(e.AdId.ToString(), r.Key); // keyed by ad, so one ad's events stay in order on one partition
+            Assert.Equal(e.AdId.ToString(), r.KeyText); // keyed by ad, so one ad's events stay in order on one partition
             Assert.Equal(e.EventTime, r.EventTime);
         }
         Assert.Equal(records.Count, records.Select(r => WireFormat.TryParseEvent(r.Value, out var e, out _) ? e.EventId : 0).Distinct().Count());

@@ -26,4 +26,30 @@ public sealed class EventProducerTests
         var inTopic = cluster.Offsets().Where(o => o.Topic == pipeline.Topics.Events).Sum(o => o.High - o.Low);
         Assert.Equal(p.Sent, inTopic);
     }
+
+    [Fact]
+    public async Task At_high_rates_only_probes_carry_delivery_reports_and_the_final_count_is_exact()
+    {
+        var pipeline = new PipelineSettings { Partitions = 2 };
+        using var cluster = EmbeddedKafkaCluster.Start(1, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
+        var options = new ProducerOptions { Rate = 50_000, Duration = TimeSpan.FromSeconds(2), Seed = 12, Linger = TimeSpan.FromMilliseconds(50) };
+        Assert.Equal(156, EventProducer.ProbeEvery(options.Rate, options.Linger, pipeline.Partitions));
+        var producer = new EventProducer(options, pipeline, CampaignCatalog.Generate(5, 4), cluster.BootstrapServers, NullLogger<EventProducer>.Instance);
+
+        await producer.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var p = producer.Progress;
+        var inTopic = cluster.Offsets().Where(o => o.Topic == pipeline.Topics.Events).Sum(o => o.High - o.Low);
+        Assert.Equal(p.Sent, inTopic);
+        Assert.Equal(p.Sent, p.Delivered);
+        Assert.Equal(0, p.DeliveryErrors);
+    }
+
+    [Theory]
+    [InlineData(100, 5, 4, 1)]         // a record or so per batch: every record is a probe
+    [InlineData(5_000, 5, 4, 1)]
+    [InlineData(300_000, 50, 16, 117)] // ~940 records per partition's batch: eight probes in each
+    [InlineData(10_000_000, 1000, 1, 1024)]
+    public void A_batch_holds_about_eight_probes(double rate, int lingerMs, int partitions, int expected) =>
+        Assert.Equal(expected, EventProducer.ProbeEvery(rate, TimeSpan.FromMilliseconds(lingerMs), partitions));
 }

@@ -94,7 +94,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
             var (views, clicks) = expected.GetValueOrDefault(key);
             expected[key] = e.EventType == EventType.Click ? (views, clicks + 1) : (views + 1, clicks);
             last = Math.Max(last, e.EventTime);
-            Produce(producer, pipeline.Topics.Events, null, System.Text.Encoding.UTF8.GetBytes(record.Key), record.Value, cancel);
+            Produce(producer, pipeline.Topics.Events, null, record.Key, record.Value, cancel);
             if (i > 0 && i % 250_000 == 0) progress.Phase(target.Name, $"loaded {i:N0} of {settings.Events:N0} events");
         }
         var trailerTime = last + windowMs + (long)pipeline.WatermarkDelay.TotalMilliseconds + 1_000;
