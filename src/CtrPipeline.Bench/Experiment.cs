@@ -65,7 +65,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         var producerOptions = kafka.Embedded ? settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger) : settings.Producer;
         var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
-        using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics) : null;
+        using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics, pipeline.Topics.Events) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
         var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
@@ -141,7 +141,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             else
                 oracle = tap is null
                     ? OracleReport.Skipped
-                    : Oracle.Verify(await tap.CompleteAsync(settings.CatchUpTimeout), tap.Lost, pipeline, catalog, engine, end.Windows);
+                    : Oracle.Verify(await tap.CompleteAsync(settings.CatchUpTimeout), pipeline, catalog, engine, end.Windows);
         }
         else
         {

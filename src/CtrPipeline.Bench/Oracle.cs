@@ -33,16 +33,17 @@ public sealed record OracleReport(OracleVerdict Verdict, long EventsRead, long E
 public static class Oracle
 {
     /// <summary>
-    /// Compares the engine's final rows in <paramref name="records"/> (per topic, as a <see cref="TopicTap"/> saw them);
-    /// with <paramref name="windows"/>, only the windows starting in [From, Until): an engine ended by a trailer of
-    /// events (<see cref="EndOfInput"/>) leaves the trailer's own windows open.
+    /// Compares the engine's final rows in <paramref name="tapped"/> (what a <see cref="TopicTap"/> given the events
+    /// topic read); with <paramref name="windows"/>, only the windows starting in [From, Until): an engine ended by a
+    /// trailer of events (<see cref="EndOfInput"/>) leaves the trailer's own windows open.
     /// </summary>
     public static OracleReport Verify(
-        IReadOnlyDictionary<string, List<ConsumeResult<string, byte[]>>> records, long lostRecords,
-        PipelineSettings pipeline, CampaignCatalog catalog, string engine, (long From, long Until)? windows = null)
+        TapContents tapped, PipelineSettings pipeline, CampaignCatalog catalog, string engine, (long From, long Until)? windows = null)
     {
         var (from, until) = windows ?? (long.MinValue, long.MaxValue);
-        var events = records[pipeline.Topics.Events];
+        var events = tapped.Events ?? throw new ArgumentException("The oracle needs a tap given the events topic.", nameof(tapped));
+        var records = tapped.Records;
+        var lostRecords = tapped.Lost;
         var late = records[pipeline.Topics.Late].Where(r => HeaderText(r.Message.Headers, "engine") == engine);
         var results = records[pipeline.Topics.Results]
             .Select(r => WireFormat.ParseResult(r.Message.Value))
@@ -58,10 +59,9 @@ public static class Oracle
             """);
 
         using (var appender = db.CreateAppender("events"))
-            foreach (var r in events)
-                if (WireFormat.TryParseEvent(r.Message.Value, out var e, out _))
-                    appender.CreateRow().AppendValue(e.EventId).AppendValue(e.EventType == EventType.Click ? "click" : "view")
-                        .AppendValue(e.AdId).AppendValue(e.EventTime).AppendValue(r.Message.Timestamp.UnixTimestampMs).EndRow();
+            foreach (var e in events)
+                appender.CreateRow().AppendValue(e.EventId).AppendValue(e.Type == EventType.Click ? "click" : "view")
+                    .AppendValue(e.AdId).AppendValue(e.EventTime).AppendValue(e.KafkaTimestamp).EndRow();
         using (var appender = db.CreateAppender("late_events"))
             foreach (var r in late)
                 if (WireFormat.TryParseEvent(r.Message.Value, out var e, out _))
@@ -121,7 +121,7 @@ public static class Oracle
         var engineRows = Scalar(db, "SELECT count(*) FROM results");
         if (lostRecords > 0) examples.Insert(0, $"the broker dropped {lostRecords} records before the oracle read them (embedded broker retention)");
         var verdict = count == 0 && lostRecords == 0 ? OracleVerdict.Match : OracleVerdict.Mismatch;
-        return new OracleReport(verdict, events.Count, expectedRows, engineRows, count, examples);
+        return new OracleReport(verdict, tapped.EventRecords, expectedRows, engineRows, count, examples);
     }
 
     internal static string? HeaderText(Headers? headers, string key) =>

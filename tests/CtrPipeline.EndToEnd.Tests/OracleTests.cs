@@ -73,9 +73,8 @@ public sealed class OracleTests : IDisposable
     private OracleReport Verify()
     {
         _producer.Flush(Timeout);
-        using var tap = new TopicTap(_cluster.BootstrapServers, _cluster.Topics);
-        var records = tap.CompleteAsync(Timeout).GetAwaiter().GetResult();
-        return Oracle.Verify(records, tap.Lost, _pipeline, _catalog, Engine);
+        using var tap = new TopicTap(_cluster.BootstrapServers, _cluster.Topics, _pipeline.Topics.Events);
+        return Oracle.Verify(tap.CompleteAsync(Timeout).GetAwaiter().GetResult(), _pipeline, _catalog, Engine);
     }
 
     private void Event(long id, EventType type, int adId, long time) =>
