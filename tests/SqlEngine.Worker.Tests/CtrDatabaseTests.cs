@@ -21,6 +21,30 @@ public sealed class CtrDatabaseTests
     [PostgresFact]
     public Task Postgres_migration_is_repeatable_and_keeps_the_closed_watermark() => Migration_is_repeatable_and_keeps_the_closed_watermark(TestDatabase.Postgres());
 
+    [Fact]
+    public Task Sqlite_inserts_batches_of_any_size_once() => Inserts_batches_of_any_size_once(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_inserts_batches_of_any_size_once() => Inserts_batches_of_any_size_once(TestDatabase.Postgres());
+
+    /// <summary>Batches larger than a window, overlapping ones and a single row: every row lands once.</summary>
+    private static async Task Inserts_batches_of_any_size_once(TestDatabase test)
+    {
+        await using var _ = test;
+        using var db = await test.Target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None);
+        var rows = Enumerable.Range(0, 1_000)
+            .Select(i => new EventRow(i % 2, i / 2, i, i % 10 == 0 ? EventType.Click : EventType.View, AdId: i % 6 + 1, 9, EventTime: i, KafkaTimestamp: i))
+            .ToArray();
+        db.Insert(rows[..300]);
+        db.Insert(rows[200..]);   // replays 100 rows, then 700 new ones
+        db.Insert(rows[..1]);
+        Assert.Equal(1_000, db.CountEvents());
+
+        var counts = db.Aggregate(long.MinValue, long.MaxValue, 10_000);
+        Assert.Equal(900, counts.Sum(c => c.Views));
+        Assert.Equal(100, counts.Sum(c => c.Clicks));
+    }
+
     private static async Task Counts_windows_and_campaigns_and_ignores_replayed_rows(TestDatabase test)
     {
         await using var _ = test;
