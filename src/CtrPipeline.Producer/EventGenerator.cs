@@ -23,6 +23,7 @@ public readonly record struct GeneratedRecord(byte[] Key, byte[] Value, long Eve
 public sealed class EventGenerator
 {
     private const double BetaConcentration = 50;
+    private static readonly byte[] MalformedKey = "malformed"u8.ToArray();
     private static readonly Func<long, long, byte[]>[] MalformedKinds =
     [
         (id, _) => Encoding.UTF8.GetBytes($"not json {id}"),
@@ -33,7 +34,6 @@ public sealed class EventGenerator
 
     private readonly ProducerOptions _options;
     private readonly Random _random;
-    private static readonly byte[] MalformedKey = "malformed"u8.ToArray();
     private readonly int[] _adIds;
     private readonly byte[][] _adKeys;
     private readonly double[] _adCtr;

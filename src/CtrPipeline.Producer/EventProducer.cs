@@ -145,7 +145,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
         var undelivered = producer.Flush(cancel.IsCancellationRequested ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(1));
         // Every record is now acknowledged or failed, except those the flush gave up on; the records after the last
         // probe have no report of their own.
-        Interlocked.Exchange(ref _delivered, sent - undelivered - Interlocked.Read(ref _errors));
+        Interlocked.Exchange(ref _delivered, Math.Max(0, sent - undelivered - Interlocked.Read(ref _errors)));
         logger.LogInformation("Producer finished: sent {Sent:N0}, delivered {Delivered:N0}, delivery errors {Errors:N0}, max schedule lag {Max:0.#} ms",
             sent, Interlocked.Read(ref _delivered), Interlocked.Read(ref _errors), maxLagMs);
 

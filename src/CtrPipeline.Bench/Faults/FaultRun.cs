@@ -100,7 +100,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         await all;
         var loadEndMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var produced = producer.Progress;
-        if (produced.DeliveryErrors > 0) _notes.Add($"the producer could not deliver {produced.DeliveryErrors:N0} events (they are not in the topic, so not expected either)");
+        if (produced.DeliveryErrors > 0) _notes.Add($"the producer could not deliver about {produced.DeliveryErrors:N0} events (counted {EventProducer.ProbeEvery(producerOptions.Rate, producerOptions.Linger, pipeline.Partitions)} to a delivery report; they are not in the topic, so not expected either)");
 
         // The trailer: a few valid events per partition for a window and the watermark delay, so every partition's
         // watermark passes the end of the window the load ended in; those windows are then final.
