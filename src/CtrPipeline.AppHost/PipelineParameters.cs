@@ -103,7 +103,7 @@ public sealed record PipelineParameters(
     };
 
     /// <summary>A topic's name under <see cref="TopicPrefix"/>.</summary>
-    public string Prefixed(string topic) => TopicPrefix is null ? topic : $"{TopicPrefix}-{topic}";
+    public string Prefixed(string topic) => TopicNames.Scoped(TopicPrefix, topic);
 
     /// <summary>
     /// Task slots for the Flink TaskManager: one per task of the job, which runs one per events partition unless a

@@ -13,7 +13,7 @@ namespace CtrPipeline.Bench;
 public sealed record TargetContext(string Bootstrap, PipelineSettings Pipeline, CampaignCatalog Catalog, string RunId, string WorkFolder, ILoggerFactory Logs,
     string? Scope = null)
 {
-    public string Scoped(string name) => Scope is null ? name : $"{Scope}-{name}";
+    public string Scoped(string name) => TopicNames.Scoped(Scope, name);
 }
 
 /// <summary>

@@ -66,7 +66,7 @@ public sealed class RunTopics(string bootstrap, PipelineSettings pipeline, strin
     public IReadOnlyDictionary<string, int> Topics => pipeline.Topics.All.ToDictionary(t => t, _ => pipeline.Partitions);
 
     /// <summary>A consumer group or topic name of this run: <paramref name="name"/> itself on an embedded cluster of its own.</summary>
-    public string Scoped(string name) => scope is null ? name : $"{scope}-{name}";
+    public string Scoped(string name) => TopicNames.Scoped(scope, name);
 
     public ValueTask DisposeAsync() => remove();
 }

@@ -61,7 +61,7 @@ public static class KafkaClients
         FetchMinBytes = 1,
         QueuedMinMessages = 100_000,
         // Once a partition's prefetch queue is past its threshold, librdkafka postpones that partition's next fetch by
-        // this much (1 s by default), so a consumer with a backlog fetched in bursts: a bare consumer read 145,000-190,000
+        // this much (1 s by default), so a consumer with a backlog fetched in bursts: a bare consumer read 144,000-287,000
         // records/s from the embedded broker with the default and 580,000 with 10 ms (docs/measurements.md).
         FetchQueueBackoffMs = 10,
         SocketNagleDisable = true,

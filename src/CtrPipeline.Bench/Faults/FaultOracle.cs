@@ -22,9 +22,9 @@ public sealed record FaultCounts(
 /// </summary>
 public static class FaultOracle
 {
-    public static FaultCounts Verify(IReadOnlyDictionary<string, List<ConsumeResult<string, byte[]>>> records, long lostRecords,
-        PipelineSettings pipeline, CampaignCatalog catalog, string engine, long firstWindow, long endWindow)
+    public static FaultCounts Verify(TapContents tapped, PipelineSettings pipeline, CampaignCatalog catalog, string engine, long firstWindow, long endWindow)
     {
+        var (records, lostRecords) = (tapped.Records, tapped.Lost);
         var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
         var events = records[pipeline.Topics.Events];
         var dlq = records[pipeline.Topics.DeadLetters].Where(r => Header(r, "engine") == engine).ToList();
