@@ -129,6 +129,13 @@ public sealed class DatabaseTarget
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
             connection.Open();
+            using (var cache = connection.CreateCommand())
+            {
+                // A 64 MiB page cache, not the 2 MiB default: the window query re-reads the pages of the window it
+                // closes. Memory, not durability: the journal and synchronous=FULL stay SQLite's defaults.
+                cache.CommandText = "PRAGMA cache_size = -65536";
+                cache.ExecuteNonQuery();
+            }
             return new SqliteCtrDatabase(connection, path);
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)

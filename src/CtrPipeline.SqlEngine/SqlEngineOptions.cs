@@ -16,7 +16,7 @@ public sealed class SqlEngineOptions
     public const string ConnectionName = "ctrdb";
 
     /// <summary>Most events written in one insert transaction.</summary>
-    public int BatchSize { get; set; } = 5_000;
+    public int BatchSize { get; set; } = 20_000;
 
     /// <summary>Longest a consumed event waits for its batch to be written.</summary>
     public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(200);

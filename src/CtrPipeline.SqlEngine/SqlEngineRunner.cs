@@ -128,8 +128,9 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private readonly IConsumer<byte[], byte[]> _consumer;
         private readonly IProducer<byte[], byte[]> _producer;
         private readonly EngineMetrics _metrics;
-        private readonly List<EventRow> _batch = [];
-        private readonly Dictionary<int, long> _nextOffsets = [];
+        private List<EventRow> _batch = [], _writeRows = [];
+        private Dictionary<int, long> _nextOffsets = [], _writeOffsets = [];
+        private Task? _write;
         private readonly SortedSet<long> _openWindows = [];
         private long _lastWindowStart = long.MinValue;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -164,6 +165,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 // windows since this one started: the late check must use the stored closed watermark.
                 _joined = true;
                 _watermark.Assign(partitions, NowMs());
+                WaitForWrite();
                 _closedUntil = Math.Max(_closedUntil, _database.ClosedUntil());
                 runner._logger.LogInformation(Engines.ReadyTemplate, Engines.Sql, $"holds partitions {string.Join(", ", partitions)} of {_topics.Events}");
                 runner._assigned.TrySetResult();
@@ -192,11 +194,12 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
 
                 var now = _clock.Elapsed;
                 if (_batch.Count >= _options.BatchSize || (_uncommitted && now - _batchStarted >= _options.BatchInterval))
-                    WriteBatch();
+                    StartWrite();
                 if (now >= nextAggregate)
                 {
                     var whole = HoldsEveryPartition(); // first: a batch's offsets are stored only once the engine held every partition
-                    WriteBatch();
+                    StartWrite();
+                    CompleteWrite(); // the query must see every event consumed so far
                     if (whole) Aggregate(_watermark.Advance(NowMs()));
                     nextAggregate = _clock.Elapsed + pipeline.TriggerInterval;
                 }
@@ -216,7 +219,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                     nextProgress = now + ProgressInterval;
                 }
             }
-            WriteBatch(); // a clean stop keeps what was consumed
+            StartWrite(); // a clean stop keeps what was consumed
+            CompleteWrite();
             ReportProgress();
         }
 
@@ -269,6 +273,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             if (windowStart + _windowMs <= _closedUntil)
             {
                 // Read again after a restart or a lost assignment: stored, counted and published already.
+                WaitForWrite();
                 if (_database.Contains(partition, record.Offset.Value))
                 {
                     _replayed++;
@@ -284,25 +289,56 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         }
 
         /// <summary>
-        /// Inserts the batch (one database transaction), waits for the side outputs, then stores the offsets after
-        /// everything consumed for the consumer's background commit: an event is committed to Kafka only once it is in
-        /// the database.
+        /// Hands the batch to a pool thread, which inserts it (one database transaction) while this thread reads the
+        /// next one: the database's work and Kafka's overlap. The batch before is completed first, so at most one is in
+        /// flight, and every other use of the database waits for it (<see cref="WaitForWrite"/>).
         /// </summary>
-        private void WriteBatch()
+        private void StartWrite()
         {
-            if (_uncommitted)
+            CompleteWrite();
+            if (!_uncommitted)
             {
-                _database.Insert(_batch);
-                _batch.Clear();
-                _uncommitted = false;
-                _producer.Flush(_cancel);
+                StoreOffsets(_nextOffsets); // offsets held back before (delivery errors, a newcomer) are tried again
+                return;
             }
-            if (_nextOffsets.Count == 0) return;
-            if (_kafka.DeliveryErrors > 0) return; // nothing is committed any more: a restart re-reads and re-publishes
-            // A newcomer that never held every partition commits nothing: the incumbent, which may keep its events in
-            // another database, reads its partitions again from where it left them.
-            if (!_singleInstance.HadEveryPartition) return;
-            foreach (var (partition, offset) in _nextOffsets)
+            (_batch, _writeRows) = (_writeRows, _batch);
+            (_nextOffsets, _writeOffsets) = (_writeOffsets, _nextOffsets);
+            _uncommitted = false;
+            var (database, rows) = (_database, _writeRows);
+            _write = Task.Run(() => database.Insert(rows), CancellationToken.None);
+        }
+
+        /// <summary>
+        /// Waits for the batch in flight, waits for the side outputs, then stores its offsets for the consumer's
+        /// background commit: an event is committed to Kafka only once it is in the database.
+        /// </summary>
+        private void CompleteWrite()
+        {
+            if (_write is null) return;
+            WaitForWrite();
+            _write = null;
+            _writeRows.Clear();
+            _producer.Flush(_cancel);
+            StoreOffsets(_writeOffsets);
+        }
+
+        /// <summary>Waits until the database is free: the batch in flight is written (or its failure thrown here).</summary>
+        private void WaitForWrite() => _write?.GetAwaiter().GetResult();
+
+        private void StoreOffsets(Dictionary<int, long> offsets)
+        {
+            if (offsets.Count == 0) return;
+            // After a delivery error nothing is committed any more: a restart re-reads and re-publishes. A newcomer that
+            // never held every partition commits nothing: the incumbent, which may keep its events in another database,
+            // reads its partitions again from where it left them.
+            if (_kafka.DeliveryErrors > 0 || !_singleInstance.HadEveryPartition)
+            {
+                if (offsets != _nextOffsets)
+                    foreach (var (partition, offset) in offsets) _nextOffsets.TryAdd(partition, offset); // newer ones win
+                offsets.Clear();
+                return;
+            }
+            foreach (var (partition, offset) in offsets)
             {
                 try
                 {
@@ -313,7 +349,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                     // Not assigned any more (lost in a rebalance): its events are read again and recognised by their key.
                 }
             }
-            _nextOffsets.Clear();
+            offsets.Clear();
         }
 
         /// <summary>
@@ -359,6 +395,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private void DeleteExpired()
         {
             if (_closedUntil == long.MinValue) return;
+            WaitForWrite();
             var before = _closedUntil == long.MaxValue ? long.MaxValue : _closedUntil - (long)_options.Retention.TotalMilliseconds;
             var deleted = _database.DeleteEventsBefore(before);
             if (deleted > 0) _runner._logger.LogDebug("{Engine} deleted {Deleted} events of windows published more than {Retention} ago", Engines.Sql, deleted, _options.Retention);
@@ -367,7 +404,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private void Drain()
         {
             var whole = HoldsEveryPartition();
-            WriteBatch();
+            StartWrite();
+            CompleteWrite();
             if (whole)
             {
                 _watermark.Finish();
@@ -394,6 +432,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
 
         public void Dispose()
         {
+            // The database is closed after this: a batch still in flight (the loop stopped by an error) must finish first.
+            try { _write?.Wait(); } catch (AggregateException) { }
             _kafka.Dispose();
             _metrics.Dispose();
         }
