@@ -27,6 +27,31 @@ public sealed class CtrDatabaseTests
     [PostgresFact]
     public Task Postgres_inserts_batches_of_any_size_once() => Inserts_batches_of_any_size_once(TestDatabase.Postgres());
 
+    [Fact]
+    public async Task Sqlite_insert_waits_for_another_writers_lock()
+    {
+        await using var test = TestDatabase.Sqlite();
+        using var db = await test.Target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None);
+        await using var other = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={test.Options.SqliteFile};Pooling=False");
+        other.Open();
+        using (var begin = other.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE"; // holds the write lock, as a second engine on the same file would
+            begin.ExecuteNonQuery();
+        }
+        var release = Task.Delay(500).ContinueWith(_ =>
+        {
+            using var commit = other.CreateCommand();
+            commit.CommandText = "COMMIT";
+            commit.ExecuteNonQuery();
+        });
+
+        db.Insert([new EventRow(0, 0, 1, EventType.View, AdId: 1, 9, EventTime: 0, KafkaTimestamp: 0)]);
+
+        await release;
+        Assert.Equal(1, db.CountEvents());
+    }
+
     /// <summary>Batches larger than a window, overlapping ones and a single row: every row lands once.</summary>
     private static async Task Inserts_batches_of_any_size_once(TestDatabase test)
     {
