@@ -131,9 +131,10 @@ public sealed class DatabaseTarget
             connection.Open();
             using (var cache = connection.CreateCommand())
             {
-                // A 64 MiB page cache, not the 2 MiB default: the window query re-reads the pages of the window it
-                // closes. Memory, not durability: the journal and synchronous=FULL stay SQLite's defaults.
-                cache.CommandText = "PRAGMA cache_size = -65536";
+                // A 256 MiB page cache, not the 2 MiB default: the window query reads the pages of the window it closes
+                // (about 140 MB at 120,000 events/s), still cached from their insert. Memory, not durability: the
+                // journal and synchronous=FULL stay SQLite's defaults.
+                cache.CommandText = "PRAGMA cache_size = -262144";
                 cache.ExecuteNonQuery();
             }
             return new SqliteCtrDatabase(connection, path);

@@ -49,6 +49,12 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// While the database is busy (a window query takes seconds at 100,000 events/s), the engine keeps reading into
+    /// the next batch, up to this many times <see cref="SqlEngineOptions.BatchSize"/>; only then does reading wait.
+    /// </summary>
+    private const int BatchGrowthWhileBusy = 16;
+
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _drainRequested;
@@ -130,11 +136,11 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private readonly EngineMetrics _metrics;
         private List<EventRow> _batch = [], _writeRows = [];
         private Dictionary<int, long> _nextOffsets = [], _writeOffsets = [];
-        private Task? _write;
+        private Task<Closed>? _write;
         private readonly SortedSet<long> _openWindows = [];
         private long _lastWindowStart = long.MinValue;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private long _closedUntil;
+        private long _closedUntil, _closingUntil;
         private long _consumed, _accepted, _late, _bad, _published, _lag;
         private TimeSpan _batchStarted;
         private bool _uncommitted;
@@ -153,7 +159,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
             _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
             _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds, HasBacklog);
-            _closedUntil = database.ClosedUntil();
+            _closingUntil = _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
             _singleInstance = new SingleInstanceGuard("The SQL engine", _options.GroupId, _topics.Events, _options.PartialAssignmentTimeout,
                 "The SQL engine is single-instance: each instance's watermark would see only its own partitions and close windows whose events the " +
@@ -167,6 +173,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 _watermark.Assign(partitions, NowMs());
                 WaitForWrite();
                 _closedUntil = Math.Max(_closedUntil, _database.ClosedUntil());
+                _closingUntil = Math.Max(_closingUntil, _closedUntil);
                 runner._logger.LogInformation(Engines.ReadyTemplate, Engines.Sql, $"holds partitions {string.Join(", ", partitions)} of {_topics.Events}");
                 runner._assigned.TrySetResult();
             });
@@ -191,23 +198,29 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                     return;
                 }
                 ConsumeOne();
+                if (_write is { IsCompleted: true }) CompleteWrite();
 
                 var now = _clock.Elapsed;
-                if (_batch.Count >= _options.BatchSize || (_uncommitted && now - _batchStarted >= _options.BatchInterval))
-                    StartWrite();
-                if (now >= nextAggregate)
+                if (_write is null)
                 {
-                    var whole = HoldsEveryPartition(); // first: a batch's offsets are stored only once the engine held every partition
-                    StartWrite();
-                    CompleteWrite(); // the query must see every event consumed so far
-                    if (whole) Aggregate(_watermark.Advance(NowMs()));
-                    nextAggregate = _clock.Elapsed + pipeline.TriggerInterval;
+                    // The database is free. A window query goes with the batch so far: it must see every event
+                    // consumed before it. HoldsEveryPartition comes first: offsets are stored only once the engine
+                    // held every partition.
+                    if (now >= nextAggregate)
+                    {
+                        StartWrite(HoldsEveryPartition() ? _watermark.Advance(NowMs()) : null);
+                        nextAggregate = now + pipeline.TriggerInterval;
+                    }
+                    else if (now >= nextRetention)
+                    {
+                        StartRetention();
+                        nextRetention = now + RetentionInterval;
+                    }
+                    else if (_batch.Count >= _options.BatchSize || (_uncommitted && now - _batchStarted >= _options.BatchInterval))
+                        StartWrite();
                 }
-                if (now >= nextRetention)
-                {
-                    DeleteExpired();
-                    nextRetention = now + RetentionInterval;
-                }
+                else if (_batch.Count >= _options.BatchSize * BatchGrowthWhileBusy)
+                    StartWrite(); // waits for the database
                 if (now >= nextLag)
                 {
                     RefreshLag();
@@ -270,9 +283,10 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 return;
             }
             var windowStart = CtrEngine.WindowStart(e.EventTime, _windowMs);
-            if (windowStart + _windowMs <= _closedUntil)
+            if (windowStart + _windowMs <= _closingUntil)
             {
-                // Read again after a restart or a lost assignment: stored, counted and published already.
+                // Read again after a restart or a lost assignment: stored, counted and published already (or being
+                // published: the query in flight sees the events stored before it).
                 WaitForWrite();
                 if (_database.Contains(partition, record.Offset.Value))
                 {
@@ -290,13 +304,16 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
 
         /// <summary>
         /// Hands the batch to a pool thread, which inserts it (one database transaction) while this thread reads the
-        /// next one: the database's work and Kafka's overlap. The batch before is completed first, so at most one is in
-        /// flight, and every other use of the database waits for it (<see cref="WaitForWrite"/>).
+        /// next one: the database's work and Kafka's overlap. With a <paramref name="watermark"/>, the same thread then
+        /// closes the windows that ended at or before it (<see cref="Close"/>); from here on an event of those windows
+        /// is late. The work before is completed first, so at most one is in flight, and every other use of the
+        /// database waits for it (<see cref="WaitForWrite"/>).
         /// </summary>
-        private void StartWrite()
+        private void StartWrite(long? watermark = null)
         {
             CompleteWrite();
-            if (!_uncommitted)
+            var closeTo = watermark is { } w ? CloseTo(w) : null;
+            if (!_uncommitted && closeTo is null)
             {
                 StoreOffsets(_nextOffsets); // offsets held back before (delivery errors, a newcomer) are tried again
                 return;
@@ -304,22 +321,40 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             (_batch, _writeRows) = (_writeRows, _batch);
             (_nextOffsets, _writeOffsets) = (_writeOffsets, _nextOffsets);
             _uncommitted = false;
-            var (database, rows) = (_database, _writeRows);
-            _write = Task.Run(() => database.Insert(rows), CancellationToken.None);
+            var (rows, from) = (_writeRows, _closedUntil);
+            if (closeTo is not null) _closingUntil = Math.Max(_closingUntil, closeTo.Value);
+            _write = Task.Run(() =>
+            {
+                _database.Insert(rows);
+                return closeTo is { } to ? Close(from, to) : new Closed(0, from);
+            }, CancellationToken.None);
+        }
+
+        /// <summary>Where a run at <paramref name="watermark"/> closes windows up to, or null when it closes none.</summary>
+        private long? CloseTo(long watermark)
+        {
+            if (watermark == long.MinValue) return null;
+            var closeTo = watermark == long.MaxValue ? long.MaxValue : CtrEngine.WindowStart(watermark, _windowMs);
+            return closeTo > _closedUntil ? closeTo : null;
         }
 
         /// <summary>
-        /// Waits for the batch in flight, waits for the side outputs, then stores its offsets for the consumer's
-        /// background commit: an event is committed to Kafka only once it is in the database.
+        /// Waits for the work in flight, waits for the side outputs, then stores its batch's offsets for the consumer's
+        /// background commit (an event is committed to Kafka only once it is in the database) and takes in the
+        /// windows it closed.
         /// </summary>
         private void CompleteWrite()
         {
             if (_write is null) return;
-            WaitForWrite();
+            var closed = _write.GetAwaiter().GetResult();
             _write = null;
             _writeRows.Clear();
             _producer.Flush(_cancel);
             StoreOffsets(_writeOffsets);
+            _published += closed.Published;
+            if (closed.Until <= _closedUntil) return;
+            _closedUntil = closed.Until;
+            _openWindows.RemoveWhere(start => start + _windowMs <= _closedUntil);
         }
 
         /// <summary>Waits until the database is free: the batch in flight is written (or its failure thrown here).</summary>
@@ -364,53 +399,58 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             return _singleInstance.HoldsEveryPartition(held, _partitionCount ?? _runner._pipeline.Partitions, _clock.Elapsed);
         }
 
-        /// <summary>
-        /// Runs the CTR query over the windows that ended at or before <paramref name="watermark"/> and were not
-        /// published yet, publishes their rows (final), waits for delivery and records the new closed watermark.
-        /// </summary>
-        private void Aggregate(long watermark)
-        {
-            if (watermark == long.MinValue) return;
-            var closeTo = watermark == long.MaxValue ? long.MaxValue : CtrEngine.WindowStart(watermark, _windowMs);
-            if (closeTo <= _closedUntil) return;
+        /// <summary>What a write closed: the rows it published and the closed watermark it stored.</summary>
+        private readonly record struct Closed(int Published, long Until);
 
-            var counts = _database.Aggregate(_closedUntil, closeTo, _windowMs);
+        /// <summary>
+        /// On the database's thread: runs the CTR query over the windows in [<paramref name="from"/>,
+        /// <paramref name="to"/>), publishes their rows (final), waits for delivery and stores the new closed watermark.
+        /// </summary>
+        private Closed Close(long from, long to)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var counts = _database.Aggregate(from, to, _windowMs);
             var computedAt = NowMs();
+            _runner._logger.LogDebug("{Engine} window query up to {CloseTo}: {Rows} rows in {Elapsed:0} ms", Engines.Sql, to, counts.Count,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             foreach (var c in counts)
             {
                 var row = new CtrResult(Engines.Sql, c.WindowStart, c.WindowStart + _windowMs, c.CampaignId, c.Views, c.Clicks,
                     CtrResult.Rate(c.Views, c.Clicks), c.MaxKafkaTimestamp, computedAt, Final: true);
                 _kafka.Send(_topics.Results, Encoding.UTF8.GetBytes(c.CampaignId.ToString(CultureInfo.InvariantCulture)), WireFormat.Serialize(row), headers: null, _cancel);
             }
-            _published += counts.Count;
             _producer.Flush(_cancel);
-            if (_kafka.DeliveryErrors > 0) return; // the rows must come again after a restart
+            if (_kafka.DeliveryErrors > 0) return new Closed(counts.Count, from); // the rows must come again after a restart
             // Only now, with the rows delivered, is the window closed for good: a crash before this line publishes it
             // again after the restart, from the same events, with the same counts.
-            _database.SetClosedUntil(closeTo);
-            _closedUntil = closeTo;
-            _openWindows.RemoveWhere(start => start + _windowMs <= closeTo);
+            _database.SetClosedUntil(to);
+            return new Closed(counts.Count, to);
         }
 
-        private void DeleteExpired()
+        /// <summary>On the database's thread: deletes the events of windows published more than Sql:Retention ago.</summary>
+        private void StartRetention()
         {
             if (_closedUntil == long.MinValue) return;
-            WaitForWrite();
-            var before = _closedUntil == long.MaxValue ? long.MaxValue : _closedUntil - (long)_options.Retention.TotalMilliseconds;
-            var deleted = _database.DeleteEventsBefore(before);
-            if (deleted > 0) _runner._logger.LogDebug("{Engine} deleted {Deleted} events of windows published more than {Retention} ago", Engines.Sql, deleted, _options.Retention);
+            var closed = _closedUntil;
+            var before = closed == long.MaxValue ? long.MaxValue : closed - (long)_options.Retention.TotalMilliseconds;
+            _write = Task.Run(() =>
+            {
+                var deleted = _database.DeleteEventsBefore(before);
+                if (deleted > 0) _runner._logger.LogDebug("{Engine} deleted {Deleted} events of windows published more than {Retention} ago", Engines.Sql, deleted, _options.Retention);
+                return new Closed(0, closed);
+            }, CancellationToken.None);
         }
 
         private void Drain()
         {
-            var whole = HoldsEveryPartition();
-            StartWrite();
-            CompleteWrite();
-            if (whole)
+            long? watermark = null;
+            if (HoldsEveryPartition())
             {
                 _watermark.Finish();
-                Aggregate(_watermark.Current);
+                watermark = _watermark.Current;
             }
+            StartWrite(watermark);
+            CompleteWrite();
             ReportProgress();
             _runner._logger.LogInformation("{Engine} drained: {Published} rows published in all, {Late} late, {Bad} bad, {Replayed} replayed events of published windows skipped",
                 Engines.Sql, _published, _late, _bad, _replayed);
