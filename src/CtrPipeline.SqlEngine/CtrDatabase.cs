@@ -104,7 +104,7 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
     /// The CTR query: events with event time in [<paramref name="from"/>, <paramref name="to"/>) joined with the
     /// campaigns, counted per tumbling window (floor division, also for negative times) and campaign.
     /// </summary>
-    public List<WindowCount> Aggregate(long from, long to, long windowMs)
+    public virtual List<WindowCount> Aggregate(long from, long to, long windowMs)
     {
         using var transaction = Connection.BeginTransaction();
         using var query = Command(transaction, $"""
@@ -119,9 +119,21 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
             GROUP BY 1, 2
             ORDER BY 1, 2
             """);
+        SetRange(query, from, to, windowMs);
+        return ReadCounts(query);
+    }
+
+    /// <summary>Sets the parameters @w, @from and @to of a window query.</summary>
+    protected static void SetRange(DbCommand query, long from, long to, long windowMs)
+    {
         Parameter(query, "w").Value = windowMs;
         Parameter(query, "from").Value = from;
         Parameter(query, "to").Value = to;
+    }
+
+    /// <summary>Reads the (window_start, campaign_id, views, clicks, max_kafka_ts) rows of a window query.</summary>
+    protected static List<WindowCount> ReadCounts(DbCommand query)
+    {
         var rows = new List<WindowCount>();
         using var reader = query.ExecuteReader();
         while (reader.Read())
@@ -182,7 +194,7 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
         return parameter;
     }
 
-    private void Execute(DbTransaction transaction, string sql)
+    protected void Execute(DbTransaction transaction, string sql)
     {
         using var command = Command(transaction, sql);
         command.ExecuteNonQuery();

@@ -47,6 +47,46 @@ public sealed class SqliteCtrDatabase(SqliteConnection connection, string path) 
         }
     }
 
+    /// <summary>
+    /// The same counts as <see cref="CtrDatabase.Aggregate"/>'s query, in two steps. SQLite has no hash aggregate: a
+    /// GROUP BY sorts every row of the window (1.2 M at 120,000 events/s) into a temporary B-tree, which was most of the
+    /// query's time. So each event of the range is first added to its (window, ad) row of a keyed temporary table, an
+    /// upsert into about a thousand rows, and the CTR query then joins and groups those.
+    /// </summary>
+    public override List<WindowCount> Aggregate(long from, long to, long windowMs)
+    {
+        using var transaction = Connection.BeginTransaction();
+        Execute(transaction, """
+            CREATE TEMP TABLE IF NOT EXISTS window_ads (
+                window_start bigint NOT NULL, ad_id integer NOT NULL, views bigint NOT NULL, clicks bigint NOT NULL, max_kafka_ts bigint NOT NULL,
+                PRIMARY KEY (window_start, ad_id)) WITHOUT ROWID
+            """);
+        using (var count = Command(transaction, $"""
+            INSERT INTO temp.window_ads (window_start, ad_id, views, clicks, max_kafka_ts)
+            SELECT event_time - ((event_time % @w) + @w) % @w, ad_id, event_type = 'view', event_type = 'click', kafka_ts
+            FROM {Table("events")}
+            WHERE event_time >= @from AND event_time < @to
+            ON CONFLICT (window_start, ad_id) DO UPDATE SET
+                views = views + excluded.views, clicks = clicks + excluded.clicks, max_kafka_ts = max(max_kafka_ts, excluded.max_kafka_ts)
+            """))
+        {
+            SetRange(count, from, to, windowMs);
+            count.ExecuteNonQuery();
+        }
+        List<WindowCount> rows;
+        using (var query = Command(transaction, $"""
+            SELECT a.window_start, c.campaign_id, SUM(a.views), SUM(a.clicks), MAX(a.max_kafka_ts)
+            FROM temp.window_ads a
+            JOIN {Table("campaigns")} c ON c.ad_id = a.ad_id
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            """))
+            rows = ReadCounts(query);
+        Execute(transaction, "DELETE FROM temp.window_ads");
+        transaction.Commit();
+        return rows;
+    }
+
     /// <summary>Throws the <see cref="SqliteException"/> (a <see cref="DbException"/>, as the engine expects) for a failed call.</summary>
     private static void Check(int result, sqlite3 db) => SqliteException.ThrowExceptionForRC(result, db);
 }
