@@ -108,7 +108,7 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
     {
         using var transaction = Connection.BeginTransaction();
         using var query = Command(transaction, $"""
-            SELECT e.event_time - ((e.event_time % @w) + @w) % @w AS window_start,
+            SELECT {WindowStart("e.event_time")} AS window_start,
                    c.campaign_id,
                    SUM(CASE WHEN e.event_type = 'view' THEN 1 ELSE 0 END) AS views,
                    SUM(CASE WHEN e.event_type = 'click' THEN 1 ELSE 0 END) AS clicks,
@@ -122,6 +122,9 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
         SetRange(query, from, to, windowMs);
         return ReadCounts(query);
     }
+
+    /// <summary>The start of the tumbling window of @w ms that holds <paramref name="eventTime"/>: floor division, also for negative times.</summary>
+    protected static string WindowStart(string eventTime) => $"{eventTime} - (({eventTime} % @w) + @w) % @w";
 
     /// <summary>Sets the parameters @w, @from and @to of a window query.</summary>
     protected static void SetRange(DbCommand query, long from, long to, long windowMs)

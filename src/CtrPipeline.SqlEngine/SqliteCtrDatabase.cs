@@ -63,7 +63,7 @@ public sealed class SqliteCtrDatabase(SqliteConnection connection, string path) 
             """);
         using (var count = Command(transaction, $"""
             INSERT INTO temp.window_ads (window_start, ad_id, views, clicks, max_kafka_ts)
-            SELECT event_time - ((event_time % @w) + @w) % @w, ad_id, event_type = 'view', event_type = 'click', kafka_ts
+            SELECT {WindowStart("event_time")}, ad_id, event_type = 'view', event_type = 'click', kafka_ts
             FROM {Table("events")}
             WHERE event_time >= @from AND event_time < @to
             ON CONFLICT (window_start, ad_id) DO UPDATE SET
