@@ -106,7 +106,10 @@ public static class PipelineTopology
     }
 
     /// <summary>runs/apphost in the repository, next to the headless runs.</summary>
-    public static string RunsFolder(IDistributedApplicationBuilder builder) => InRepository(builder, "runs", "apphost");
+    public static string RunsFolder(IDistributedApplicationBuilder builder) => RunsFolder(builder.AppHostDirectory);
+
+    /// <summary>runs/apphost in the repository of the AppHost in <paramref name="appHostDirectory"/>.</summary>
+    public static string RunsFolder(string appHostDirectory) => Path.GetFullPath(Path.Combine(appHostDirectory, "..", "..", "runs", "apphost"));
 
     /// <summary>The kafka connection string, and the wait for the broker to run and for its topics to exist.</summary>
     internal static IResourceBuilder<ProjectResource> WithKafka(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka)

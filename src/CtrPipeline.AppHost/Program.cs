@@ -25,7 +25,9 @@ catch (ConfigurationException e)
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
-Console.WriteLine($"Mode: {mode}. Engines: {string.Join(", ", engines)}. Load: " +
+var kafkaText = externalKafka ? $"the cluster at {builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection)} (ConnectionStrings:kafka)"
+    : mode == PipelineMode.Containers ? "a Kafka container" : "the embedded broker";
+Console.WriteLine($"Mode: {mode}. Kafka: {kafkaText}. Engines: {string.Join(", ", engines)}. Load: " +
     (parameters.ExternalLoad ? "external (no producer, no analyzer: the benchmark sends and measures)." : $"{parameters.Profile} at {parameters.Rate:N0} events/s."));
 
 var kafka = externalKafka ? builder.AddExternalKafka(parameters)
@@ -33,7 +35,7 @@ var kafka = externalKafka ? builder.AddExternalKafka(parameters)
     : builder.AddEmbeddedKafka(parameters);
 var flink = engines.Contains(Engines.Flink) ? builder.AddFlinkCluster(parameters) : null;
 var spark = engines.Contains(Engines.Spark) ? builder.AddSparkConnectServer(parameters) : null;
-var sql = engines.Contains(Engines.Sql) ? builder.AddSqlDatabase(mode, kafka) : null;
+var sql = engines.Contains(Engines.Sql) ? builder.AddSqlDatabase(mode, kafka, parameters.TopicPrefix) : null;
 if (sql is not null) Console.WriteLine($"The sql engine's database: {sql.Display}.");
 builder.AddPipelineWorkers(kafka, parameters, engines, flink, spark, sql);
 if (mode == PipelineMode.Containers)

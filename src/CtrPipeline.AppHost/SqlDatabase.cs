@@ -19,12 +19,14 @@ public sealed record SqlDatabase(
 /// The database of the "sql" engine: PostgreSQL in a container in containers mode, an existing PostgreSQL named by
 /// ConnectionStrings:ctrdb in any mode, else an SQLite file under runs/apphost.
 /// <para>
-/// The engine's tables must not outlive the broker's topics: an event is stored under its (partition, offset), and a
-/// broker that starts empty (the embedded one, the Kafka container) hands out the same offsets again, so the new
-/// events would collide with a previous run's rows and be dropped. So the database starts empty whenever the broker
-/// does: the container has no data volume, the SQLite file is deleted when the AppHost starts, and an existing
-/// PostgreSQL gets a schema of its own per AppHost start. With an existing Kafka cluster (its topics and committed
-/// offsets persist) the SQLite file and the default schema are kept.
+/// A run never starts on another run's database. The engine's tables must not outlive the topics they were filled
+/// from: a run that found a previous run's events and closed watermark would publish windows it never read, and an
+/// engine before schema version 2 dropped every new event whose partition and offset an old row held. So the database
+/// is new whenever the topics are: the container has no data volume; with the AppHost's own broker the SQLite file is
+/// deleted when the AppHost starts and an existing PostgreSQL gets a schema of its own per start; with a topic prefix
+/// (one benchmark run's fresh topics on a cluster) the file or schema is named from the prefix, and the benchmark removes
+/// it after the run (<see cref="ForRun"/>). With an existing Kafka cluster and the default topics (their records and
+/// committed offsets persist) the SQLite file and the default schema are kept.
 /// </para>
 /// </summary>
 public static class SqlEngineDatabase
@@ -36,12 +38,13 @@ public static class SqlEngineDatabase
 
     public const string SqliteFileName = "ctr-sql.db";
 
-    public static SqlDatabase AddSqlDatabase(this IDistributedApplicationBuilder builder, PipelineMode mode, KafkaBinding kafka)
+    public static SqlDatabase AddSqlDatabase(this IDistributedApplicationBuilder builder, PipelineMode mode, KafkaBinding kafka, string? topicPrefix)
     {
         var freshBroker = kafka.Server is not null; // the AppHost's own broker; an existing cluster has none to wait for
+        var (runFile, runSchema) = ForRun(builder.AppHostDirectory, topicPrefix);
         if (builder.Configuration.GetConnectionString(Database) is { Length: > 0 })
         {
-            var schema = freshBroker ? $"ctr_{DateTime.UtcNow:yyyyMMdd_HHmmss}" : null;
+            var schema = runSchema ?? (freshBroker ? $"ctr_{DateTime.UtcNow:yyyyMMdd_HHmmss}" : null);
             return new SqlDatabase(builder.AddConnectionString(Database), null, null, schema,
                 $"an existing PostgreSQL (ConnectionStrings:{Database}), schema {schema ?? "ctr"}");
         }
@@ -53,10 +56,24 @@ public static class SqlEngineDatabase
             return new SqlDatabase(database, database, null, null, $"PostgreSQL in the '{Server}' container, database {Database}");
         }
 
-        var file = Path.Combine(PipelineTopology.RunsFolder(builder), SqliteFileName);
+        var fresh = freshBroker || topicPrefix is not null;
         // On start, not while the model is built: building it (the app-model tests do) must not touch the file.
-        if (freshBroker) builder.Eventing.Subscribe<BeforeStartEvent>((_, _) => DeleteSqlite(file));
-        return new SqlDatabase(null, null, file, null, $"SQLite file {file}" + (freshBroker ? ", new for this start" : ""));
+        if (fresh) builder.Eventing.Subscribe<BeforeStartEvent>((_, _) => DeleteSqlite(runFile));
+        return new SqlDatabase(null, null, runFile, null, $"SQLite file {runFile}" + (fresh ? ", new for this start" : ""));
+    }
+
+    /// <summary>
+    /// Where the SQL engine of the AppHost in <paramref name="appHostDirectory"/> keeps its tables for topics named with
+    /// <paramref name="topicPrefix"/>: the SQLite file runs/apphost/&lt;prefix&gt;-sql.db, beside the run's topics &lt;prefix&gt;-events and so on, and, on PostgreSQL, the schema
+    /// ctr_&lt;prefix&gt; (null: the engine's default schema). Without a prefix, runs/apphost/ctr-sql.db.
+    /// </summary>
+    public static (string SqliteFile, string? Schema) ForRun(string appHostDirectory, string? topicPrefix)
+    {
+        var folder = PipelineTopology.RunsFolder(appHostDirectory);
+        if (topicPrefix is null) return (Path.Combine(folder, SqliteFileName), null);
+        // A PostgreSQL identifier: lower case, at most 63 characters; a run's prefix ends in its unique part.
+        var identifier = new string(topicPrefix.ToLowerInvariant().Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_').ToArray());
+        return (Path.Combine(folder, $"{topicPrefix}-sql.db"), "ctr_" + identifier[Math.Max(0, identifier.Length - 59)..]);
     }
 
     /// <summary>The "sql" engine: the SqlEngine.Worker project, wired to Kafka like the native engines, plus its database.</summary>

@@ -28,6 +28,9 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     /// <summary>What the AppHost needs besides the engine's id to run it as a service (--host services): sql-postgres's database.</summary>
     public IReadOnlyList<string> ServiceArguments { get; init; } = [];
 
+    /// <summary>The PostgreSQL server of sql-postgres (a connection string); null for every other target.</summary>
+    public string? Postgres { get; init; }
+
     public const string SqlSqlite = "sql-sqlite";
     public const string SqlPostgres = "sql-postgres";
 
@@ -51,6 +54,7 @@ public sealed record EngineTarget(string Name, string Engine, string Description
                 c => Sql(c, postgres, SchemaOf(c.RunId)), (run, _) => Reset(postgres, SchemaOf(run)))
             {
                 ServiceArguments = [$"--ConnectionStrings:ctrdb={postgres}"],
+                Postgres = postgres,
             },
         new(Engines.Flink, Engines.Flink, "Apache Flink SQL through its SQL Gateway", "runs on a Flink cluster, not in this process", null),
         new(Engines.Spark, Engines.Spark, "Apache Spark Structured Streaming over Spark Connect", "runs on a Spark Connect server, not in this process", null),

@@ -14,9 +14,12 @@ public readonly record struct WindowCount(long WindowStart, int CampaignId, long
 
 /// <summary>
 /// The engine's tables and the SQL that runs against them, the same for PostgreSQL and SQLite except for the bulk
-/// insert. Tables: campaigns (the static catalog, the join's other side), events (every accepted event, keyed by its
-/// Kafka position so a replayed batch inserts nothing twice), engine_state (the watermark up to which windows were
-/// published) and schema_version. Calls are synchronous: one engine thread owns the connection.
+/// insert. Tables: campaigns (the static catalog, the join's other side), topics (each events topic the database has
+/// stored, with its number and the watermark up to which its windows were published), events (every accepted event,
+/// keyed by its Kafka position, topic included, so a replayed batch inserts nothing twice and another topic's
+/// partitions and offsets never collide with it) and schema_version. An instance is bound to one topic
+/// (<see cref="Migrate"/>): it stores, counts and publishes that topic's events only. Calls are synchronous: one engine
+/// thread owns the connection.
 /// </summary>
 public abstract class CtrDatabase(DbConnection connection, string tablePrefix) : IDisposable
 {
@@ -36,7 +39,34 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
             "CREATE TABLE {0}engine_state (id integer PRIMARY KEY CHECK (id = 1), closed_until bigint NOT NULL)",
             "INSERT INTO {0}engine_state (id, closed_until) VALUES (1, -9223372036854775808)",
         ],
+        [
+            // Version 1 keyed events by (partition, offset) alone: a run on new topics, whose offsets start at 0 again,
+            // had its events dropped at insert as replays of the old rows (ON CONFLICT DO NOTHING), silently. The topic
+            // is a small number (its name in every row would double the key), and the closed watermark is per topic.
+            "CREATE TABLE {0}topics (topic_id integer PRIMARY KEY, topic text NOT NULL UNIQUE, closed_until bigint NOT NULL)",
+            // What version 1 stored has no topic name: topic 0, named '' until the first engine to open the database
+            // adopts it (an engine upgraded in place goes on with its own events and watermark).
+            "INSERT INTO {0}topics (topic_id, topic, closed_until) SELECT 0, '', closed_until FROM {0}engine_state",
+            """
+            CREATE TABLE {0}events_v2 (
+                topic_id integer NOT NULL, partition_id integer NOT NULL, kafka_offset bigint NOT NULL, event_id bigint NOT NULL,
+                event_type text NOT NULL CHECK (event_type IN ('view', 'click')), ad_id integer NOT NULL, user_id integer NOT NULL,
+                event_time bigint NOT NULL, kafka_ts bigint NOT NULL,
+                PRIMARY KEY (topic_id, partition_id, kafka_offset))
+            """,
+            """
+            INSERT INTO {0}events_v2 (topic_id, partition_id, kafka_offset, event_id, event_type, ad_id, user_id, event_time, kafka_ts)
+            SELECT 0, partition_id, kafka_offset, event_id, event_type, ad_id, user_id, event_time, kafka_ts FROM {0}events
+            """,
+            "DROP TABLE {0}events",
+            "ALTER TABLE {0}events_v2 RENAME TO events",
+            "CREATE INDEX events_by_event_time ON {0}events (event_time)",
+            "DROP TABLE {0}engine_state",
+        ],
     ];
+
+    /// <summary>The number of the topic this instance stores (<see cref="Migrate"/>).</summary>
+    protected int TopicId { get; private set; } = -1;
 
     protected DbConnection Connection { get; } = connection;
 
@@ -51,8 +81,11 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
 
     public static int SchemaVersion => Migrations.Length;
 
-    /// <summary>Brings the schema to the newest version and replaces the campaign table with <paramref name="catalog"/>.</summary>
-    public void Migrate(CampaignCatalog catalog)
+    /// <summary>
+    /// Brings the schema to the newest version, replaces the campaign table with <paramref name="catalog"/> and binds
+    /// this instance to <paramref name="topic"/> (registered on first use).
+    /// </summary>
+    public void Migrate(CampaignCatalog catalog, string topic)
     {
         using var transaction = Connection.BeginTransaction();
         BeforeMigration(transaction);
@@ -76,17 +109,49 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
             (ad.Value, campaign.Value, name.Value, advertiser.Value) = (row.AdId, row.CampaignId, row.CampaignName, row.Advertiser);
             insert.ExecuteNonQuery();
         }
+        TopicId = RegisterTopic(transaction, topic);
         transaction.Commit();
     }
 
-    /// <summary>The event time up to which every window has been aggregated and published (long.MinValue at first).</summary>
+    /// <summary>
+    /// The topic's number: its row, else the rows of schema version 1 (topic 0, unnamed) adopted under its name, else a
+    /// new number with nothing published yet.
+    /// </summary>
+    private int RegisterTopic(DbTransaction transaction, string topic)
+    {
+        var topics = Table("topics");
+        using (var register = Command(transaction, $"""
+            UPDATE {topics} SET topic = @topic WHERE topic_id = 0 AND topic = '' AND NOT EXISTS (SELECT 1 FROM {topics} WHERE topic = @topic)
+            """))
+        {
+            Parameter(register, "topic").Value = topic;
+            register.ExecuteNonQuery();
+        }
+        using (var add = Command(transaction, $"""
+            INSERT INTO {topics} (topic_id, topic, closed_until)
+            SELECT (SELECT COALESCE(MAX(topic_id), 0) + 1 FROM {topics}), @topic, @none
+            WHERE NOT EXISTS (SELECT 1 FROM {topics} WHERE topic = @topic)
+            """))
+        {
+            Parameter(add, "topic").Value = topic;
+            Parameter(add, "none").Value = long.MinValue;
+            add.ExecuteNonQuery();
+        }
+        using var find = Command(transaction, $"SELECT topic_id FROM {topics} WHERE topic = @topic");
+        Parameter(find, "topic").Value = topic;
+        return Convert.ToInt32(find.ExecuteScalar());
+    }
+
+    /// <summary>The event time up to which every window of the topic has been aggregated and published (long.MinValue at first).</summary>
     public long ClosedUntil()
     {
         using var transaction = Connection.BeginTransaction();
-        return Convert.ToInt64(Scalar(transaction, $"SELECT closed_until FROM {Table("engine_state")} WHERE id = 1"));
+        using var query = Command(transaction, $"SELECT closed_until FROM {Table("topics")} WHERE topic_id = @topic");
+        Parameter(query, "topic").Value = TopicId;
+        return Convert.ToInt64(query.ExecuteScalar());
     }
 
-    /// <summary>Inserts the batch in one transaction; rows already there (same partition and offset) are left alone.</summary>
+    /// <summary>Inserts the batch in one transaction; rows already there (same topic, partition and offset) are left alone.</summary>
     public void Insert(IReadOnlyList<EventRow> rows)
     {
         if (rows.Count == 0) return;
@@ -102,7 +167,8 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
 
     /// <summary>
     /// The CTR query: events with event time in [<paramref name="from"/>, <paramref name="to"/>) joined with the
-    /// campaigns, counted per tumbling window (floor division, also for negative times) and campaign.
+    /// campaigns, counted per tumbling window (floor division, also for negative times) and campaign; the bound topic's
+    /// events only.
     /// </summary>
     public virtual List<WindowCount> Aggregate(long from, long to, long windowMs)
     {
@@ -115,7 +181,7 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
                    MAX(e.kafka_ts) AS max_kafka_ts
             FROM {Table("events")} e
             JOIN {Table("campaigns")} c ON c.ad_id = e.ad_id
-            WHERE e.event_time >= @from AND e.event_time < @to
+            WHERE e.event_time >= @from AND e.event_time < @to AND e.topic_id = @topic
             GROUP BY 1, 2
             ORDER BY 1, 2
             """);
@@ -126,9 +192,10 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
     /// <summary>The start of the tumbling window of @w ms that holds <paramref name="eventTime"/>: floor division, also for negative times.</summary>
     protected static string WindowStart(string eventTime) => $"{eventTime} - (({eventTime} % @w) + @w) % @w";
 
-    /// <summary>Sets the parameters @w, @from and @to of a window query.</summary>
-    protected static void SetRange(DbCommand query, long from, long to, long windowMs)
+    /// <summary>Sets the parameters @w, @from, @to and @topic of a window query.</summary>
+    protected void SetRange(DbCommand query, long from, long to, long windowMs)
     {
+        Parameter(query, "topic").Value = TopicId;
         Parameter(query, "w").Value = windowMs;
         Parameter(query, "from").Value = from;
         Parameter(query, "to").Value = to;
@@ -144,11 +211,12 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
         return rows;
     }
 
-    /// <summary>Whether the event at <paramref name="offset"/> of <paramref name="partition"/> is stored (a replay after a restart).</summary>
+    /// <summary>Whether the event at <paramref name="offset"/> of the topic's <paramref name="partition"/> is stored (a replay after a restart).</summary>
     public bool Contains(int partition, long offset)
     {
         using var transaction = Connection.BeginTransaction();
-        using var query = Command(transaction, $"SELECT 1 FROM {Table("events")} WHERE partition_id = @p AND kafka_offset = @o");
+        using var query = Command(transaction, $"SELECT 1 FROM {Table("events")} WHERE topic_id = @t AND partition_id = @p AND kafka_offset = @o");
+        Parameter(query, "t").Value = TopicId;
         Parameter(query, "p").Value = partition;
         Parameter(query, "o").Value = offset;
         return query.ExecuteScalar() is not null;
@@ -157,13 +225,14 @@ public abstract class CtrDatabase(DbConnection connection, string tablePrefix) :
     public void SetClosedUntil(long closedUntil)
     {
         using var transaction = Connection.BeginTransaction();
-        using var update = Command(transaction, $"UPDATE {Table("engine_state")} SET closed_until = @closed WHERE id = 1");
+        using var update = Command(transaction, $"UPDATE {Table("topics")} SET closed_until = @closed WHERE topic_id = @topic");
         Parameter(update, "closed").Value = closedUntil;
+        Parameter(update, "topic").Value = TopicId;
         update.ExecuteNonQuery();
         transaction.Commit();
     }
 
-    /// <summary>Deletes the events older than <paramref name="eventTime"/> (windows long published); returns how many.</summary>
+    /// <summary>Deletes the events older than <paramref name="eventTime"/> (windows long published), of every topic; returns how many.</summary>
     public int DeleteEventsBefore(long eventTime)
     {
         using var transaction = Connection.BeginTransaction();

@@ -49,13 +49,16 @@ public sealed class DatabaseTarget
         return new DatabaseTarget(builder, options);
     }
 
-    /// <summary>Connects and migrates; a server that refuses (bad password, no such database) or never answers is a <see cref="WorkerFailedException"/>.</summary>
-    public async Task<CtrDatabase> OpenAsync(CampaignCatalog catalog, ILogger logger, CancellationToken cancel)
+    /// <summary>
+    /// Connects, migrates and binds the database to the events <paramref name="topic"/>; a server that refuses (bad
+    /// password, no such database) or never answers is a <see cref="WorkerFailedException"/>.
+    /// </summary>
+    public async Task<CtrDatabase> OpenAsync(CampaignCatalog catalog, string topic, ILogger logger, CancellationToken cancel)
     {
         CtrDatabase database = _postgres is { } pg ? await OpenPostgresAsync(pg, logger, cancel) : OpenSqlite();
         try
         {
-            database.Migrate(catalog);
+            database.Migrate(catalog, topic);
             return database;
         }
         catch (System.Data.Common.DbException e)

@@ -21,10 +21,11 @@ public sealed class PostgresCtrDatabase(NpgsqlConnection connection, string sche
     protected override void InsertRows(DbTransaction transaction, IReadOnlyList<EventRow> rows)
     {
         using var insert = (NpgsqlCommand)Command(transaction, $"""
-            INSERT INTO {Table("events")} (partition_id, kafka_offset, event_id, event_type, ad_id, user_id, event_time, kafka_ts)
-            SELECT * FROM unnest(@partition, @offset, @id, @type, @ad, @user, @time, @ts)
+            INSERT INTO {Table("events")} (topic_id, partition_id, kafka_offset, event_id, event_type, ad_id, user_id, event_time, kafka_ts)
+            SELECT @topic, * FROM unnest(@partition, @offset, @id, @type, @ad, @user, @time, @ts)
             ON CONFLICT DO NOTHING
             """);
+        insert.Parameters.Add(new NpgsqlParameter("topic", NpgsqlDbType.Integer) { Value = TopicId });
         Add(insert, "partition", NpgsqlDbType.Integer, rows, r => r.Partition);
         Add(insert, "offset", NpgsqlDbType.Bigint, rows, r => r.Offset);
         Add(insert, "id", NpgsqlDbType.Bigint, rows, r => r.EventId);

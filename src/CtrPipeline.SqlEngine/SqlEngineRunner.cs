@@ -77,7 +77,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         try
         {
             _logger.LogInformation("{Engine} opening {Database}", Engines.Sql, _target.Display);
-            database = await _target.OpenAsync(_catalog, _logger, cancel);
+            database = await _target.OpenAsync(_catalog, _pipeline.Topics.Events, _logger, cancel);
         }
         catch (Exception e)
         {
@@ -160,7 +160,8 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             _topics = runner._pipeline.Topics;
             _windowMs = (long)runner._pipeline.WindowSize.TotalMilliseconds;
             _maxSkewMs = (long)runner._pipeline.MaxEventTimeSkew.TotalMilliseconds;
-            _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds, HasBacklog);
+            _watermark = new WatermarkTracker((long)runner._pipeline.WatermarkDelay.TotalMilliseconds, (long)runner._pipeline.IdleTimeout.TotalMilliseconds,
+                HasBacklog, OnIdleChanged);
             _closingUntil = _closedUntil = database.ClosedUntil();
             _metrics = new EngineMetrics(Engines.Sql, () => runner.Progress);
             _singleInstance = new SingleInstanceGuard("The SQL engine", _options.GroupId, _topics.Events, _options.PartialAssignmentTimeout,
@@ -240,6 +241,12 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         }
 
         private bool HasBacklog(int partition) => _kafka.HasBacklog(_topics.Events, partition);
+
+        private void OnIdleChanged(int partition, bool idle)
+        {
+            if (idle) _metrics.PartitionIdled();
+            _kafka.ReportIdle(_topics.Events, partition, idle, _runner._pipeline.IdleTimeout);
+        }
 
         private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 

@@ -24,12 +24,13 @@ public sealed class SqliteCtrDatabase(SqliteConnection connection, string path) 
     {
         var db = connection.Handle!;
         Check(raw.sqlite3_prepare_v2(db, $"""
-            INSERT INTO {Table("events")} (partition_id, kafka_offset, event_id, event_type, ad_id, user_id, event_time, kafka_ts)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            INSERT INTO {Table("events")} (partition_id, kafka_offset, event_id, event_type, ad_id, user_id, event_time, kafka_ts, topic_id)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
             ON CONFLICT DO NOTHING
             """, out sqlite3_stmt insert), db);
         using (insert)
         {
+            raw.sqlite3_bind_int(insert, 9, TopicId); // kept by sqlite3_reset, as bindings are
             foreach (var r in rows)
             {
                 raw.sqlite3_bind_int(insert, 1, r.Partition);
@@ -65,7 +66,7 @@ public sealed class SqliteCtrDatabase(SqliteConnection connection, string path) 
             INSERT INTO temp.window_ads (window_start, ad_id, views, clicks, max_kafka_ts)
             SELECT {WindowStart("event_time")}, ad_id, event_type = 'view', event_type = 'click', kafka_ts
             FROM {Table("events")}
-            WHERE event_time >= @from AND event_time < @to
+            WHERE event_time >= @from AND event_time < @to AND topic_id = @topic
             ON CONFLICT (window_start, ad_id) DO UPDATE SET
                 views = views + excluded.views, clicks = clicks + excluded.clicks, max_kafka_ts = max(max_kafka_ts, excluded.max_kafka_ts)
             """))

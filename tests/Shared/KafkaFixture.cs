@@ -25,22 +25,31 @@ internal sealed class KafkaFixture : IDisposable
     private readonly IProducer<byte[], byte[]> _producer;
     private long _nextEventId;
 
-    public KafkaFixture()
+    /// <param name="brokers">Brokers of the cluster (the mock spreads partition leaders over them).</param>
+    /// <param name="topicPrefix">Names the topics &lt;prefix&gt;-events and so on, as a benchmark run's on a shared cluster.</param>
+    /// <param name="idleTimeout">The watermark's idle timeout; a minute (no idleness during a test) unless given.</param>
+    /// <param name="extraTopics">Topics of one partition to create as well (an engine's state topic).</param>
+    public KafkaFixture(int brokers = 1, string? topicPrefix = null, TimeSpan? idleTimeout = null, IEnumerable<string>? extraTopics = null)
     {
-        _cluster = EmbeddedKafkaCluster.Start(1, Pipeline.Topics.All.Select(t => (t, Pipeline.Partitions)));
+        Pipeline = new PipelineSettings
+        {
+            Topics = topicPrefix is null ? new TopicNames() : new TopicNames().WithPrefix(topicPrefix),
+            Partitions = 2,
+            WindowSize = TimeSpan.FromSeconds(10),
+            WatermarkDelay = TimeSpan.FromSeconds(2),
+            IdleTimeout = idleTimeout ?? TimeSpan.FromMinutes(1),
+            WatermarkInterval = TimeSpan.FromMilliseconds(50),
+            TriggerInterval = TimeSpan.FromMilliseconds(200),
+        }.Validate();
+        _cluster = EmbeddedKafkaCluster.Start(brokers, Pipeline.Topics.All.Select(t => (t, Pipeline.Partitions)).Concat((extraTopics ?? []).Select(t => (t, 1))));
         _producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(Bootstrap, "test-events")).Build();
     }
 
-    /// <summary>Windows of 10 s, watermark 2 s behind, no idleness during a test, quick ticks and triggers.</summary>
-    public PipelineSettings Pipeline { get; } = new PipelineSettings
-    {
-        Partitions = 2,
-        WindowSize = TimeSpan.FromSeconds(10),
-        WatermarkDelay = TimeSpan.FromSeconds(2),
-        IdleTimeout = TimeSpan.FromMinutes(1),
-        WatermarkInterval = TimeSpan.FromMilliseconds(50),
-        TriggerInterval = TimeSpan.FromMilliseconds(200),
-    }.Validate();
+    /// <summary>Windows of 10 s, watermark 2 s behind, quick ticks and triggers.</summary>
+    public PipelineSettings Pipeline { get; }
+
+    /// <summary>The mock cluster itself, for fault injection (slow brokers, partition leaders).</summary>
+    public EmbeddedKafkaCluster Cluster => _cluster;
 
     public string Bootstrap => _cluster.BootstrapServers;
 
@@ -50,6 +59,18 @@ internal sealed class KafkaFixture : IDisposable
         var value = WireFormat.Serialize(new AdEvent(++_nextEventId, type, adId, 42, T0 + eventTimeInRun));
         SendRaw(partition, value, Encoding.UTF8.GetBytes(adId.ToString()));
         return value;
+    }
+
+    /// <summary>Writes events (partition, ms after <see cref="T0"/>, ad) and waits once for all of them to be delivered.</summary>
+    public void SendMany(IEnumerable<(int Partition, long EventTimeInRun, int AdId)> events, TimeSpan? limit = null)
+    {
+        foreach (var (partition, time, ad) in events)
+        {
+            var value = WireFormat.Serialize(new AdEvent(++_nextEventId, EventType.View, ad, 42, T0 + time));
+            _producer.Produce(new TopicPartition(Pipeline.Topics.Events, partition),
+                new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(ad.ToString()), Value = value });
+        }
+        Assert.Equal(0, _producer.Flush(limit ?? WaitLimit));
     }
 
     public void SendRaw(int partition, byte[] value, byte[] key)

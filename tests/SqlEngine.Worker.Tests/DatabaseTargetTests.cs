@@ -42,7 +42,7 @@ public sealed class DatabaseTargetTests
     public async Task A_server_that_never_answers_fails_after_the_startup_timeout_with_the_address()
     {
         var target = DatabaseTarget.From("Host=127.0.0.1;Port=1;Username=postgres;Timeout=1", new SqlEngineOptions { StartupTimeout = TimeSpan.FromSeconds(2) });
-        var error = await Assert.ThrowsAsync<WorkerFailedException>(() => target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<WorkerFailedException>(() => target.OpenAsync(Catalog, "events", NullLogger.Instance, CancellationToken.None));
         Assert.Contains("PostgreSQL at 127.0.0.1:1/postgres did not answer within 2 s", error.Message);
     }
 
@@ -52,7 +52,7 @@ public sealed class DatabaseTargetTests
         var wrong = new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString) { Password = "not-the-password", Host = "127.0.0.1" };
         var target = DatabaseTarget.From(wrong.ConnectionString, new SqlEngineOptions { StartupTimeout = TimeSpan.FromSeconds(30) });
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var error = await Assert.ThrowsAsync<WorkerFailedException>(() => target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<WorkerFailedException>(() => target.OpenAsync(Catalog, "events", NullLogger.Instance, CancellationToken.None));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "an authentication failure is not worth waiting for");
         Assert.Contains("refused the SQL engine", error.Message);
         Assert.Contains("28P01", error.Message); // invalid_password
@@ -63,7 +63,7 @@ public sealed class DatabaseTargetTests
     {
         var missing = new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString) { Database = "no_such_database_here" };
         var target = DatabaseTarget.From(missing.ConnectionString, new SqlEngineOptions());
-        var error = await Assert.ThrowsAsync<WorkerFailedException>(() => target.OpenAsync(Catalog, NullLogger.Instance, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<WorkerFailedException>(() => target.OpenAsync(Catalog, "events", NullLogger.Instance, CancellationToken.None));
         Assert.Contains("no_such_database_here", error.Message);
         Assert.Contains("3D000", error.Message); // invalid_catalog_name
     }

@@ -24,6 +24,49 @@ public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
     [PostgresFact]
     public Task Postgres_restart_resumes_from_the_database_and_committed_offsets() => Restart_resumes_from_the_database_and_committed_offsets(TestDatabase.Postgres());
 
+    [Fact]
+    public Task Sqlite_a_run_on_new_topics_counts_the_events_that_reuse_an_earlier_runs_offsets() =>
+        A_run_on_new_topics_counts_the_events_that_reuse_an_earlier_runs_offsets(TestDatabase.Sqlite());
+
+    [PostgresFact]
+    public Task Postgres_a_run_on_new_topics_counts_the_events_that_reuse_an_earlier_runs_offsets() =>
+        A_run_on_new_topics_counts_the_events_that_reuse_an_earlier_runs_offsets(TestDatabase.Postgres());
+
+    /// <summary>
+    /// A run's database may hold an earlier run's rows (an engine pointed at a database another run used): the new
+    /// run's topics start at offset 0 again, so its events sit at the partitions and offsets of old rows. Each is
+    /// counted, in its own topic's windows, and none is taken for a replay.
+    /// </summary>
+    private async Task A_run_on_new_topics_counts_the_events_that_reuse_an_earlier_runs_offsets(TestDatabase test)
+    {
+        await using var _ = test;
+        using (var stop = new CancellationTokenSource())
+        {
+            var earlier = NewRunner(test);
+            var running = earlier.RunAsync(stop.Token);
+            await earlier.Assigned.WaitAsync(WaitLimit);
+            for (var t = 0L; t < 30_000; t += 1_000) _kafka.Send(0, t, adId: 1);
+            for (var t = 0L; t < 30_000; t += 1_000) _kafka.Send(1, t, adId: 3);
+            await Until(() => earlier.Progress.ResultsPublished == 4, "the earlier run's first two windows");
+            await stop.CancelAsync(); // its events of [20 s, 30 s) stay in the database, unpublished
+            await running.WaitAsync(WaitLimit);
+        }
+
+        using var next = new KafkaFixture(topicPrefix: "next-run");
+        var runner = new SqlEngineRunner(test.Options, test.Target, next.Pipeline, Catalog, next.Bootstrap, new TestOutputLogger(output));
+        var again = runner.RunAsync(CancellationToken.None);
+        await runner.Assigned.WaitAsync(WaitLimit);
+        for (var t = 0L; t < 20_000; t += 1_000) next.Send(0, t, adId: 5); // offsets 0-19 on both partitions, as the earlier run's
+        for (var t = 0L; t < 20_000; t += 1_000) next.Send(1, t, adId: 6, EventType.Click);
+        await Until(() => runner.Progress.Consumed == 40, "the new run's events");
+        await runner.DrainAsync(CancellationToken.None).WaitAsync(WaitLimit);
+        await again.WaitAsync(WaitLimit);
+
+        var rows = next.ReadAll(next.Pipeline.Topics.Results).Select(r => WireFormat.ParseResult(r.Message.Value));
+        Assert.Equal([(0L, 3, 10L, 10L), (10_000L, 3, 10L, 10L)], rows.Select(r => (r.WindowStart - T0, r.CampaignId, r.Views, r.Clicks)).Order());
+        Assert.Equal((0, 0), (runner.Progress.Late, runner.Progress.Bad));
+    }
+
     private async Task Publishes_final_rows_and_routes_malformed_unknown_and_late_records(TestDatabase test)
     {
         await using var _ = test;

@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using CtrPipeline.AppHost;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
+using CtrPipeline.SqlEngine;
 using CtrPipeline.Streaming;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -35,12 +36,15 @@ internal sealed class ServicesSession : IEngineSession
     private readonly Task _watchingLogs;
     private readonly ExperimentSettings _settings;
     private readonly CampaignCatalog _catalog;
+    private readonly DatabaseTarget? _runDatabase;
     private long _committedSum;
     private DateTime _committedAt;
 
-    private ServicesSession(DistributedApplication app, RunTopics kafka, EngineTarget target, ExperimentSettings settings, CampaignCatalog catalog)
+    private ServicesSession(DistributedApplication app, RunTopics kafka, EngineTarget target, ExperimentSettings settings, CampaignCatalog catalog,
+        DatabaseTarget? runDatabase)
     {
         _app = app;
+        _runDatabase = runDatabase;
         _engine = target.Engine;
         _settings = settings;
         _catalog = catalog;
@@ -77,9 +81,11 @@ internal sealed class ServicesSession : IEngineSession
             .. cluster is null ? Array.Empty<string>() : [$"--ConnectionStrings:{PipelineTopology.KafkaConnection}={cluster.Bootstrap}", $"--Parameters:topic-prefix={cluster.Scope}"],
         ];
         DistributedApplication? app = null;
+        DatabaseTarget? runDatabase = null;
         try
         {
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.CtrPipeline_AppHost>(args, cancel);
+            runDatabase = RunDatabase(builder.AppHostDirectory, target, cluster);
             // Quiet on the console: the resources' own log lines still reach the log watcher (their last words); the
             // health checks' failures while services start and stop, and DCP's development-certificate notice, are not news.
             builder.Services.AddLogging(logging => logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>((category, level) =>
@@ -90,16 +96,28 @@ internal sealed class ServicesSession : IEngineSession
             await app.StartAsync(starting.Token);
             await app.Services.GetRequiredService<ResourceNotificationService>().WaitForResourceAsync(target.Engine, KnownResourceStates.Running, starting.Token);
             var kafka = cluster ?? await AppHostKafkaAsync(app, pipeline, settings.Mode, starting.Token);
-            return new ServicesSession(app, kafka, target, settings, context.Catalog);
+            return new ServicesSession(app, kafka, target, settings, context.Catalog, runDatabase);
         }
         catch (Exception e)
         {
             if (app is not null) await app.DisposeAsync();
+            if (runDatabase is not null) await runDatabase.ResetAsync(CancellationToken.None);
             if (cluster is not null) await cluster.DisposeAsync();
             if (e is OperationCanceledException && !cancel.IsCancellationRequested)
                 throw new WorkerFailedException($"the AppHost did not run {target.Engine} within {StartTimeout(settings).TotalMinutes:0} min");
             throw;
         }
+    }
+
+    /// <summary>
+    /// The SQL engine's database of a run on a --kafka cluster, new for the run's topics (the AppHost names it from
+    /// their prefix: <see cref="SqlEngineDatabase.ForRun"/>), to be removed after it; null for any other run.
+    /// </summary>
+    private static DatabaseTarget? RunDatabase(string appHostDirectory, EngineTarget target, RunTopics? cluster)
+    {
+        if (target.Engine != Engines.Sql || cluster?.Scope is not { } prefix) return null;
+        var (file, schema) = SqlEngineDatabase.ForRun(appHostDirectory, prefix);
+        return DatabaseTarget.From(target.Postgres, new SqlEngineOptions { SqliteFile = file, Schema = schema ?? new SqlEngineOptions().Schema });
     }
 
     private static TimeSpan StartTimeout(ExperimentSettings settings) => settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout;
@@ -219,6 +237,7 @@ internal sealed class ServicesSession : IEngineSession
         _committed?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_runDatabase is not null) await _runDatabase.ResetAsync(CancellationToken.None); // the run's SQLite file or PostgreSQL schema
         await Kafka.DisposeAsync(); // the run's topics on a --kafka cluster
         _stop.Dispose();
     }
