@@ -222,6 +222,14 @@ public sealed partial class EmbeddedKafkaCluster : IDisposable
     /// <summary>Delays every response of broker <paramref name="brokerId"/> (-1: all) by <paramref name="rttMs"/>.</summary>
     public void SetBrokerRtt(int brokerId, int rttMs) => Check(LibRdKafka.rd_kafka_mock_broker_set_rtt(_cluster, brokerId, rttMs), $"set broker {brokerId} rtt");
 
+    /// <summary>Makes broker <paramref name="brokerId"/> the leader of <paramref name="topic"/>'s <paramref name="partition"/>.</summary>
+    public void SetPartitionLeader(string topic, int partition, int brokerId) =>
+        Check(LibRdKafka.rd_kafka_mock_partition_set_leader(_cluster, topic, partition, brokerId), $"move {topic}[{partition}] to broker {brokerId}");
+
+    /// <summary>Makes broker <paramref name="brokerId"/> the coordinator of consumer group (or, with "transaction", transactional id) <paramref name="key"/>.</summary>
+    public void SetCoordinator(string key, int brokerId, string keyType = "group") =>
+        Check(LibRdKafka.rd_kafka_mock_coordinator_set(_cluster, keyType, key, brokerId), $"make broker {brokerId} the {keyType} coordinator of {key}");
+
     /// <summary>The next requests of Kafka API <paramref name="apiKey"/> (e.g. 0 = Produce) fail with these errors, in order.</summary>
     public void PushRequestErrors(short apiKey, params ErrorCode[] errors) =>
         LibRdKafka.rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (nuint)errors.Length, [.. errors.Select(e => (int)e)]);

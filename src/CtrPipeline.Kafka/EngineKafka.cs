@@ -21,7 +21,16 @@ public sealed class EngineKafka : IDisposable
     private readonly byte[] _engineHeader;
     private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
     private readonly bool _transactional;
+    private readonly BacklogProbe _backlog;
+    /// <summary>
+    /// The backlog probe's own client: its questions travel on connections of their own, never queued before the
+    /// engine's fetches (a slow broker answers a connection's requests one after the other).
+    /// </summary>
+    private readonly IConsumer<Ignore, Ignore> _probeClient;
     private long _deliveryErrors;
+
+    /// <summary>How long a question to the broker (offsets, metadata) may take.</summary>
+    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
 
     /// <param name="onAssigned">
     /// Called on the consume thread when the group hands the consumer partitions of the events topic, with their
@@ -92,6 +101,13 @@ public sealed class EngineKafka : IDisposable
             .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .Build();
+        var probeConfig = KafkaClients.Consumer(bootstrapServers, groupId, $"{engine}-backlog-probe");
+        probeConfig.EnableAutoCommit = false; // it never subscribes: it only reads offsets, the group's committed ones included
+        _probeClient = new ConsumerBuilder<Ignore, Ignore>(probeConfig)
+            .SetErrorHandler((_, _) => { }) // the engine's own clients report the broker's errors
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .Build();
+        _backlog = new BacklogProbe(AskBroker);
     }
 
     public IConsumer<byte[], byte[]> Consumer { get; }
@@ -159,25 +175,53 @@ public sealed class EngineKafka : IDisposable
     }
 
     /// <summary>
-    /// Whether <paramref name="partition"/> holds records the consumer has not handed to the application yet: the high
-    /// watermark the last fetch response reported, against the consumer's position. Local, no request to the broker
-    /// (asking the broker for every silent partition stalled the consume loop under load). "No" before the consumer
-    /// has handed over anything from the partition. The watermark uses it: a silent partition whose records are
-    /// fetched but still queued behind other partitions' is slow, not idle.
+    /// Whether <paramref name="partition"/> holds records the consumer has not handed to the application yet. First
+    /// locally: the high watermark the last fetch reported, against the consumer's position (records fetched but queued
+    /// behind other partitions'). Else by the broker's answer (<see cref="BacklogProbe"/>, asked off this thread; "yes"
+    /// until it answers), which also covers a partition that has handed over nothing since its assignment. The
+    /// watermark uses it: a silent partition that still has records to deliver is slow, not idle.
     /// </summary>
     public bool HasBacklog(string topic, int partition)
     {
+        var tp = new TopicPartition(topic, partition);
+        Offset position;
         try
         {
-            var tp = new TopicPartition(topic, partition);
-            var position = Consumer.Position(tp);
+            position = Consumer.Position(tp);
             var high = Consumer.GetWatermarkOffsets(tp).High;
-            return position != Offset.Unset && high != Offset.Unset && high > position;
+            if (position != Offset.Unset && high != Offset.Unset && high > position) return true;
         }
         catch (KafkaException)
         {
-            return false;
+            return false; // not assigned (any more): it holds nothing back
         }
+        return _backlog.HasBacklog(tp, position);
+    }
+
+    /// <summary>
+    /// Says in the log that the watermark goes on without <paramref name="partition"/> (<paramref name="idle"/>), or
+    /// that it holds the watermark again, with what the broker said of it last.
+    /// </summary>
+    public void ReportIdle(string topic, int partition, bool idle, TimeSpan idleTimeout)
+    {
+        if (!idle)
+        {
+            _logger.LogInformation("{Engine}: partition {Partition} of {Topic} delivers again and holds the watermark", _engine, partition, topic);
+            return;
+        }
+        var broker = _backlog.Last(new TopicPartition(topic, partition)) is { } last ? $"the broker's end offset {last.High}" : "its end offset as last fetched";
+        _logger.LogInformation(
+            "{Engine}: partition {Partition} of {Topic} is idle (silent for {IdleTimeout}, nothing to read past its position by {Broker}); the watermark goes on without it, and events it delivers later for windows closed meanwhile go to the late topic",
+            _engine, partition, topic, idleTimeout, broker);
+    }
+
+    /// <summary>On the probe's thread: the partition's high watermark and where the consumer starts without a position.</summary>
+    private BrokerOffsets? AskBroker(TopicPartition partition)
+    {
+        var offsets = _probeClient.QueryWatermarkOffsets(partition, BrokerTimeout);
+        if (offsets.High == Offset.Unset) return null;
+        var committed = _probeClient.Committed([partition], BrokerTimeout).Single().Offset;
+        return new BrokerOffsets(offsets.High.Value, committed.Value >= 0 ? committed.Value : offsets.Low.Value);
     }
 
     /// <summary>Records in the assigned partitions past the consumer's position; null when the client could not tell.</summary>
@@ -205,6 +249,8 @@ public sealed class EngineKafka : IDisposable
     public void Dispose()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        _backlog.Dispose();
+        _probeClient.Dispose();
         try
         {
             Consumer.Close();

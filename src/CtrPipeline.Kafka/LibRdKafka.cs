@@ -70,6 +70,12 @@ internal static partial class LibRdKafka
 
     [LibraryImport(Name)] internal static partial int rd_kafka_mock_broker_set_rtt(IntPtr cluster, int brokerId, int rttMs);
 
+    [LibraryImport(Name, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_partition_set_leader(IntPtr cluster, string topic, int partition, int brokerId);
+
+    [LibraryImport(Name, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_coordinator_set(IntPtr cluster, string keyType, string key, int brokerId);
+
     [LibraryImport(Name)]
     internal static partial int rd_kafka_mock_set_apiversion(IntPtr cluster, short apiKey, short minVersion, short maxVersion);
 

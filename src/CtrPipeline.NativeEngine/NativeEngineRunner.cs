@@ -164,7 +164,13 @@ public sealed class NativeEngineRunner : IEngineRunner
 
         private CtrEngine NewEngine() =>
             new(_options.Mode, _runner._pipeline, _runner._catalog, () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                partition => _kafka.HasBacklog(_topics.Events, partition));
+                partition => _kafka.HasBacklog(_topics.Events, partition), OnIdleChanged);
+
+        private void OnIdleChanged(int partition, bool idle)
+        {
+            if (idle) _metrics.PartitionIdled();
+            _kafka.ReportIdle(_topics.Events, partition, idle, _runner._pipeline.IdleTimeout);
+        }
 
         public void Run()
         {

@@ -28,7 +28,10 @@ public sealed class CtrEngine
     private long _earliestOpenEnd = long.MaxValue;
 
     /// <param name="clock">Processing time in epoch milliseconds: drives idleness and stamps computed_at.</param>
-    public CtrEngine(ExecutionMode mode, PipelineSettings settings, CampaignCatalog catalog, Func<long> clock, Func<int, bool>? hasBacklog = null)
+    /// <param name="hasBacklog">Whether a silent partition still has records to deliver (see <see cref="WatermarkTracker"/>).</param>
+    /// <param name="idleChanged">Hears when the watermark goes on without a partition (true), and when it holds it again.</param>
+    public CtrEngine(ExecutionMode mode, PipelineSettings settings, CampaignCatalog catalog, Func<long> clock, Func<int, bool>? hasBacklog = null,
+        Action<int, bool>? idleChanged = null)
     {
         Mode = mode;
         EngineId = mode == ExecutionMode.Continuous ? Engines.NativeContinuous : Engines.NativeMicroBatch;
@@ -36,7 +39,7 @@ public sealed class CtrEngine
         _clock = clock;
         _windowMs = (long)settings.WindowSize.TotalMilliseconds;
         _maxSkewMs = (long)settings.MaxEventTimeSkew.TotalMilliseconds;
-        _watermark = new WatermarkTracker((long)settings.WatermarkDelay.TotalMilliseconds, (long)settings.IdleTimeout.TotalMilliseconds, hasBacklog);
+        _watermark = new WatermarkTracker((long)settings.WatermarkDelay.TotalMilliseconds, (long)settings.IdleTimeout.TotalMilliseconds, hasBacklog, idleChanged);
         TickInterval = mode == ExecutionMode.Continuous ? settings.WatermarkInterval : settings.TriggerInterval;
     }
 

@@ -14,6 +14,7 @@ public sealed class EngineMetrics : IDisposable
     private readonly Counter<long> _late;
     private readonly Counter<long> _bad;
     private readonly Counter<long> _published;
+    private readonly Counter<long> _idled;
     private readonly KeyValuePair<string, object?> _engine;
     private EngineProgress _reported = EngineProgress.None;
 
@@ -24,6 +25,8 @@ public sealed class EngineMetrics : IDisposable
         _late = _meter.CreateCounter<long>("ctr.engine.events.late", "{event}", "Events whose window the watermark had already closed; sent to the late topic.");
         _bad = _meter.CreateCounter<long>("ctr.engine.events.bad", "{event}", "Malformed records and unknown ads; sent to the dead-letter topic.");
         _published = _meter.CreateCounter<long>("ctr.engine.results.published", "{row}", "CTR rows handed to the producer for the results topic.");
+        _idled = _meter.CreateCounter<long>("ctr.engine.partitions.idled", "{partition}",
+            "Times the watermark went on without a partition that was silent for the idle timeout with nothing left to read.");
         _meter.CreateObservableGauge("ctr.engine.consumer_lag", () => new Measurement<long>(progress().ConsumerLag, _engine),
             "{event}", "Records in the assigned events partitions that the engine has not read yet.");
         _meter.CreateObservableGauge("ctr.engine.open_windows", () => new Measurement<int>(progress().OpenWindows, _engine),
@@ -40,6 +43,9 @@ public sealed class EngineMetrics : IDisposable
         Add(_published, now.ResultsPublished - _reported.ResultsPublished);
         _reported = now;
     }
+
+    /// <summary>The watermark went on without a partition (<see cref="WatermarkTracker"/>'s idleness).</summary>
+    public void PartitionIdled() => _idled.Add(1, _engine);
 
     public void Dispose() => _meter.Dispose();
 

@@ -26,8 +26,12 @@ namespace CtrPipeline.Streaming;
 /// record, and a lagging consumer's partitions fall silent in turn, so without the limit the client would be asked
 /// for every record while its answer changes only with the fetches.
 /// </para>
+/// <para>
+/// Going on without a partition is never silent: <c>idleChanged</c> hears when a partition stops holding the watermark
+/// back (true) and when it holds it again (false), so the host can say so in its log and metrics.
+/// </para>
 /// </summary>
-public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int, bool>? hasBacklog = null)
+public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int, bool>? hasBacklog = null, Action<int, bool>? idleChanged = null)
 {
     /// <summary>How long a silent partition's backlog answer is reused.</summary>
     public const long BacklogCheckIntervalMs = 100;
@@ -71,6 +75,7 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         else if (eventTime > p.MaxEventTime)
             p.MaxEventTime = eventTime;
         p.LastSeen = now;
+        SetIdle(partition, p, false);
     }
 
     /// <summary>Re-evaluates the watermark at processing time <paramref name="now"/> and returns it.</summary>
@@ -80,7 +85,9 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         var anyActive = false;
         foreach (var (partition, p) in _partitions)
         {
-            if (now - p.LastSeen >= idleTimeoutMs && !HasBacklog(partition, p, now)) continue;
+            var idle = now - p.LastSeen >= idleTimeoutMs && !HasBacklog(partition, p, now);
+            SetIdle(partition, p, idle);
+            if (idle) continue;
             anyActive = true;
             // Saturate instead of wrapping around for event times within delayMs of long.MinValue; an assigned
             // partition that has delivered nothing yet (long.MinValue) holds the watermark where it is.
@@ -102,6 +109,16 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         return p.Backlogged;
     }
 
+    private void SetIdle(int partition, Partition p, bool idle)
+    {
+        if (p.Idle == idle) return;
+        p.Idle = idle;
+        idleChanged?.Invoke(partition, idle);
+    }
+
+    /// <summary>Partitions the watermark goes on without at the moment.</summary>
+    public int IdlePartitions => _partitions.Values.Count(p => p.Idle);
+
     /// <summary>End of input (Flink's MAX_WATERMARK): every window may close.</summary>
     public void Finish() => Current = long.MaxValue;
 
@@ -111,5 +128,6 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         public long LastSeen;
         public long? BacklogCheckedAt;
         public bool Backlogged;
+        public bool Idle;
     }
 }
