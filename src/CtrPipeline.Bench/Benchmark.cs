@@ -140,9 +140,9 @@ public sealed class Benchmark(Workload workload, IReadOnlyList<EngineTarget> tar
             new("host", settings.Host == Hosts.EngineHost.InProcess
                 ? "inprocess: every engine in the benchmark's process"
                 : $"services: every engine as a service of the AppHost's app model ({settings.Mode} mode), seen through Kafka only"),
-            new("kafka", settings.Host == Hosts.EngineHost.Services ? "the AppHost's"
-                : settings.Kafka.Mode == "embedded" ? "embedded: librdkafka mock broker in this process, a fresh one per run"
-                : "a Kafka cluster (--kafka), fresh topics per run"),
+            new("kafka", settings.Kafka.Mode == "cluster" ? "a Kafka cluster (--kafka), fresh topics per run"
+                : settings.Host == Hosts.EngineHost.Services ? "the AppHost's, a fresh one per run"
+                : "embedded: librdkafka mock broker in this process, a fresh one per run"),
             new("window", Durations.Format(p.WindowSize)),
             new("watermark delay", Durations.Format(p.WatermarkDelay)),
             new("micro-batch trigger / SQL aggregation interval", Durations.Format(p.TriggerInterval)),

@@ -81,10 +81,12 @@ public static class RunCommand
         return reports.Any(r => r.Oracle.Verdict == OracleVerdict.Mismatch) ? 1 : 0;
     }
 
+    /// <summary>Where the engine runs and which Kafka it reads, for the run's first line.</summary>
     private static string Where(ExperimentSettings settings) =>
-        settings.Host == EngineHost.Services ? $", as a service of the AppHost ({settings.Mode} mode)"
-        : settings.Kafka.Mode == "embedded" ? " on an embedded in-memory broker"
-        : " on fresh topics of your Kafka cluster";
+        (settings.Host == EngineHost.Services ? $", as a service of the AppHost ({settings.Mode} mode)" : "") +
+        (settings.Kafka.Mode == "cluster" ? " on fresh topics of the Kafka cluster given by --kafka"
+            : settings.Host == EngineHost.Services ? $" on the AppHost's {(settings.Mode == "containers" ? "Kafka container" : "embedded broker")}"
+            : " on an embedded in-memory broker");
 
     private static void Summarize(EngineRunReport r)
     {

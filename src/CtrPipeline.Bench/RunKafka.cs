@@ -60,6 +60,7 @@ public sealed class RunTopics(string bootstrap, PipelineSettings pipeline, strin
     /// <summary>What the report says about the Kafka the run used.</summary>
     public string Broker => broker;
 
+    /// <summary>librdkafka's mock cluster (in this process, or an EmbeddedKafka process given by --kafka): not Kafka.</summary>
     public bool Embedded => embedded;
 
     /// <summary>The four pipeline topics and their partitions, for the oracle's tap.</summary>
@@ -92,6 +93,13 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
     private int _brokers;
 
+    /// <summary>
+    /// The cluster is librdkafka's mock (an EmbeddedKafka process): its cluster id says so. Its fetch serves one batch
+    /// per partition, so the load producer must linger as on the in-process embedded broker, or a consumer of many
+    /// partitions gets a few records per fetch and falls behind at a low rate (docs/embedded-broker.md).
+    /// </summary>
+    private bool _mock;
+
     public override string Mode => "cluster";
 
     public async Task CheckAsync(int partitions)
@@ -107,6 +115,7 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
             throw new ConfigurationException($"--kafka {bootstrap}: no broker answered within {Timeout.TotalSeconds:0} s ({e.Error.Reason}).");
         }
         _brokers = metadata.Brokers.Count;
+        _mock = await ClusterIdAsync(admin) is { } id && id.StartsWith(EmbeddedBroker.MockClusterIdPrefix, StringComparison.Ordinal);
         var probe = new TopicSpecification
         {
             Name = $"ctr-probe-{Guid.NewGuid():N}",
@@ -152,8 +161,21 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
             }
         }
         var broker = string.Create(CultureInfo.InvariantCulture,
-            $"Kafka cluster at {bootstrap}, {_brokers} broker(s); topics {scope}-* (replication {replication}{(keepTopics ? ", kept" : "")})");
-        return new RunTopics(bootstrap, run, scope, broker, embedded: false, () => keepTopics ? ValueTask.CompletedTask : DeleteAsync(scope));
+            $"{(_mock ? "librdkafka mock cluster (an EmbeddedKafka process, in memory, not Kafka)" : "Kafka cluster")} at {bootstrap}, {_brokers} broker(s); topics {scope}-* (replication {replication}{(keepTopics ? ", kept" : "")})");
+        return new RunTopics(bootstrap, run, scope, broker, embedded: _mock, () => keepTopics ? ValueTask.CompletedTask : DeleteAsync(scope));
+    }
+
+    /// <summary>The cluster's id (DescribeCluster, answered from metadata); null when the cluster does not say.</summary>
+    private static async Task<string?> ClusterIdAsync(IAdminClient admin)
+    {
+        try
+        {
+            return (await admin.DescribeClusterAsync(new DescribeClusterOptions { RequestTimeout = Timeout })).ClusterId;
+        }
+        catch (KafkaException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Deletes every topic of the run (the engines' state topics included); a broker that refuses is reported, not fatal.</summary>

@@ -12,4 +12,10 @@ public static class EmbeddedBroker
     /// average); on Kafka with LogAppendTime it does not.
     /// </summary>
     public static readonly TimeSpan ProducerLinger = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// How the mock's cluster id begins (rdkafka_mock.c names it "mockCluster" and a number): an EmbeddedKafka process
+    /// given as a cluster (--kafka) is known by it, so its clients set what they set on the embedded broker.
+    /// </summary>
+    public const string MockClusterIdPrefix = "mockCluster";
 }

@@ -59,9 +59,13 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         using var injector = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "fault-injector")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
         using var committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, worker.GroupId, "fault-observer")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
 
-        progress.Phase(Name, $"starting {worker.Project} ({target.Name}) and waiting for it to join consumer group {worker.GroupId}");
-        _engine = Start(worker, "engine");
-        await WaitForAssignmentAsync(_engine, TimeSpan.FromSeconds(60), cancel);
+        var backlog = scenarios.Contains(FaultScenario.Backlog);
+        if (!backlog)
+        {
+            progress.Phase(Name, $"starting {worker.Project} ({target.Name}) and waiting for it to join consumer group {worker.GroupId}");
+            _engine = Start(worker, "engine");
+            await WaitForAssignmentAsync(_engine, TimeSpan.FromSeconds(60), cancel);
+        }
 
         var producerOptions = new ProducerOptions
         {
@@ -83,6 +87,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             FaultScenario.BrokerOutage => OutageAsync(broker, worker, cancel),
             FaultScenario.SecondInstance => SecondInstance(),
             FaultScenario.Hostile => InjectHostileAsync(injector, cancel),
+            FaultScenario.Backlog => StartOnBacklogAsync(worker, producer, cancel),
             _ => Task.CompletedTask,
         }));
 
@@ -164,6 +169,16 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     {
         var wait = time - _clock.Elapsed;
         if (wait > TimeSpan.Zero) await Task.Delay(wait, cancel);
+    }
+
+    /// <summary>The engine starts once the load has built a backlog; it must wait for every partition's share of it.</summary>
+    private async Task StartOnBacklogAsync(EngineWorker worker, EventProducer producer, CancellationToken cancel)
+    {
+        await At(settings.BacklogFor, cancel);
+        _engine = Start(worker, "engine");
+        var backlog = producer.Progress.Delivered;
+        progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"engine started at {_clock.Elapsed.TotalSeconds:0.0} s on a backlog of {backlog:N0} events"));
+        _notes.Add(string.Create(CultureInfo.InvariantCulture, $"the engine started {settings.BacklogFor.TotalSeconds:0} s into the load, on a backlog of {backlog:N0} events in {settings.Pipeline.Partitions} partitions"));
     }
 
     private async Task KillAndRestartAsync(EngineWorker worker, CancellationToken cancel)

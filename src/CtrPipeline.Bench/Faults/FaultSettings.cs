@@ -17,6 +17,12 @@ public enum FaultScenario
 
     /// <summary>Hostile records in every partition of the events topic (see <see cref="HostileRecords"/>).</summary>
     Hostile,
+
+    /// <summary>
+    /// The engine starts <see cref="FaultSettings.BacklogFor"/> after the load, on a backlog of that much load (on 16
+    /// partitions at 20,000 events/s for 50 s, the million events the embedded broker keeps at 5 MiB per partition).
+    /// </summary>
+    Backlog,
 }
 
 public static class FaultScenarios
@@ -29,6 +35,7 @@ public static class FaultScenarios
         FaultScenario.BrokerOutage => "broker-outage",
         FaultScenario.SecondInstance => "second-instance",
         FaultScenario.Hostile => "hostile",
+        FaultScenario.Backlog => "backlog",
         _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
     };
 
@@ -72,6 +79,8 @@ public sealed record FaultSettings
     /// <summary>How long a second instance may take to refuse (exit) before it counts as accepted.</summary>
     public TimeSpan SecondInstanceWait { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan HostileAt { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>backlog: how long the load runs before the engine starts (400,000 events at 20,000 events/s: what 8 partitions keep).</summary>
+    public TimeSpan BacklogFor { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>Results unchanged this long after the trailer: the engine has settled.</summary>
     public TimeSpan SettleTime { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Longest wait for the results to settle once the load is over.</summary>
@@ -100,6 +109,14 @@ public sealed record FaultSettings
             Require(SecondInstanceAt > TimeSpan.Zero && SecondInstanceAt < Duration, $"--second-instance-at ({Durations.Format(SecondInstanceAt)}) must fall inside the run (--duration {Durations.Format(Duration)}).");
         if (scenarios.Contains(FaultScenario.Hostile))
             Require(HostileAt >= TimeSpan.Zero && HostileAt < Duration, $"--hostile-at ({Durations.Format(HostileAt)}) must fall inside the run (--duration {Durations.Format(Duration)}).");
+        if (scenarios.Contains(FaultScenario.Backlog))
+        {
+            Require(BacklogFor > TimeSpan.Zero && BacklogFor < Duration, $"--backlog-for ({Durations.Format(BacklogFor)}) must fall inside the run (--duration {Durations.Format(Duration)}).");
+            // The faults that act on the running engine need one.
+            foreach (var (scenario, at) in new[] { (FaultScenario.Kill, KillAt), (FaultScenario.BrokerOutage, OutageAt), (FaultScenario.SecondInstance, SecondInstanceAt) })
+                Require(!scenarios.Contains(scenario) || at > BacklogFor,
+                    $"{FaultScenarios.Name(scenario)} at {Durations.Format(at)} comes before the engine starts (--backlog-for {Durations.Format(BacklogFor)}).");
+        }
         return this;
     }
 }

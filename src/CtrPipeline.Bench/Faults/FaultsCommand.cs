@@ -21,6 +21,7 @@ public static class FaultsCommand
         var outage = new Option<string>("--outage") { Description = "broker-outage: how long the brokers stay down.", DefaultValueFactory = _ => "30s" };
         var secondAt = new Option<string>("--second-instance-at") { Description = "second-instance: when the second instance starts.", DefaultValueFactory = _ => "20s" };
         var hostileAt = new Option<string>("--hostile-at") { Description = "hostile: when the hostile records are injected.", DefaultValueFactory = _ => "20s" };
+        var backlogFor = new Option<string>("--backlog-for") { Description = "backlog: how long the load runs before the engine starts.", DefaultValueFactory = _ => "20s" };
         var guarantee = new Option<string?>("--guarantee") { Description = $"Engine:Guarantee handed to the native engines ({FaultSettings.ExactlyOnce} or {FaultSettings.AtLeastOnce}); default: the engine's own, {FaultSettings.NativeDefaultGuarantee}." };
         var output = new Option<string>("--out") { Description = "Folder under which the runs keep their process logs.", DefaultValueFactory = _ => Path.Combine("runs", "faults") };
         var common = new CommonOptions();
@@ -28,9 +29,9 @@ public static class FaultsCommand
         // (4 do not; 16 make the single-threaded mock broker the bottleneck: the producer's deliveries time out).
         common.Partitions.DefaultValueFactory = _ => 8;
 
-        var command = new Command("faults", "Kill engines, stop the broker, start a second instance, inject hostile records; then judge every window with the DuckDB recount and print one FAULTS line per engine and scenario.")
+        var command = new Command("faults", "Kill engines, stop the broker, start a second instance, inject hostile records, start engines on a backlog; then judge every window with the DuckDB recount and print one FAULTS line per engine and scenario.")
         {
-            engine, scenario, rate, duration, killAt, restartAfter, outageAt, outage, secondAt, hostileAt, guarantee, output,
+            engine, scenario, rate, duration, killAt, restartAfter, outageAt, outage, secondAt, hostileAt, backlogFor, guarantee, output,
         };
         common.AddTo(command);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
@@ -49,6 +50,7 @@ public static class FaultsCommand
                 OutageLength = Durations.Parse(parse.GetValue(outage)!, "--outage"),
                 SecondInstanceAt = Durations.Parse(parse.GetValue(secondAt)!, "--second-instance-at"),
                 HostileAt = Durations.Parse(parse.GetValue(hostileAt)!, "--hostile-at"),
+                BacklogFor = Durations.Parse(parse.GetValue(backlogFor)!, "--backlog-for"),
                 Guarantee = parse.GetValue(guarantee),
             }.Validate(scenarios);
             var postgres = common.Postgres(parse);
