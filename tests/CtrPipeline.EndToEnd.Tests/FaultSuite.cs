@@ -9,7 +9,7 @@ namespace CtrPipeline.EndToEnd.Tests;
 /// <summary>
 /// The fault suite (issue 15, item 6), the faults command's library at a small scale: each engine as its own process
 /// on an embedded broker in its own process, 5,000 events/s, 5 s windows: SIGKILL and restart, a broker outage longer
-/// than the session timeout with a forced rebalance, a second instance, hostile records. One test class per engine, so
+/// than the session timeout with a forced rebalance, a second instance, hostile records, a start on a backlog. One test class per engine, so
 /// xunit runs the engines concurrently (each run has its own broker and database); the scenarios of one engine run one
 /// after another.
 /// Every failure message carries the FAULTS line and the first differing windows (expected against actual).
@@ -90,6 +90,16 @@ public abstract class FaultSuite(ITestOutputHelper output, string engine)
         AssertWindowsExact(r);
     }
 
+    protected async Task An_engine_that_starts_on_a_backlog_waits_for_every_partitions_share()
+    {
+        // 75,000 events in the topic when the engine starts: every partition delivers its share in chunks, and no window
+        // may close before the last partition's share of it is in.
+        var r = await RunAsync(FaultScenario.Backlog, Small with { Duration = TimeSpan.FromSeconds(25), BacklogFor = TimeSpan.FromSeconds(15) });
+        AssertStayedUp(r);
+        Assert.True(r.Counts.Late == 0, $"{engine}: {r.Counts.Late} events sent to the late topic; none was late. {Describe(r)}");
+        AssertWindowsExact(r);
+    }
+
     private async Task<FaultResult> RunAsync(FaultScenario scenario, FaultSettings settings)
     {
         var target = EngineTarget.Parse(engine, PostgresServer.ConnectionString).Single();
@@ -145,6 +155,7 @@ public sealed class NativeContinuousFaultTests(ITestOutputHelper output) : Fault
     [Fact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
     [Fact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+    [Fact] public Task Backlog_at_start() => An_engine_that_starts_on_a_backlog_waits_for_every_partitions_share();
 }
 
 public sealed class NativeMicroBatchFaultTests(ITestOutputHelper output) : FaultSuite(output, Engines.NativeMicroBatch)
@@ -153,6 +164,7 @@ public sealed class NativeMicroBatchFaultTests(ITestOutputHelper output) : Fault
     [Fact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
     [Fact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+    [Fact] public Task Backlog_at_start() => An_engine_that_starts_on_a_backlog_waits_for_every_partitions_share();
 }
 
 public sealed class SqlSqliteFaultTests(ITestOutputHelper output) : FaultSuite(output, EngineTarget.SqlSqlite)
@@ -161,6 +173,7 @@ public sealed class SqlSqliteFaultTests(ITestOutputHelper output) : FaultSuite(o
     [Fact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
     [Fact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [Fact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+    [Fact] public Task Backlog_at_start() => An_engine_that_starts_on_a_backlog_waits_for_every_partitions_share();
 }
 
 /// <summary>The SQL engine on PostgreSQL; skipped, with the reason, when CTR_TEST_POSTGRES is not set.</summary>
@@ -170,4 +183,5 @@ public sealed class SqlPostgresFaultTests(ITestOutputHelper output) : FaultSuite
     [PostgresFact] public Task Broker_outage_and_rebalance() => A_broker_outage_and_a_forced_rebalance_lose_nothing_and_count_nothing_twice();
     [PostgresFact] public Task Second_instance() => A_second_instance_is_refused_and_publishes_nothing();
     [PostgresFact] public Task Hostile_records() => Hostile_records_are_dead_lettered_with_their_reason_and_the_counts_stay_exact();
+    [PostgresFact] public Task Backlog_at_start() => An_engine_that_starts_on_a_backlog_waits_for_every_partitions_share();
 }
