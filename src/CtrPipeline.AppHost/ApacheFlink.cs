@@ -12,7 +12,7 @@ public sealed record FlinkCluster(
 
 /// <summary>
 /// Apache Flink for containers mode: a JobManager, a TaskManager and the SQL Gateway, all from one image built by
-/// flink/Dockerfile (the official Flink image plus the Kafka SQL connector and the campaign catalog), or an existing
+/// flink/Dockerfile (the official Flink image plus the Kafka SQL connector), or an existing
 /// SQL Gateway named by ConnectionStrings:flink-gateway (and its JobManager by ConnectionStrings:flink-rest). The
 /// "flink" resource is the FlinkGateway project, which submits the CTR job as Flink SQL and follows it.
 /// </summary>
@@ -29,9 +29,6 @@ public static class ApacheFlink
     public const string KafkaConnectorVersion = "3.3.0-1.20";
     public const int RestPort = 8081;
     public const int GatewayPort = 8083;
-
-    /// <summary>Where the image keeps the catalog (header removed), as the job's filesystem table reads it.</summary>
-    public const string CatalogInImage = "file:///opt/ctr/campaigns.csv";
 
     /// <summary>The cluster: an existing gateway when ConnectionStrings:flink-gateway is set, else three containers.</summary>
     public static FlinkCluster AddFlinkCluster(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
@@ -93,7 +90,6 @@ public static class ApacheFlink
             .WithReference(flink.Gateway);
         if (flink.Rest is not null) engine.WithReference(flink.Rest);
         if ((parameters.FlinkKafka ?? kafka.ContainerBootstrap) is { } bootstrap) engine.WithEnvironment("Flink__KafkaBootstrapServers", bootstrap);
-        if (parameters.FlinkCatalog is { } catalog) engine.WithEnvironment("Flink__CatalogPath", catalog);
         if (parameters.FlinkParallelism > 0) engine.WithEnvironment("Flink__Parallelism", parameters.FlinkParallelism.ToString(CultureInfo.InvariantCulture));
         foreach (var container in flink.Containers) engine.WaitFor(container);
         return engine;
@@ -101,7 +97,7 @@ public static class ApacheFlink
 
     private static IResourceBuilder<ContainerResource> AddFlinkContainer(this IDistributedApplicationBuilder builder, string name) =>
         builder.AddDockerfile(name,
-            contextPath: PipelineTopology.InRepository(builder, "data"),
+            contextPath: PipelineTopology.InRepository(builder, "flink"),
             dockerfilePath: PipelineTopology.InRepository(builder, "flink", "Dockerfile"));
 
     /// <summary>FLINK_PROPERTIES: lines the image's entrypoint appends to Flink's configuration.</summary>

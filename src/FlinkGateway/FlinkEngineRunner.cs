@@ -9,7 +9,7 @@ namespace FlinkGateway;
 /// Flink's own reason.
 /// </summary>
 public sealed class FlinkEngineRunner(
-    FlinkOptions options, PipelineSettings pipeline, SqlGatewayClient gateway, FlinkRestClient? rest, FlinkMetrics metrics, ILogger logger)
+    FlinkOptions options, PipelineSettings pipeline, CampaignCatalog catalog, SqlGatewayClient gateway, FlinkRestClient? rest, FlinkMetrics metrics, ILogger logger)
 {
     private static readonly string[] Ended = ["FAILED", "CANCELED", "FINISHED", "SUSPENDED"];
 
@@ -57,7 +57,7 @@ public sealed class FlinkEngineRunner(
     private async Task<string> SubmitAsync(string session, CancellationToken stop)
     {
         StatementResult? last = null;
-        foreach (var statement in FlinkSqlJob.Statements(pipeline, options))
+        foreach (var statement in FlinkSqlJob.Statements(pipeline, options, catalog))
         {
             logger.LogInformation("Flink SQL: {Statement}", statement);
             last = await gateway.ExecuteAsync(session, statement, stop);

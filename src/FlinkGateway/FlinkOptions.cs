@@ -25,9 +25,6 @@ public sealed class FlinkOptions
     /// <summary>Kafka as the Flink cluster reaches it; inside the AppHost's network that is not the address the host uses.</summary>
     public string KafkaBootstrapServers { get; set; } = "";
 
-    /// <summary>The campaign catalog as the cluster reads it: CSV without a header (ad_id, campaign_id, campaign_name, advertiser).</summary>
-    public string CatalogPath { get; set; } = "file:///opt/ctr/campaigns.csv";
-
     /// <summary>The job's name in Flink (pipeline.name); a running job of this name left by an earlier run is cancelled first.</summary>
     public string JobName { get; set; } = "ctr-pipeline";
 
@@ -70,7 +67,6 @@ public sealed class FlinkOptions
         if (RestUrl.Length > 0) RequireUrl(RestUrl, "ConnectionStrings:flink-rest (or Flink:RestUrl)");
         Require(KafkaBootstrapServers.Length > 0,
             "No Kafka address for Flink: set Flink:KafkaBootstrapServers (as the Flink cluster reaches Kafka) or ConnectionStrings:kafka.");
-        Require(CatalogPath.Length > 0, "Flink:CatalogPath must name the campaign catalog as the Flink cluster reads it, e.g. file:///opt/ctr/campaigns.csv.");
         Require(JobName.Length > 0 && GroupId.Length > 0, "Flink:JobName and Flink:GroupId must not be empty.");
         Require(Parallelism is >= 0 and <= 1024, $"Flink:Parallelism must be between 0 (one per partition) and 1024 (got {Parallelism}).");
         Require(DeliveryGuarantee is AtLeastOnce or ExactlyOnce,

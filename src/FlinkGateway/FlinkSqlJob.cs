@@ -5,13 +5,17 @@ namespace FlinkGateway;
 
 /// <summary>
 /// The CTR job as Flink SQL statements, in the order the gateway runs them: session settings, the events source, the
-/// campaign catalog, the join, the result sink, and the INSERT that starts the job. Everything configurable comes from
-/// <see cref="PipelineSettings"/> (window, watermark, idle timeout, topics) and <see cref="FlinkOptions"/>.
+/// join with the campaign catalog, the result sink, and the INSERT that starts the job. Everything configurable comes
+/// from <see cref="PipelineSettings"/> (window, watermark, idle timeout, topics), <see cref="FlinkOptions"/> and the
+/// <see cref="CampaignCatalog"/>.
 /// </summary>
 /// <remarks>
-/// Why the join is an event-time temporal join: a regular join in Flink drops the time attribute of its inputs, so a
-/// window could not follow it. The catalog is therefore a versioned table (primary key ad_id, every row valid from
-/// the epoch), which keeps the events' rowtime. Epoch milliseconds come back out of TIMESTAMP values through
+/// Why the catalog is written into the job as a CASE on ad_id rather than read as a table: the join is then a
+/// stateless projection, and the job has one source, Kafka, whose watermark alone drives the windows. A regular join
+/// drops the time attribute (no window could follow it), and an event-time temporal join with a bounded catalog table
+/// stalls: the finished catalog source emits the end-of-input watermark (Long.MAX_VALUE), and once every Kafka
+/// partition is idle the join's combined watermark is that MAX, after which no join timer fires (FLINK-38477); at start
+/// an event could also pass the join before the catalog was loaded. Epoch milliseconds come back out of TIMESTAMP values through
 /// DATE_FORMAT, because Flink allows no CAST from TIMESTAMP or TIMESTAMP_LTZ to BIGINT; the session time zone is UTC
 /// for that, and TIMESTAMP_LTZ values are cast to TIMESTAMP(3) in it first. Every identifier is quoted with
 /// backticks: Flink reserves many common words (VIEWS among them, a column of the result), and a reserved word used
@@ -19,7 +23,7 @@ namespace FlinkGateway;
 /// </remarks>
 public static class FlinkSqlJob
 {
-    public static IReadOnlyList<string> Statements(PipelineSettings pipeline, FlinkOptions flink)
+    public static IReadOnlyList<string> Statements(PipelineSettings pipeline, FlinkOptions flink, CampaignCatalog catalog)
     {
         var topics = pipeline.Topics;
         var parallelism = flink.EffectiveParallelism(pipeline);
@@ -63,26 +67,15 @@ public static class FlinkSqlJob
             FROM `events`
             WHERE `ad_id` IS NOT NULL AND `event_type` IN ('view', 'click') AND {plausible}
             """,
+            // An ad the catalog does not know has no campaign and is not counted.
             $"""
-            CREATE TEMPORARY TABLE `campaigns` (
-              `ad_id` INT NOT NULL,
-              `campaign_id` INT NOT NULL,
-              `campaign_name` STRING,
-              `advertiser` STRING,
-              `valid_from` AS TO_TIMESTAMP_LTZ(0, 3),
-              WATERMARK FOR `valid_from` AS `valid_from`,
-              PRIMARY KEY (`ad_id`) NOT ENFORCED
-            ) WITH (
-              'connector' = 'filesystem',
-              'path' = {Literal(flink.CatalogPath)},
-              'format' = 'csv'
-            )
-            """,
-            """
             CREATE TEMPORARY VIEW `campaign_events` AS
-            SELECT `c`.`campaign_id`, `e`.`event_type`, `e`.`event_ts`, `e`.`kafka_ts`
-            FROM `valid_events` AS `e`
-            JOIN `campaigns` FOR SYSTEM_TIME AS OF `e`.`event_ts` AS `c` ON `e`.`ad_id` = `c`.`ad_id`
+            SELECT `campaign_id`, `event_type`, `event_ts`, `kafka_ts`
+            FROM (
+              SELECT {CampaignOf("ad_id", catalog)} AS `campaign_id`, `event_type`, `event_ts`, `kafka_ts`
+              FROM `valid_events`
+            )
+            WHERE `campaign_id` IS NOT NULL
             """,
             $"""
             CREATE TEMPORARY TABLE `ctr_results` (
@@ -148,6 +141,15 @@ public static class FlinkSqlJob
     private static string SinkGuarantee(FlinkOptions flink) => flink.DeliveryGuarantee == FlinkOptions.ExactlyOnce
         ? $",\n  'sink.delivery-guarantee' = 'exactly-once',\n  'sink.transactional-id-prefix' = {Literal(flink.JobName)},\n  'properties.transaction.timeout.ms' = '900000'"
         : ",\n  'sink.delivery-guarantee' = 'at-least-once'";
+
+    /// <summary>
+    /// The campaign of the ad in <paramref name="column"/>, as the catalog maps it: one WHEN per campaign with its ads
+    /// in an IN list (Flink keeps IN lists as expressions, never as a join: its SqlToRelConverter's in-sub-query
+    /// threshold is Integer.MAX_VALUE), NULL for an ad the catalog does not know.
+    /// </summary>
+    public static string CampaignOf(string column, CampaignCatalog catalog) =>
+        "CASE" + string.Concat(catalog.Ads.GroupBy(ad => ad.CampaignId).OrderBy(campaign => campaign.Key).Select(campaign =>
+            $"\n    WHEN `{column}` IN ({string.Join(", ", campaign.Select(ad => ad.AdId).Order())}) THEN {campaign.Key}")) + "\n  END";
 
     /// <summary>A SQL string literal.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";

@@ -11,13 +11,14 @@ return await WorkerHost.RunAsync(args, builder =>
 {
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
     var options = builder.Configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(builder.Configuration);
+    var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
     return async (services, stop) =>
     {
         var logger = services.GetRequiredService<ILogger<FlinkEngineRunner>>();
         using var gatewayHttp = FlinkClients.Http(options.GatewayUrl);
         using var restHttp = options.RestUrl.Length > 0 ? FlinkClients.Http(options.RestUrl) : null;
         using var metrics = new FlinkMetrics();
-        await new FlinkEngineRunner(options, pipeline, new SqlGatewayClient(gatewayHttp, options.StartupTimeout),
+        await new FlinkEngineRunner(options, pipeline, catalog, new SqlGatewayClient(gatewayHttp, options.StartupTimeout),
             restHttp is null ? null : new FlinkRestClient(restHttp), metrics, logger).RunAsync(stop);
     };
 });
@@ -32,7 +33,8 @@ internal static class PrintSql
         {
             var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
             var options = configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(configuration, requireGateway: false);
-            Console.WriteLine(string.Join($";{Environment.NewLine}{Environment.NewLine}", FlinkSqlJob.Statements(pipeline, options)) + ";");
+            var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
+            Console.WriteLine(string.Join($";{Environment.NewLine}{Environment.NewLine}", FlinkSqlJob.Statements(pipeline, options, catalog)) + ";");
             return 0;
         }
         catch (ConfigurationException e)

@@ -197,7 +197,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
                 ["state"] = state,
                 ["vertices"] = new JsonArray(
                     Vertex("cbc357ccb763df2852fee8c4fc7d55f2", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]", 0, 1000L * poll),
-                    Vertex("90bea66de1c231edf33913ecd54406c1", "TemporalJoin[6] -> Calc[7] -> WindowAggregate[9] -> Sink: ctr_results[11]", 1000L * poll, 0)),
+                    Vertex("90bea66de1c231edf33913ecd54406c1", "WindowAggregate[5] -> Calc[6] -> Sink: ctr_results[7]", 1000L * poll, 0)),
             });
         });
         _app.MapGet("/jobs/{id}/vertices/{vertex}/backpressure", (string vertex) => Json(new JsonObject

@@ -7,13 +7,18 @@ public sealed class FlinkSqlJobTests
 {
     private static FlinkOptions Options(string kafka = "kafka:9093") => new() { KafkaBootstrapServers = kafka, GatewayUrl = "http://localhost:8083" };
 
+    /// <summary>A small catalog: ads 1 and 2 in campaign 1, ad 3 in campaign 2.</summary>
+    internal static readonly CampaignCatalog Catalog = new([new(2, 1, "c1", "a1"), new(1, 1, "c1", "a1"), new(3, 2, "c2", "a2")]);
+
+    private static IReadOnlyList<string> Statements(PipelineSettings pipeline, FlinkOptions options) => FlinkSqlJob.Statements(pipeline, options, Catalog);
+
     private const string EpochMillisOfWindowStart =
         "UNIX_TIMESTAMP(DATE_FORMAT(`window_start`, 'yyyy-MM-dd HH:mm:ss')) * 1000 + CAST(DATE_FORMAT(`window_start`, 'SSS') AS BIGINT)";
 
     [Fact]
     public void Default_configuration_submits_exactly_this_job()
     {
-        var statements = FlinkSqlJob.Statements(new PipelineSettings(), Options());
+        var statements = Statements(new PipelineSettings(), Options());
 
         string[] expected =
         [
@@ -50,25 +55,16 @@ public sealed class FlinkSqlJobTests
             WHERE `ad_id` IS NOT NULL AND `event_type` IN ('view', 'click') AND `event_time` > 0 AND `event_ts` <= `kafka_ts` + INTERVAL '300' SECOND(3)
             """,
             """
-            CREATE TEMPORARY TABLE `campaigns` (
-              `ad_id` INT NOT NULL,
-              `campaign_id` INT NOT NULL,
-              `campaign_name` STRING,
-              `advertiser` STRING,
-              `valid_from` AS TO_TIMESTAMP_LTZ(0, 3),
-              WATERMARK FOR `valid_from` AS `valid_from`,
-              PRIMARY KEY (`ad_id`) NOT ENFORCED
-            ) WITH (
-              'connector' = 'filesystem',
-              'path' = 'file:///opt/ctr/campaigns.csv',
-              'format' = 'csv'
-            )
-            """,
-            """
             CREATE TEMPORARY VIEW `campaign_events` AS
-            SELECT `c`.`campaign_id`, `e`.`event_type`, `e`.`event_ts`, `e`.`kafka_ts`
-            FROM `valid_events` AS `e`
-            JOIN `campaigns` FOR SYSTEM_TIME AS OF `e`.`event_ts` AS `c` ON `e`.`ad_id` = `c`.`ad_id`
+            SELECT `campaign_id`, `event_type`, `event_ts`, `kafka_ts`
+            FROM (
+              SELECT CASE
+                WHEN `ad_id` IN (1, 2) THEN 1
+                WHEN `ad_id` IN (3) THEN 2
+              END AS `campaign_id`, `event_type`, `event_ts`, `kafka_ts`
+              FROM `valid_events`
+            )
+            WHERE `campaign_id` IS NOT NULL
             """,
             """
             CREATE TEMPORARY TABLE `ctr_results` (
@@ -138,7 +134,7 @@ public sealed class FlinkSqlJobTests
         var options = Options();
         options.CheckpointInterval = TimeSpan.FromSeconds(30);
 
-        var sql = string.Join("\n;\n", FlinkSqlJob.Statements(pipeline, options));
+        var sql = string.Join("\n;\n", Statements(pipeline, options));
 
         Assert.Contains("TUMBLE(TABLE `campaign_events`, DESCRIPTOR(`event_ts`), INTERVAL '60' SECOND)", sql);
         Assert.Contains("THEN `event_ts` - INTERVAL '0.5' SECOND END", sql);
@@ -152,12 +148,11 @@ public sealed class FlinkSqlJobTests
     {
         var pipeline = new PipelineSettings { Topics = { Events = "ad_events", Results = "ctr_out" } };
         var options = Options("broker-1:9092,broker-2:9092");
-        options.CatalogPath = "s3://bucket/campaign's.csv";
         options.JobName = "ctr-bench";
         options.GroupId = "flink-bench";
         options.Parallelism = 2;
 
-        var statements = FlinkSqlJob.Statements(pipeline, options);
+        var statements = Statements(pipeline, options);
         var events = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `events`", StringComparison.Ordinal));
         var sink = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `ctr_results`", StringComparison.Ordinal));
 
@@ -166,7 +161,6 @@ public sealed class FlinkSqlJobTests
         Assert.Contains("'properties.group.id' = 'flink-bench'", events);
         Assert.Contains("'topic' = 'ctr_out'", sink);
         Assert.Contains("'properties.bootstrap.servers' = 'broker-1:9092,broker-2:9092'", sink);
-        Assert.Contains("'path' = 's3://bucket/campaign''s.csv'", string.Join("\n", statements));
         Assert.Contains("SET 'pipeline.name' = 'ctr-bench'", statements);
         Assert.Contains("SET 'parallelism.default' = '2'", statements); // Flink:Parallelism wins over the partitions
         Assert.StartsWith("INSERT INTO `ctr_results`", statements[^1]);
@@ -175,7 +169,7 @@ public sealed class FlinkSqlJobTests
     [Fact]
     public void An_event_time_beyond_the_skew_ahead_of_its_kafka_timestamp_neither_counts_nor_moves_the_watermark()
     {
-        var statements = FlinkSqlJob.Statements(new PipelineSettings { MaxEventTimeSkew = TimeSpan.FromSeconds(30) }, Options());
+        var statements = Statements(new PipelineSettings { MaxEventTimeSkew = TimeSpan.FromSeconds(30) }, Options());
         const string plausible = "`event_time` > 0 AND `event_ts` <= `kafka_ts` + INTERVAL '30' SECOND";
 
         var events = statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `events`", StringComparison.Ordinal));
@@ -191,7 +185,7 @@ public sealed class FlinkSqlJobTests
         options.DeliveryGuarantee = FlinkOptions.ExactlyOnce;
         options.JobName = "ctr-bench";
 
-        var sink = FlinkSqlJob.Statements(new PipelineSettings(), options).Single(s => s.StartsWith("CREATE TEMPORARY TABLE `ctr_results`", StringComparison.Ordinal));
+        var sink = Statements(new PipelineSettings(), options).Single(s => s.StartsWith("CREATE TEMPORARY TABLE `ctr_results`", StringComparison.Ordinal));
 
         Assert.EndsWith("""
               'value.fields-include' = 'EXCEPT_KEY',
@@ -205,18 +199,38 @@ public sealed class FlinkSqlJobTests
     [Fact]
     public void The_clock_is_read_once_per_row()
     {
-        var insert = FlinkSqlJob.Statements(new PipelineSettings(), Options())[^1];
+        var insert = Statements(new PipelineSettings(), Options())[^1];
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(insert, "CURRENT_ROW_TIMESTAMP"));
     }
 
     [Fact]
-    public void The_default_catalog_path_is_where_the_repository_flink_image_puts_the_catalog()
+    public void The_catalog_is_part_of_the_job_so_that_kafka_is_its_only_source_and_only_watermark()
     {
-        var repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
-        var dockerfile = File.ReadAllText(Path.Combine(repository, "flink", "Dockerfile"));
-        var path = new Uri(new FlinkOptions().CatalogPath).LocalPath;
-        Assert.Equal("/opt/ctr/campaigns.csv", path);
-        Assert.Contains($"> {path}", dockerfile);
+        // A bounded catalog source would end with the end-of-input watermark (Long.MAX_VALUE), and an event-time
+        // temporal join with it stalls once every Kafka partition is idle (FLINK-38477).
+        var statements = Statements(new PipelineSettings(), Options());
+        var sql = string.Join("\n;\n", statements);
+
+        Assert.DoesNotContain("FOR SYSTEM_TIME AS OF", sql);
+        Assert.DoesNotContain("JOIN", sql);
+        Assert.DoesNotContain("'filesystem'", sql);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(sql, "WATERMARK FOR"));
+        var tables = statements.Where(s => s.StartsWith("CREATE TEMPORARY TABLE", StringComparison.Ordinal)).ToList();
+        Assert.All(tables, table => Assert.Contains("'connector' = 'kafka'", table));
+        Assert.Single(tables, table => table.Contains("'scan.startup.mode'")); // one source: the events topic; the rest are sinks
+    }
+
+    [Fact]
+    public void Every_ad_of_the_repository_catalog_maps_to_its_campaign_and_no_other()
+    {
+        var catalog = CampaignCatalog.Load(CampaignCatalog.DefaultPath);
+        var mapping = FlinkSqlJob.CampaignOf("ad_id", catalog);
+
+        var whens = System.Text.RegularExpressions.Regex.Matches(mapping, @"WHEN `ad_id` IN \(([0-9, ]+)\) THEN ([0-9]+)");
+        var mapped = whens.SelectMany(m => m.Groups[1].Value.Split(", ").Select(ad => (Ad: int.Parse(ad), Campaign: int.Parse(m.Groups[2].Value)))).ToList();
+        Assert.Equal(catalog.Ads.Count, mapped.Count);
+        Assert.All(mapped, m => Assert.True(catalog.TryGetCampaign(m.Ad, out var campaign) && campaign == m.Campaign));
+        Assert.Equal(catalog.CampaignCount, whens.Count);
     }
 
     [Theory]
