@@ -30,6 +30,13 @@ public static class ApacheFlink
     public const int RestPort = 8081;
     public const int GatewayPort = 8083;
 
+    /// <summary>
+    /// The volume the JobManager and the TaskManager share for checkpoints and savepoints (flink/Dockerfile creates the
+    /// directory for the flink user; Flink:StateDirectory's default is this path).
+    /// </summary>
+    public const string StateVolume = "ctr-flink-state";
+    public const string StateInContainer = "/opt/ctr/state";
+
     /// <summary>The cluster: an existing gateway when ConnectionStrings:flink-gateway is set, else three containers.</summary>
     public static FlinkCluster AddFlinkCluster(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {
@@ -47,7 +54,10 @@ public static class ApacheFlink
                 ("jobmanager.bind-host", "0.0.0.0"),
                 ("rest.address", JobManager),
                 ("rest.bind-address", "0.0.0.0"),
-                ("jobmanager.memory.process.size", "1600m")))
+                ("jobmanager.memory.process.size", "1600m"),
+                ("execution.checkpointing.dir", $"file://{StateInContainer}/checkpoints"),
+                ("execution.checkpointing.savepoint-dir", $"file://{StateInContainer}/savepoints")))
+            .WithVolume(StateVolume, StateInContainer)
             .WithHttpEndpoint(targetPort: RestPort, name: "http")
             .WithHttpHealthCheck("/overview", endpointName: "http");
 
@@ -59,6 +69,7 @@ public static class ApacheFlink
                 ("taskmanager.host", TaskManager),
                 ("taskmanager.numberOfTaskSlots", parameters.FlinkTaskSlots.ToString(CultureInfo.InvariantCulture)),
                 ("taskmanager.memory.process.size", "2048m")))
+            .WithVolume(StateVolume, StateInContainer)
             .WaitFor(jobManager);
 
         // The image's entrypoint runs any other command as is; the gateway submits to the JobManager's REST API.

@@ -42,11 +42,22 @@ public sealed class FlinkOptions
     /// <summary>Checkpoints commit the source's Kafka offsets and flush (or, exactly-once, commit) the sink.</summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Where the cluster keeps checkpoints (&lt;dir&gt;/checkpoints) and savepoints (&lt;dir&gt;/savepoints), as the
+    /// JobManager and every TaskManager reach it: a shared volume or a distributed file system. Without a checkpoint
+    /// directory Flink keeps checkpoints in the JobManager's memory, 5 MiB per subtask at most.
+    /// </summary>
+    public string StateDirectory { get; set; } = "file:///opt/ctr/state";
+
     /// <summary>How often the job's state and metrics are read from the JobManager.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long to wait for the gateway to answer at start, and for one statement to finish.</summary>
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    public string CheckpointDirectory => StateDirectory.TrimEnd('/') + "/checkpoints";
+
+    public string SavepointDirectory => StateDirectory.TrimEnd('/') + "/savepoints";
 
     /// <summary>The job's parallelism: <see cref="Parallelism"/>, or one task per events partition when it is 0.</summary>
     public int EffectiveParallelism(PipelineSettings pipeline) => Parallelism > 0 ? Parallelism : pipeline.Partitions;
@@ -71,6 +82,8 @@ public sealed class FlinkOptions
         Require(Parallelism is >= 0 and <= 1024, $"Flink:Parallelism must be between 0 (one per partition) and 1024 (got {Parallelism}).");
         Require(DeliveryGuarantee is AtLeastOnce or ExactlyOnce,
             $"Flink:DeliveryGuarantee must be {AtLeastOnce} or {ExactlyOnce} (got '{DeliveryGuarantee}').");
+        Require(Uri.TryCreate(StateDirectory, UriKind.Absolute, out _),
+            $"Flink:StateDirectory must be a URI the Flink cluster can write to, e.g. file:///opt/ctr/state or s3://bucket/flink (got '{StateDirectory}').");
         Require(CheckpointInterval >= TimeSpan.FromSeconds(1), $"Flink:CheckpointInterval must be at least 1 s (got {CheckpointInterval}).");
         Require(PollInterval > TimeSpan.Zero, $"Flink:PollInterval must be positive (got {PollInterval}).");
         Require(StartupTimeout > TimeSpan.Zero, $"Flink:StartupTimeout must be positive (got {StartupTimeout}).");

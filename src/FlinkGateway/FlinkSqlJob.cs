@@ -39,6 +39,14 @@ public static class FlinkSqlJob
             Set("parallelism.default", parallelism.ToString(CultureInfo.InvariantCulture)),
             Set("table.exec.source.idle-timeout", Duration(pipeline.IdleTimeout)),
             Set("execution.checkpointing.interval", Duration(flink.CheckpointInterval)),
+            // A directory on storage the JobManager and TaskManagers share: without one, checkpoints go to the
+            // JobManager's memory (JobManagerCheckpointStorage, 5 MiB per subtask), and larger state fails the
+            // checkpoint and, with no tolerated checkpoint failures, the job. Each key under its Flink 1.20 name
+            // and the name before it (still read in 1.20 as a deprecated key).
+            Set("execution.checkpointing.dir", flink.CheckpointDirectory),
+            Set("state.checkpoints.dir", flink.CheckpointDirectory),
+            Set("execution.checkpointing.savepoint-dir", flink.SavepointDirectory),
+            Set("state.savepoints.dir", flink.SavepointDirectory),
             // A missing event_time must not make the rowtime NULL: Flink fails the job on a NULL rowtime.
             $"""
             CREATE TEMPORARY TABLE `events` (

@@ -98,6 +98,15 @@ public sealed class ContainersModelTests
         Assert.Contains("jobmanager.rpc.address: flink-jobmanager", taskProperties);
         Assert.Contains("taskmanager.numberOfTaskSlots: 4", taskProperties); // one slot per events partition
         Assert.Contains("taskmanager.host: flink-taskmanager", taskProperties);
+
+        // Checkpoints and savepoints on one volume both processes write to (not the JobManager's memory).
+        foreach (var container in new[] { jobManager, taskManager })
+        {
+            var state = Assert.Single(container.Annotations.OfType<ContainerMountAnnotation>(), m => m.Target == ApacheFlink.StateInContainer);
+            Assert.Equal((ApacheFlink.StateVolume, ContainerMountType.Volume, false), (state.Source, state.Type, state.IsReadOnly));
+        }
+        Assert.Contains("execution.checkpointing.dir: file:///opt/ctr/state/checkpoints", jobProperties);
+        Assert.Contains("execution.checkpointing.savepoint-dir: file:///opt/ctr/state/savepoints", jobProperties);
         Assert.Contains("taskmanager.bind-host: 0.0.0.0", taskProperties);
         Assert.Equal([ApacheFlink.JobManager], WaitsFor(taskManager));
 

@@ -27,6 +27,10 @@ public sealed class FlinkSqlJobTests
             "SET 'parallelism.default' = '4'",
             "SET 'table.exec.source.idle-timeout' = '5 s'",
             "SET 'execution.checkpointing.interval' = '10 s'",
+            "SET 'execution.checkpointing.dir' = 'file:///opt/ctr/state/checkpoints'",
+            "SET 'state.checkpoints.dir' = 'file:///opt/ctr/state/checkpoints'",
+            "SET 'execution.checkpointing.savepoint-dir' = 'file:///opt/ctr/state/savepoints'",
+            "SET 'state.savepoints.dir' = 'file:///opt/ctr/state/savepoints'",
             """
             CREATE TEMPORARY TABLE `events` (
               `event_id` BIGINT,
@@ -201,6 +205,31 @@ public sealed class FlinkSqlJobTests
     {
         var insert = Statements(new PipelineSettings(), Options())[^1];
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(insert, "CURRENT_ROW_TIMESTAMP"));
+    }
+
+    [Fact]
+    public void Checkpoints_and_savepoints_go_to_the_state_directory_under_the_old_and_the_new_key()
+    {
+        var options = Options();
+        options.StateDirectory = "s3://bucket/flink/";
+
+        var statements = Statements(new PipelineSettings(), options);
+
+        Assert.Contains("SET 'execution.checkpointing.dir' = 's3://bucket/flink/checkpoints'", statements); // Flink 1.20
+        Assert.Contains("SET 'state.checkpoints.dir' = 's3://bucket/flink/checkpoints'", statements); // before 1.20
+        Assert.Contains("SET 'execution.checkpointing.savepoint-dir' = 's3://bucket/flink/savepoints'", statements);
+        Assert.Contains("SET 'state.savepoints.dir' = 's3://bucket/flink/savepoints'", statements);
+    }
+
+    [Fact]
+    public void The_default_state_directory_is_one_the_repository_flink_image_creates_for_the_flink_user()
+    {
+        var repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
+        var dockerfile = File.ReadAllText(Path.Combine(repository, "flink", "Dockerfile"));
+        var path = new Uri(new FlinkOptions().StateDirectory).LocalPath;
+        Assert.Equal("/opt/ctr/state", path);
+        Assert.Contains($"mkdir -p {path}", dockerfile);
+        Assert.Contains($"chown -R flink:flink {path}", dockerfile);
     }
 
     [Fact]
