@@ -13,7 +13,7 @@ namespace FlinkGateway.Tests;
 /// as <c>{"errors": [...]}</c> with HTTP 500) and the part of the JobManager REST API the engine uses (jobs overview,
 /// job details with vertex metrics, back pressure, exceptions, cancel). Shapes follow Flink 1.20's
 /// rest_v2_sql_gateway.yml and the JobManager's REST documentation. It records every request, and runs a "job" for
-/// the INSERT it is sent.
+/// the INSERT or statement set it is sent.
 /// </summary>
 public sealed class DocumentedFlinkRestServer : IAsyncDisposable
 {
@@ -154,7 +154,8 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
             if (op.Fails) return Error(500, "Internal server error.", FlinkValidationError);
             if (token > 0) return Json(new JsonObject { ["resultType"] = "EOS", ["isQueryResult"] = false, ["resultKind"] = "SUCCESS_WITH_CONTENT" });
 
-            var insert = op.Statement.TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase);
+            var insert = op.Statement.TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase)
+                || op.Statement.TrimStart().StartsWith("EXECUTE STATEMENT SET", StringComparison.OrdinalIgnoreCase);
             var page = new JsonObject
             {
                 ["resultType"] = "PAYLOAD",

@@ -150,7 +150,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
 
         using var stop = new CancellationTokenSource();
         var run = runner.RunAsync(stop.Token);
-        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
+        while (!flink.Statements.Any(s => s.StartsWith("EXECUTE STATEMENT SET", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
         await Task.Delay(200);
         await stop.CancelAsync();
         await run.WaitAsync(Limit);
@@ -188,7 +188,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         using var stop = new CancellationTokenSource();
         var run = engine.Runner.RunAsync(stop.Token);
         var submitted = Stopwatch.StartNew();
-        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal)))
+        while (!flink.Statements.Any(s => s.StartsWith("EXECUTE STATEMENT SET", StringComparison.Ordinal)))
         {
             if (run.IsCompleted) await run; // a failed submission ends the test with its error instead of waiting forever
             Assert.True(submitted.Elapsed < Limit, "the job was not submitted");
