@@ -15,6 +15,7 @@ public sealed class FlinkOptions
     public const string RestConnection = "flink-rest";
     public const string AtLeastOnce = "at-least-once";
     public const string ExactlyOnce = "exactly-once";
+    public const string DefaultJobName = "ctr-pipeline";
 
     /// <summary>The SQL Gateway's REST endpoint, e.g. http://localhost:8083.</summary>
     public string GatewayUrl { get; set; } = "";
@@ -25,8 +26,12 @@ public sealed class FlinkOptions
     /// <summary>Kafka as the Flink cluster reaches it; inside the AppHost's network that is not the address the host uses.</summary>
     public string KafkaBootstrapServers { get; set; } = "";
 
-    /// <summary>The job's name in Flink (pipeline.name); a running job of this name left by an earlier run is cancelled first.</summary>
-    public string JobName { get; set; } = "ctr-pipeline";
+    /// <summary>
+    /// The job's name in Flink (pipeline.name), its gateway session's, and its sinks' transactional-id prefix; a running
+    /// job of this name left by an earlier run is stopped first. Empty: ctr-pipeline, scoped to the run's events topic
+    /// (<see cref="PipelineSettings.RunScoped"/>), so that runs on their own topics never stop or fence each other's job.
+    /// </summary>
+    public string JobName { get; set; } = "";
 
     public string GroupId { get; set; } = Engines.DefaultGroupId(Engines.Flink);
 
@@ -63,8 +68,9 @@ public sealed class FlinkOptions
     public int EffectiveParallelism(PipelineSettings pipeline) => Parallelism > 0 ? Parallelism : pipeline.Partitions;
 
     /// <summary>Fills the URLs and Kafka address from the connection strings, then checks every setting (the gateway's only when it will be called).</summary>
-    public FlinkOptions Resolve(IConfiguration configuration, bool requireGateway = true)
+    public FlinkOptions Resolve(IConfiguration configuration, PipelineSettings pipeline, bool requireGateway = true)
     {
+        if (JobName.Length == 0) JobName = pipeline.RunScoped(DefaultJobName);
         if (GatewayUrl.Length == 0) GatewayUrl = configuration.GetConnectionString(GatewayConnection) ?? "";
         if (RestUrl.Length == 0) RestUrl = configuration.GetConnectionString(RestConnection) ?? "";
         if (KafkaBootstrapServers.Length == 0) KafkaBootstrapServers = configuration.GetConnectionString("kafka") ?? "";

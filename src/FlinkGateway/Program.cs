@@ -10,7 +10,7 @@ if (args is ["print-sql", .. var settings])
 return await WorkerHost.RunAsync(args, builder =>
 {
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
-    var options = builder.Configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(builder.Configuration);
+    var options = builder.Configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(builder.Configuration, pipeline);
     var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
     return async (services, stop) =>
     {
@@ -32,7 +32,7 @@ internal static class PrintSql
         try
         {
             var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
-            var options = configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(configuration, requireGateway: false);
+            var options = configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(configuration, pipeline, requireGateway: false);
             var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
             Console.WriteLine(string.Join($";{Environment.NewLine}{Environment.NewLine}", FlinkSqlJob.Statements(pipeline, options, catalog)) + ";");
             return 0;

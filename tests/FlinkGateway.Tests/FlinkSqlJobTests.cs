@@ -5,7 +5,9 @@ namespace FlinkGateway.Tests;
 /// <summary>The SQL the engine submits, from the configuration: the whole job for the defaults, the parts that vary otherwise.</summary>
 public sealed class FlinkSqlJobTests
 {
-    private static FlinkOptions Options(string kafka = "kafka:9093") => new() { KafkaBootstrapServers = kafka, GatewayUrl = "http://localhost:8083" };
+    private static FlinkOptions Options(string kafka = "kafka:9093", PipelineSettings? pipeline = null) =>
+        new FlinkOptions { KafkaBootstrapServers = kafka, GatewayUrl = "http://localhost:8083" }
+            .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), pipeline ?? new PipelineSettings());
 
     /// <summary>A small catalog: ads 1 and 2 in campaign 1, ad 3 in campaign 2.</summary>
     internal static readonly CampaignCatalog Catalog = new([new(2, 1, "c1", "a1"), new(1, 1, "c1", "a1"), new(3, 2, "c2", "a2")]);
@@ -353,6 +355,25 @@ public sealed class FlinkSqlJobTests
         {
             return null;
         }
+    }
+
+    [Fact]
+    public void A_run_on_its_own_topics_has_its_own_job_name_and_transactional_ids_unless_they_are_set()
+    {
+        var run = new PipelineSettings { Topics = new TopicNames().WithPrefix("run7") };
+        var options = Options(pipeline: run);
+        options.DeliveryGuarantee = FlinkOptions.ExactlyOnce;
+
+        var sql = string.Join("\n;\n", FlinkSqlJob.Statements(run, options, Catalog));
+
+        Assert.Equal("ctr-pipeline-run7-events", options.JobName);
+        Assert.Contains("SET 'pipeline.name' = 'ctr-pipeline-run7-events'", sql);
+        Assert.Contains("'sink.transactional-id-prefix' = 'ctr-pipeline-run7-events',", sql);
+        Assert.Contains("'sink.transactional-id-prefix' = 'ctr-pipeline-run7-events-dlq',", sql);
+        Assert.Equal("ctr-pipeline", Options().JobName); // the default topics keep the default name
+        var named = new FlinkOptions { KafkaBootstrapServers = "kafka:9093", JobName = "mine" }
+            .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), run, requireGateway: false);
+        Assert.Equal("mine", named.JobName);
     }
 
     [Fact]

@@ -28,7 +28,8 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.Empty(stderr);
         var expected = FlinkSqlJob.Statements(new CtrPipeline.Contracts.PipelineSettings { WindowSize = TimeSpan.FromMinutes(1) },
-            new FlinkOptions { KafkaBootstrapServers = "kafka:9093" }, CtrPipeline.Contracts.CampaignCatalog.Load(null));
+            new FlinkOptions { KafkaBootstrapServers = "kafka:9093" }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), new CtrPipeline.Contracts.PipelineSettings(), requireGateway: false),
+            CtrPipeline.Contracts.CampaignCatalog.Load(null));
         Assert.Equal(string.Join(";" + Environment.NewLine + Environment.NewLine, expected) + ";", stdout.TrimEnd());
         Assert.Contains("INTERVAL '60' SECOND", stdout);
     }

@@ -22,7 +22,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         KafkaBootstrapServers = "kafka:9093",
         PollInterval = TimeSpan.FromMilliseconds(50),
         StartupTimeout = TimeSpan.FromSeconds(2),
-    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), new PipelineSettings());
 
     /// <summary>The engine as Program.cs wires it, with its HTTP clients and meter disposed together.</summary>
     private sealed class Engine : IDisposable
