@@ -35,6 +35,8 @@ public sealed class CtrQueryPlanTests
         foreach (var field in new[] { "window_start", "window_end", "campaign_id", "views", "clicks", "ctr", "max_event_kafka_ts", "computed_at", "final" })
             Assert.Contains($"'{field}', ", output[1]);
         Assert.Contains("'computed_at', unix_millis(current_timestamp())", output[1]);
+        // END is reserved under ANSI mode's reserved keywords: the window's fields are quoted.
+        Assert.Contains("'window_start', unix_millis(`window`.`start`), 'window_end', unix_millis(`window`.`end`), ", output[1]);
         Assert.Contains("'max_event_kafka_ts', unix_millis(max_kafka_ts)", output[1]);
         Assert.EndsWith($"'final', {final})) AS value", output[1]);
 
