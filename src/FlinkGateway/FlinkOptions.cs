@@ -54,6 +54,13 @@ public sealed class FlinkOptions
     /// </summary>
     public string StateDirectory { get; set; } = "file:///opt/ctr/state";
 
+    /// <summary>
+    /// A folder on the machine that runs FlinkGateway where it keeps, per job name, the savepoint its last job was
+    /// stopped with (or that the job ran without one), for the next start to resume from (<see cref="JobLedger"/>).
+    /// </summary>
+    public string SavepointStore { get; set; } = Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "CtrPipeline", "flink");
+
     /// <summary>How often the job's state and metrics are read from the JobManager.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -90,6 +97,7 @@ public sealed class FlinkOptions
             $"Flink:DeliveryGuarantee must be {AtLeastOnce} or {ExactlyOnce} (got '{DeliveryGuarantee}').");
         Require(Uri.TryCreate(StateDirectory, UriKind.Absolute, out _),
             $"Flink:StateDirectory must be a URI the Flink cluster can write to, e.g. file:///opt/ctr/state or s3://bucket/flink (got '{StateDirectory}').");
+        Require(SavepointStore.Length > 0, "Flink:SavepointStore must name a folder for the record of the last job's savepoint.");
         Require(CheckpointInterval >= TimeSpan.FromSeconds(1), $"Flink:CheckpointInterval must be at least 1 s (got {CheckpointInterval}).");
         Require(PollInterval > TimeSpan.Zero, $"Flink:PollInterval must be positive (got {PollInterval}).");
         Require(StartupTimeout > TimeSpan.Zero, $"Flink:StartupTimeout must be positive (got {StartupTimeout}).");

@@ -221,6 +221,12 @@ public static class FlinkSqlJob
         "CASE" + string.Concat(catalog.Ads.GroupBy(ad => ad.CampaignId).OrderBy(campaign => campaign.Key).Select(campaign =>
             $"\n      WHEN `{column}` IN ({string.Join(", ", campaign.Select(ad => ad.AdId).Order())}) THEN {campaign.Key}")) + "\n    END";
 
+    /// <summary>Makes the next job of the session start from a savepoint: its window state and its Kafka offsets.</summary>
+    public static string ResumeFrom(string savepointPath) => Set("execution.savepoint.path", savepointPath);
+
+    /// <summary>Stops a job with a savepoint in the session's savepoint directory; the gateway answers with its path.</summary>
+    public static string StopWithSavepoint(string jobId) => $"STOP JOB {Literal(jobId)} WITH SAVEPOINT";
+
     /// <summary>A SQL string literal.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
 

@@ -12,6 +12,8 @@ return await WorkerHost.RunAsync(args, builder =>
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
     var options = builder.Configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(builder.Configuration, pipeline);
     var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
+    // Stopping the job takes a savepoint: the host waits for it instead of its default 30 s.
+    builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = FlinkEngineRunner.StopTimeout + TimeSpan.FromSeconds(10));
     return async (services, stop) =>
     {
         var logger = services.GetRequiredService<ILogger<FlinkEngineRunner>>();

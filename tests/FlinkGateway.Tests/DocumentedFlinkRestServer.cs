@@ -53,6 +53,12 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
     public ConcurrentQueue<string> SessionNames { get; } = new();
     public ConcurrentQueue<string> ClosedSessions { get; } = new();
     public ConcurrentQueue<string> CancelledJobs { get; } = new();
+
+    /// <summary>The savepoints of the jobs stopped with STOP JOB ... WITH SAVEPOINT, in order.</summary>
+    public ConcurrentQueue<string> StoppedWithSavepoint { get; } = new();
+
+    /// <summary>Where the stand-in "writes" the savepoint of a job (Flink names them savepoint-&lt;job id prefix&gt;-&lt;random&gt;).</summary>
+    public static string SavepointOf(string jobId) => $"file:/opt/ctr/state/savepoints/savepoint-{jobId[..6]}-0a1b2c3d4e5f";
     public int JobPolls => _jobPolls;
 
     public Uri Address { get; private set; } = null!;
@@ -156,6 +162,11 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
 
             var insert = op.Statement.TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase)
                 || op.Statement.TrimStart().StartsWith("EXECUTE STATEMENT SET", StringComparison.OrdinalIgnoreCase);
+            // STOP JOB '<id>' WITH SAVEPOINT answers one row, its column "savepoint path" (OperationExecutor.callStopJobOperation).
+            var savepoint = System.Text.RegularExpressions.Regex.Match(op.Statement, "^STOP JOB '([0-9a-f]{32})' WITH SAVEPOINT$") is { Success: true } stop
+                ? SavepointOf(stop.Groups[1].Value)
+                : null;
+            if (savepoint is not null && token == 0) StoppedWithSavepoint.Enqueue(savepoint);
             var page = new JsonObject
             {
                 ["resultType"] = "PAYLOAD",
@@ -165,12 +176,12 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
                 {
                     ["columns"] = new JsonArray(new JsonObject
                     {
-                        ["name"] = insert ? "job id" : "result",
+                        ["name"] = insert ? "job id" : savepoint is not null ? "savepoint path" : "result",
                         ["logicalType"] = new JsonObject { ["type"] = "VARCHAR", ["nullable"] = true, ["length"] = 2147483647 },
                         ["comment"] = null,
                     }),
                     ["rowFormat"] = "JSON",
-                    ["data"] = new JsonArray(new JsonObject { ["kind"] = "INSERT", ["fields"] = new JsonArray(insert ? JobId : "OK") }),
+                    ["data"] = new JsonArray(new JsonObject { ["kind"] = "INSERT", ["fields"] = new JsonArray(insert ? JobId : savepoint ?? "OK") }),
                 },
                 ["nextResultUri"] = $"/v2/sessions/{session}/operations/{operation}/result/1?rowFormat=JSON",
             };

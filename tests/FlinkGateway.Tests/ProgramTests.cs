@@ -57,6 +57,7 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
             ["ConnectionStrings__flink-gateway"] = endpoint,
             ["ConnectionStrings__kafka"] = "127.0.0.1:9092",
             ["Flink__StartupTimeout"] = "00:00:05",
+            ["Flink__SavepointStore"] = Path.Combine(Path.GetTempPath(), "ctr-flink-tests", Guid.NewGuid().ToString("N")),
         };
         if (setting.Split('=') is [var key, var value]) environment[key] = value;
         return WorkerProcess.StartInfo("FlinkGateway", environment, arguments);
