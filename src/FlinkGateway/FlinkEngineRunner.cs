@@ -173,7 +173,7 @@ public sealed class FlinkEngineRunner(
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Stopped: RunAsync cancels the job and closes the session.
+            // Stopped: RunAsync stops the job with a savepoint and closes the session.
         }
     }
 

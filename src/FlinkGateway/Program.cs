@@ -2,7 +2,7 @@ using CtrPipeline.Contracts;
 using FlinkGateway;
 
 // The Flink engine: submits the CTR job to a Flink cluster as Flink SQL through its SQL Gateway, follows it through
-// the JobManager's REST API, and cancels it when stopped. Flink reads events from and writes results to Kafka itself.
+// the JobManager's REST API, and stops it with a savepoint when stopped. Flink reads events from and writes results to Kafka itself.
 // `FlinkGateway print-sql [--Pipeline:WindowSize=00:01:00 ...]` prints the job's statements for a configuration instead.
 if (args is ["print-sql", .. var settings])
     return PrintSql.Run(settings);
