@@ -12,7 +12,7 @@ public sealed record FlinkCluster(
 
 /// <summary>
 /// Apache Flink for containers mode: a JobManager, a TaskManager and the SQL Gateway, all from one image built by
-/// flink/Dockerfile (the official Flink image plus the Kafka SQL connector and the campaign catalog), or an existing
+/// flink/Dockerfile (the official Flink image plus the Kafka SQL connector), or an existing
 /// SQL Gateway named by ConnectionStrings:flink-gateway (and its JobManager by ConnectionStrings:flink-rest). The
 /// "flink" resource is the FlinkGateway project, which submits the CTR job as Flink SQL and follows it.
 /// </summary>
@@ -30,8 +30,12 @@ public static class ApacheFlink
     public const int RestPort = 8081;
     public const int GatewayPort = 8083;
 
-    /// <summary>Where the image keeps the catalog (header removed), as the job's filesystem table reads it.</summary>
-    public const string CatalogInImage = "file:///opt/ctr/campaigns.csv";
+    /// <summary>
+    /// The volume the JobManager and the TaskManager share for checkpoints and savepoints (flink/Dockerfile creates the
+    /// directory for the flink user; Flink:StateDirectory's default is this path).
+    /// </summary>
+    public const string StateVolume = "ctr-flink-state";
+    public const string StateInContainer = "/opt/ctr/state";
 
     /// <summary>The cluster: an existing gateway when ConnectionStrings:flink-gateway is set, else three containers.</summary>
     public static FlinkCluster AddFlinkCluster(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
@@ -50,7 +54,10 @@ public static class ApacheFlink
                 ("jobmanager.bind-host", "0.0.0.0"),
                 ("rest.address", JobManager),
                 ("rest.bind-address", "0.0.0.0"),
-                ("jobmanager.memory.process.size", "1600m")))
+                ("jobmanager.memory.process.size", "1600m"),
+                ("execution.checkpointing.dir", $"file://{StateInContainer}/checkpoints"),
+                ("execution.checkpointing.savepoint-dir", $"file://{StateInContainer}/savepoints")))
+            .WithVolume(StateVolume, StateInContainer)
             .WithHttpEndpoint(targetPort: RestPort, name: "http")
             .WithHttpHealthCheck("/overview", endpointName: "http");
 
@@ -62,6 +69,7 @@ public static class ApacheFlink
                 ("taskmanager.host", TaskManager),
                 ("taskmanager.numberOfTaskSlots", parameters.FlinkTaskSlots.ToString(CultureInfo.InvariantCulture)),
                 ("taskmanager.memory.process.size", "2048m")))
+            .WithVolume(StateVolume, StateInContainer)
             .WaitFor(jobManager);
 
         // The image's entrypoint runs any other command as is; the gateway submits to the JobManager's REST API.
@@ -93,7 +101,6 @@ public static class ApacheFlink
             .WithReference(flink.Gateway);
         if (flink.Rest is not null) engine.WithReference(flink.Rest);
         if ((parameters.FlinkKafka ?? kafka.ContainerBootstrap) is { } bootstrap) engine.WithEnvironment("Flink__KafkaBootstrapServers", bootstrap);
-        if (parameters.FlinkCatalog is { } catalog) engine.WithEnvironment("Flink__CatalogPath", catalog);
         if (parameters.FlinkParallelism > 0) engine.WithEnvironment("Flink__Parallelism", parameters.FlinkParallelism.ToString(CultureInfo.InvariantCulture));
         foreach (var container in flink.Containers) engine.WaitFor(container);
         return engine;
@@ -101,7 +108,7 @@ public static class ApacheFlink
 
     private static IResourceBuilder<ContainerResource> AddFlinkContainer(this IDistributedApplicationBuilder builder, string name) =>
         builder.AddDockerfile(name,
-            contextPath: PipelineTopology.InRepository(builder, "data"),
+            contextPath: PipelineTopology.InRepository(builder, "flink"),
             dockerfilePath: PipelineTopology.InRepository(builder, "flink", "Dockerfile"));
 
     /// <summary>FLINK_PROPERTIES: lines the image's entrypoint appends to Flink's configuration.</summary>

@@ -14,7 +14,6 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// </summary>
 /// <param name="ChosenEngines">The engines asked for; null for "all", which depends on the mode (see <see cref="EnginesFor"/>).</param>
 /// <param name="FlinkKafka">Kafka as the Flink cluster reaches it, when that is not what the AppHost knows (an existing cluster).</param>
-/// <param name="FlinkCatalog">The campaign catalog as the Flink cluster reads it, when not the copy in the AppHost's Flink image.</param>
 /// <param name="SparkKafka">Kafka as the Spark server reaches it, for an existing server.</param>
 /// <param name="SparkCatalog">The campaign catalog as the Spark server reads it, when not the file the AppHost mounts.</param>
 /// <param name="FlinkParallelism">The Flink job's parallelism (Flink:Parallelism); 0 means one task per events partition.</param>
@@ -29,7 +28,7 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// </param>
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
-    double TracesPerSecond, string? FlinkKafka = null, string? FlinkCatalog = null, string? SparkKafka = null, string? SparkCatalog = null,
+    double TracesPerSecond, string? FlinkKafka = null, string? SparkKafka = null, string? SparkCatalog = null,
     int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null)
 {
     public const string Section = "Parameters";
@@ -82,7 +81,6 @@ public sealed record PipelineParameters(
             port == 0 ? null : port,
             traces,
             Optional("flink-kafka"),
-            Optional("flink-catalog"),
             Optional("spark-kafka"),
             Optional("spark-catalog"),
             flinkParallelism,

@@ -40,6 +40,16 @@ public sealed class PipelineSettings
     /// <summary>CSV file with the static campaign catalog that every engine joins with.</summary>
     public string CatalogPath { get; set; } = "";
 
+    /// <summary>
+    /// <paramref name="name"/> for the run whose events topic this is: the name itself on the default topics, else
+    /// &lt;name&gt;-&lt;events topic&gt;, so that runs on their own topics (Parameters:topic-prefix, the benchmark's fresh
+    /// topics) never share a name that holds state: a checkpoint, a job, a transactional id. Characters outside a Kafka
+    /// topic name's (letters, digits, '.', '_', '-') become '_', so the result is also safe in a path.
+    /// </summary>
+    public string RunScoped(string name) => Topics.Events == new TopicNames().Events
+        ? name
+        : $"{name}-{string.Concat(Topics.Events.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_'))}";
+
     /// <summary>The same settings with other topics.</summary>
     public PipelineSettings WithTopics(TopicNames topics)
     {

@@ -1,15 +1,22 @@
+using System.Text.Json.Nodes;
 using CtrPipeline.Contracts;
 
 namespace FlinkGateway;
 
 /// <summary>
-/// The Flink engine's life: wait for the SQL Gateway, cancel a job of the same name left by an earlier run, submit the
-/// CTR job statement by statement, follow it through the JobManager's REST API (state, records, back pressure) until
-/// the process stops, then cancel it and close the session. A job that fails or ends on its own ends the run with
-/// Flink's own reason.
+/// The Flink engine's life: wait for the SQL Gateway, submit the CTR job statement by statement, resuming from the
+/// savepoint of the last job of its name, follow it through the JobManager's REST API (state, records, back pressure)
+/// until the process stops, then stop it with a savepoint and close the session. A job that fails or ends on its own
+/// ends the run with Flink's own reason.
 /// </summary>
+/// <remarks>
+/// Why savepoints: a new job started from the consumer group's committed offsets has empty windows, so the windows open
+/// when the last job stopped would come out final with too few events (and, where the old job had already counted
+/// part of them, twice). A savepoint carries the window state and the offsets together. Where the last job left none
+/// (see <see cref="JobLedger"/>), the engine refuses to start rather than publish such windows.
+/// </remarks>
 public sealed class FlinkEngineRunner(
-    FlinkOptions options, PipelineSettings pipeline, SqlGatewayClient gateway, FlinkRestClient? rest, FlinkMetrics metrics, ILogger logger)
+    FlinkOptions options, PipelineSettings pipeline, CampaignCatalog catalog, SqlGatewayClient gateway, FlinkRestClient? rest, FlinkMetrics metrics, ILogger logger)
 {
     private static readonly string[] Ended = ["FAILED", "CANCELED", "FINISHED", "SUSPENDED"];
 
@@ -19,20 +26,20 @@ public sealed class FlinkEngineRunner(
         var version = await logger.UntilAvailableAsync("the Flink SQL Gateway", gateway.GetVersionAsync,
             e => e is FlinkUnreachableException, options.StartupTimeout, stop);
         logger.LogInformation("Flink {Version} SQL Gateway at {Gateway}", version, gateway.Address);
-        if (rest is not null) await CancelLeftoverJobsAsync(rest, stop);
 
+        var ledger = new JobLedger(options.SavepointStore, options.JobName);
         var session = await gateway.OpenSessionAsync(options.JobName, stop);
         string? jobId = null;
         try
         {
-            jobId = await SubmitAsync(session, stop);
+            jobId = await SubmitAsync(session, ledger, stop);
             await FollowAsync(session, jobId, stop);
         }
         finally
         {
-            // Shutting down: the stop token is already cancelled, so the clean-up gets its own time.
-            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            if (jobId is not null && stop.IsCancellationRequested) await CancelJobAsync(session, jobId, cleanup.Token);
+            // Shutting down: the stop token is already cancelled, so the clean-up gets its own time (a savepoint too).
+            using var cleanup = new CancellationTokenSource(StopTimeout);
+            if (jobId is not null && stop.IsCancellationRequested) await StopJobAsync(session, jobId, ledger, cleanup.Token);
             try
             {
                 await gateway.CloseSessionAsync(session, cleanup.Token);
@@ -44,28 +51,78 @@ public sealed class FlinkEngineRunner(
         }
     }
 
-    private async Task CancelLeftoverJobsAsync(FlinkRestClient jobManager, CancellationToken stop)
-    {
-        foreach (var job in await jobManager.ListJobsAsync(stop))
-        {
-            if (job.Name != options.JobName || job.State is not ("RUNNING" or "CREATED" or "RESTARTING" or "INITIALIZING")) continue;
-            logger.LogWarning("Cancelling Flink job {JobId} ({Name}, {State}), left running by an earlier run", job.Id, job.Name, job.State);
-            await jobManager.CancelAsync(job.Id, stop);
-        }
-    }
+    /// <summary>How long stopping the job may take, its savepoint included; the host gives the process as long (Program.cs).</summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(90);
 
-    private async Task<string> SubmitAsync(string session, CancellationToken stop)
+    private async Task<string> SubmitAsync(string session, JobLedger ledger, CancellationToken stop)
     {
-        StatementResult? last = null;
-        foreach (var statement in FlinkSqlJob.Statements(pipeline, options))
+        var statements = FlinkSqlJob.Statements(pipeline, options, catalog);
+        // Settings and tables first: they only configure the session, and STOP JOB ... WITH SAVEPOINT writes to the
+        // savepoint directory they set.
+        foreach (var statement in statements.SkipLast(1)) await ExecuteAsync(session, statement, stop);
+        if (await ResumePointAsync(session, ledger, stop) is { } savepoint)
         {
-            logger.LogInformation("Flink SQL: {Statement}", statement);
-            last = await gateway.ExecuteAsync(session, statement, stop);
+            logger.LogInformation("Flink job {Name} resumes from savepoint {Savepoint}", options.JobName, savepoint);
+            await ExecuteAsync(session, FlinkSqlJob.ResumeFrom(savepoint), stop);
         }
-        var jobId = last?.JobId ?? throw new FlinkException("The INSERT statement finished, but the SQL Gateway named no job.");
+        var jobId = (await ExecuteAsync(session, statements[^1], stop)).JobId
+            ?? throw new FlinkException("The job's statement finished, but the SQL Gateway named no job.");
+        ledger.Running(jobId);
         logger.LogInformation("Flink job {JobId} ({Name}) submitted: {Window} tumbling windows, watermark {Watermark} behind, parallelism {Parallelism}",
             jobId, options.JobName, pipeline.WindowSize, pipeline.WatermarkDelay, options.EffectiveParallelism(pipeline));
         return jobId;
+    }
+
+    private Task<StatementResult> ExecuteAsync(string session, string statement, CancellationToken stop)
+    {
+        logger.LogInformation("Flink SQL: {Statement}", statement);
+        return gateway.ExecuteAsync(session, statement, stop);
+    }
+
+    /// <summary>
+    /// The savepoint the new job starts from: a job of this name an earlier run left running is stopped with one first;
+    /// else the one the last job was stopped with; none on a first start. Throws when the last job left none.
+    /// </summary>
+    private async Task<string?> ResumePointAsync(string session, JobLedger ledger, CancellationToken stop)
+    {
+        if (rest is not null)
+        {
+            foreach (var job in await rest.ListJobsAsync(stop))
+            {
+                if (job.Name != options.JobName || job.State is not ("RUNNING" or "CREATED" or "RESTARTING" or "INITIALIZING")) continue;
+                logger.LogWarning("Stopping Flink job {JobId} ({Name}, {State}), left running by an earlier run, with a savepoint", job.Id, job.Name, job.State);
+                if (await TryStopWithSavepointAsync(session, job.Id, ledger, stop) is null) await rest.CancelAsync(job.Id, stop);
+            }
+        }
+        var last = ledger.Read();
+        if (last?.RunningJobId is { } lost)
+            throw new FlinkException(
+                $"The last Flink job of this name, {lost} ({options.JobName}), left no savepoint ({ledger.FilePath}). Its window state is lost: a new job " +
+                $"would start from consumer group {options.GroupId}'s committed offsets with empty windows, and the windows open when it stopped would " +
+                $"come out final with too few events, or twice. Start a run on fresh topics (Parameters:topic-prefix) or with a new Flink:GroupId; " +
+                $"to accept such windows, delete {ledger.FilePath}.");
+        return last?.SavepointPath;
+    }
+
+    /// <summary>STOP JOB ... WITH SAVEPOINT through the gateway; the savepoint's path goes to the ledger. Null when Flink took none.</summary>
+    private async Task<string?> TryStopWithSavepointAsync(string session, string jobId, JobLedger ledger, CancellationToken cancel)
+    {
+        try
+        {
+            var result = await ExecuteAsync(session, FlinkSqlJob.StopWithSavepoint(jobId), cancel);
+            if (result.Rows is [[JsonValue value, ..], ..] && value.TryGetValue<string>(out var path) && path.Length > 0)
+            {
+                ledger.Savepoint(path);
+                logger.LogInformation("Flink job {JobId} stopped with savepoint {Savepoint}", jobId, path);
+                return path;
+            }
+            logger.LogWarning("Flink stopped job {JobId} but named no savepoint", jobId);
+        }
+        catch (FlinkException e)
+        {
+            logger.LogWarning("Could not stop Flink job {JobId} with a savepoint: {Reason}", jobId, e.Message);
+        }
+        return null;
     }
 
     /// <summary>
@@ -116,7 +173,7 @@ public sealed class FlinkEngineRunner(
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Stopped: RunAsync cancels the job and closes the session.
+            // Stopped: RunAsync stops the job with a savepoint and closes the session.
         }
     }
 
@@ -163,17 +220,22 @@ public sealed class FlinkEngineRunner(
         }
     }
 
-    private async Task CancelJobAsync(string session, string jobId, CancellationToken cancel)
+    /// <summary>
+    /// Stops the job with a savepoint; failing that, cancels it. The ledger then still names the job as running without
+    /// a savepoint, so the next start will not resubmit over its committed offsets.
+    /// </summary>
+    private async Task StopJobAsync(string session, string jobId, JobLedger ledger, CancellationToken cancel)
     {
         try
         {
+            if (await TryStopWithSavepointAsync(session, jobId, ledger, cancel) is not null) return;
             if (rest is not null) await rest.CancelAsync(jobId, cancel);
-            else await gateway.ExecuteAsync(session, $"STOP JOB {FlinkSqlJob.Literal(jobId)}", cancel);
-            logger.LogInformation("Flink job {JobId} cancelled", jobId);
+            else await ExecuteAsync(session, $"STOP JOB {FlinkSqlJob.Literal(jobId)}", cancel);
+            logger.LogWarning("Flink job {JobId} cancelled without a savepoint", jobId);
         }
         catch (Exception e) when (e is FlinkException or OperationCanceledException)
         {
-            logger.LogWarning("Could not cancel Flink job {JobId}; cancel it in the Flink UI or with `flink cancel {JobId}`: {Reason}", jobId, jobId, e.Message);
+            logger.LogWarning("Could not stop Flink job {JobId}; stop it in the Flink UI or with `flink stop {JobId}`: {Reason}", jobId, jobId, e.Message);
         }
     }
 }

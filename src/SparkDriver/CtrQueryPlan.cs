@@ -97,12 +97,14 @@ public static class CtrQueryPlan
         };
         // computed_at: current_timestamp() is the micro-batch's timestamp in Structured Streaming (see README).
         var final = spark.OutputMode == "append" ? "true" : "false";
+        // END is a reserved word once ANSI mode enforces reserved keywords (spark.sql.ansi.enabled with
+        // spark.sql.ansi.enforceReservedKeywords): a bare window.end then fails to parse. Quoted, it parses either way.
         var rows = Project(counted,
             "CAST(campaign_id AS STRING) AS key",
             "to_json(named_struct("
             + $"'engine', '{Engines.Spark}', "
-            + "'window_start', unix_millis(window.start), "
-            + "'window_end', unix_millis(window.end), "
+            + "'window_start', unix_millis(`window`.`start`), "
+            + "'window_end', unix_millis(`window`.`end`), "
             + "'campaign_id', campaign_id, "
             + "'views', views, "
             + "'clicks', clicks, "

@@ -12,7 +12,7 @@ if (args is ["print-plan", .. var settings])
     try
     {
         var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
-        var options = configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(configuration, requireEndpoint: false);
+        var options = configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(configuration, pipeline, requireEndpoint: false);
         Console.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation()).Format(CtrQueryPlan.StartCommand(pipeline, options)));
         return 0;
     }
@@ -26,7 +26,7 @@ if (args is ["print-plan", .. var settings])
 return await WorkerHost.RunAsync(args, builder =>
 {
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
-    var options = builder.Configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(builder.Configuration);
+    var options = builder.Configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(builder.Configuration, pipeline);
     return async (services, stop) =>
     {
         var logger = services.GetRequiredService<ILogger<SparkQueryRunner>>();

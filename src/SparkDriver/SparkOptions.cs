@@ -12,6 +12,7 @@ public sealed class SparkOptions
 {
     public const string Section = "Spark";
     public const string Connection = "spark-connect";
+    public const string DefaultCheckpointBase = "/tmp/ctr-spark/checkpoints";
 
     /// <summary>The Spark Connect endpoint: sc://host:15002 (Spark's own notation) or http://host:15002.</summary>
     public string Endpoint { get; set; } = "";
@@ -22,8 +23,12 @@ public sealed class SparkOptions
     /// <summary>The campaign catalog as the Spark server reads it: CSV with a header line (ad_id, campaign_id, campaign_name, advertiser).</summary>
     public string CatalogPath { get; set; } = "/opt/ctr/campaigns.csv";
 
-    /// <summary>Where the query keeps its offsets and state on the server; a restart with the same location resumes from it.</summary>
-    public string CheckpointLocation { get; set; } = "/tmp/ctr-spark/checkpoints/ctr-pipeline";
+    /// <summary>
+    /// Where the query keeps its offsets and state on the server; a restart with the same location resumes from it.
+    /// Empty: <see cref="DefaultCheckpointBase"/>/ctr-pipeline scoped to the run's events topic
+    /// (<see cref="PipelineSettings.RunScoped"/>): a run on its own topics must not resume another run's offsets and state.
+    /// </summary>
+    public string CheckpointLocation { get; set; } = "";
 
     /// <summary>The streaming query's name in Spark (its UI and progress reports).</summary>
     public string QueryName { get; set; } = "ctr-pipeline";
@@ -40,8 +45,9 @@ public sealed class SparkOptions
     /// <summary>The endpoint as a gRPC address (http), from either notation.</summary>
     public Uri GrpcAddress { get; private set; } = new("http://localhost:15002");
 
-    public SparkOptions Resolve(IConfiguration configuration, bool requireEndpoint = true)
+    public SparkOptions Resolve(IConfiguration configuration, PipelineSettings pipeline, bool requireEndpoint = true)
     {
+        if (CheckpointLocation.Length == 0) CheckpointLocation = $"{DefaultCheckpointBase}/{pipeline.RunScoped("ctr-pipeline")}";
         if (Endpoint.Length == 0) Endpoint = configuration.GetConnectionString(Connection) ?? "";
         if (KafkaBootstrapServers.Length == 0) KafkaBootstrapServers = configuration.GetConnectionString("kafka") ?? "";
 

@@ -79,7 +79,7 @@ public sealed class ContainersModelTests
         foreach (var name in new[] { ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway })
         {
             var build = Assert.Single(Container(builder, name).Annotations.OfType<DockerfileBuildAnnotation>());
-            Assert.Equal(Path.Combine(Repository, "data"), build.ContextPath);
+            Assert.Equal(Path.Combine(Repository, "flink"), build.ContextPath);
             Assert.Equal(Path.Combine(Repository, "flink", "Dockerfile"), build.DockerfilePath);
         }
 
@@ -98,6 +98,15 @@ public sealed class ContainersModelTests
         Assert.Contains("jobmanager.rpc.address: flink-jobmanager", taskProperties);
         Assert.Contains("taskmanager.numberOfTaskSlots: 4", taskProperties); // one slot per events partition
         Assert.Contains("taskmanager.host: flink-taskmanager", taskProperties);
+
+        // Checkpoints and savepoints on one volume both processes write to (not the JobManager's memory).
+        foreach (var container in new[] { jobManager, taskManager })
+        {
+            var state = Assert.Single(container.Annotations.OfType<ContainerMountAnnotation>(), m => m.Target == ApacheFlink.StateInContainer);
+            Assert.Equal((ApacheFlink.StateVolume, ContainerMountType.Volume, false), (state.Source, state.Type, state.IsReadOnly));
+        }
+        Assert.Contains("execution.checkpointing.dir: file:///opt/ctr/state/checkpoints", jobProperties);
+        Assert.Contains("execution.checkpointing.savepoint-dir: file:///opt/ctr/state/savepoints", jobProperties);
         Assert.Contains("taskmanager.bind-host: 0.0.0.0", taskProperties);
         Assert.Equal([ApacheFlink.JobManager], WaitsFor(taskManager));
 
@@ -144,17 +153,13 @@ public sealed class ContainersModelTests
     }
 
     [Fact]
-    public async Task Dockerfile_builds_on_the_pinned_flink_release_with_the_matching_kafka_connector_and_the_catalog()
+    public async Task Dockerfile_builds_on_the_pinned_flink_release_with_the_matching_kafka_connector()
     {
         var dockerfile = await File.ReadAllLinesAsync(Path.Combine(Repository, "flink", "Dockerfile"));
         Assert.Contains($"FROM flink:{ApacheFlink.Version}-scala_2.12-java17", dockerfile);
         Assert.Contains($"ARG KAFKA_CONNECTOR_VERSION={ApacheFlink.KafkaConnectorVersion}", dockerfile);
         Assert.EndsWith("-" + string.Join('.', ApacheFlink.Version.Split('.')[..2]), ApacheFlink.KafkaConnectorVersion); // built for this Flink minor
         Assert.Contains(dockerfile, l => l.Contains("repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-kafka/${KAFKA_CONNECTOR_VERSION}/"));
-        Assert.Contains("COPY campaigns.csv /tmp/campaigns.csv", dockerfile);
-        Assert.True(File.Exists(Path.Combine(Repository, "data", "campaigns.csv")));
-        Assert.Contains(dockerfile, l => l.Contains("> /opt/ctr/campaigns.csv") && l.Contains("tail -n +2"));
-        Assert.Equal("file:///opt/ctr/campaigns.csv", ApacheFlink.CatalogInImage);
     }
 
     [Fact]
@@ -168,7 +173,6 @@ public sealed class ContainersModelTests
             "--Parameters:spark-kafka=broker-2.internal:9092",
             "--Parameters:spark-catalog=s3a://bucket/campaigns.csv",
             "--Parameters:flink-kafka=broker-1.internal:9092",
-            "--Parameters:flink-catalog=s3://bucket/campaigns.csv",
             "--ConnectionStrings:ctrdb=Host=db.example;Username=ctr;Password=secret;Database=ctr");
 
         string[] started = [ApacheKafka.Broker, ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway, ApacheSpark.Server, SqlEngineDatabase.Server];
@@ -190,7 +194,7 @@ public sealed class ContainersModelTests
         var env = await Environment(flink);
         Assert.Equal("{flink-gateway.connectionString}", env["ConnectionStrings__flink-gateway"]);
         Assert.Equal("broker-1.internal:9092", env["Flink__KafkaBootstrapServers"]);
-        Assert.Equal("s3://bucket/campaigns.csv", env["Flink__CatalogPath"]);
+        Assert.DoesNotContain("Flink__CatalogPath", env.Keys); // the catalog is written into the job's SQL
         Assert.Empty(WaitsFor(flink)); // nothing of ours to wait for but the topics
         Assert.Equal([ApacheKafka.Setup], WaitsForCompletion(flink));
         Assert.Empty(WaitsFor(Resource(builder, ApacheKafka.Setup)));

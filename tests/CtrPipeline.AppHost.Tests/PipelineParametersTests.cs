@@ -81,11 +81,11 @@ public sealed class PipelineParametersTests
     [Fact]
     public void Settings_for_existing_clusters_are_optional_parameters()
     {
-        var p = From(("flink-kafka", "broker-1:9092"), ("flink-catalog", "s3://bucket/campaigns.csv"),
+        var p = From(("flink-kafka", "broker-1:9092"),
             ("spark-kafka", "broker-2:9092"), ("spark-catalog", "s3a://bucket/campaigns.csv"));
-        Assert.Equal(("broker-1:9092", "s3://bucket/campaigns.csv"), (p.FlinkKafka, p.FlinkCatalog));
+        Assert.Equal("broker-1:9092", p.FlinkKafka);
         Assert.Equal(("broker-2:9092", "s3a://bucket/campaigns.csv"), (p.SparkKafka, p.SparkCatalog));
-        Assert.Equal((null, null, null, null), (From().FlinkKafka, From().FlinkCatalog, From().SparkKafka, From().SparkCatalog));
+        Assert.Equal((null, null, null), (From().FlinkKafka, From().SparkKafka, From().SparkCatalog));
     }
 
     [Theory]

@@ -13,7 +13,7 @@ namespace FlinkGateway.Tests;
 /// as <c>{"errors": [...]}</c> with HTTP 500) and the part of the JobManager REST API the engine uses (jobs overview,
 /// job details with vertex metrics, back pressure, exceptions, cancel). Shapes follow Flink 1.20's
 /// rest_v2_sql_gateway.yml and the JobManager's REST documentation. It records every request, and runs a "job" for
-/// the INSERT it is sent.
+/// the INSERT or statement set it is sent.
 /// </summary>
 public sealed class DocumentedFlinkRestServer : IAsyncDisposable
 {
@@ -53,6 +53,12 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
     public ConcurrentQueue<string> SessionNames { get; } = new();
     public ConcurrentQueue<string> ClosedSessions { get; } = new();
     public ConcurrentQueue<string> CancelledJobs { get; } = new();
+
+    /// <summary>The savepoints of the jobs stopped with STOP JOB ... WITH SAVEPOINT, in order.</summary>
+    public ConcurrentQueue<string> StoppedWithSavepoint { get; } = new();
+
+    /// <summary>Where the stand-in "writes" the savepoint of a job (Flink names them savepoint-&lt;job id prefix&gt;-&lt;random&gt;).</summary>
+    public static string SavepointOf(string jobId) => $"file:/opt/ctr/state/savepoints/savepoint-{jobId[..6]}-0a1b2c3d4e5f";
     public int JobPolls => _jobPolls;
 
     public Uri Address { get; private set; } = null!;
@@ -154,7 +160,13 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
             if (op.Fails) return Error(500, "Internal server error.", FlinkValidationError);
             if (token > 0) return Json(new JsonObject { ["resultType"] = "EOS", ["isQueryResult"] = false, ["resultKind"] = "SUCCESS_WITH_CONTENT" });
 
-            var insert = op.Statement.TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase);
+            var insert = op.Statement.TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase)
+                || op.Statement.TrimStart().StartsWith("EXECUTE STATEMENT SET", StringComparison.OrdinalIgnoreCase);
+            // STOP JOB '<id>' WITH SAVEPOINT answers one row, its column "savepoint path" (OperationExecutor.callStopJobOperation).
+            var savepoint = System.Text.RegularExpressions.Regex.Match(op.Statement, "^STOP JOB '([0-9a-f]{32})' WITH SAVEPOINT$") is { Success: true } stop
+                ? SavepointOf(stop.Groups[1].Value)
+                : null;
+            if (savepoint is not null && token == 0) StoppedWithSavepoint.Enqueue(savepoint);
             var page = new JsonObject
             {
                 ["resultType"] = "PAYLOAD",
@@ -164,12 +176,12 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
                 {
                     ["columns"] = new JsonArray(new JsonObject
                     {
-                        ["name"] = insert ? "job id" : "result",
+                        ["name"] = insert ? "job id" : savepoint is not null ? "savepoint path" : "result",
                         ["logicalType"] = new JsonObject { ["type"] = "VARCHAR", ["nullable"] = true, ["length"] = 2147483647 },
                         ["comment"] = null,
                     }),
                     ["rowFormat"] = "JSON",
-                    ["data"] = new JsonArray(new JsonObject { ["kind"] = "INSERT", ["fields"] = new JsonArray(insert ? JobId : "OK") }),
+                    ["data"] = new JsonArray(new JsonObject { ["kind"] = "INSERT", ["fields"] = new JsonArray(insert ? JobId : savepoint ?? "OK") }),
                 },
                 ["nextResultUri"] = $"/v2/sessions/{session}/operations/{operation}/result/1?rowFormat=JSON",
             };
@@ -197,7 +209,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
                 ["state"] = state,
                 ["vertices"] = new JsonArray(
                     Vertex("cbc357ccb763df2852fee8c4fc7d55f2", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]", 0, 1000L * poll),
-                    Vertex("90bea66de1c231edf33913ecd54406c1", "TemporalJoin[6] -> Calc[7] -> WindowAggregate[9] -> Sink: ctr_results[11]", 1000L * poll, 0)),
+                    Vertex("90bea66de1c231edf33913ecd54406c1", "WindowAggregate[5] -> Calc[6] -> Sink: ctr_results[7]", 1000L * poll, 0)),
             });
         });
         _app.MapGet("/jobs/{id}/vertices/{vertex}/backpressure", (string vertex) => Json(new JsonObject

@@ -28,7 +28,8 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.Empty(stderr);
         var expected = FlinkSqlJob.Statements(new CtrPipeline.Contracts.PipelineSettings { WindowSize = TimeSpan.FromMinutes(1) },
-            new FlinkOptions { KafkaBootstrapServers = "kafka:9093" });
+            new FlinkOptions { KafkaBootstrapServers = "kafka:9093" }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), new CtrPipeline.Contracts.PipelineSettings(), requireGateway: false),
+            CtrPipeline.Contracts.CampaignCatalog.Load(null));
         Assert.Equal(string.Join(";" + Environment.NewLine + Environment.NewLine, expected) + ";", stdout.TrimEnd());
         Assert.Contains("INTERVAL '60' SECOND", stdout);
     }
@@ -56,6 +57,7 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
             ["ConnectionStrings__flink-gateway"] = endpoint,
             ["ConnectionStrings__kafka"] = "127.0.0.1:9092",
             ["Flink__StartupTimeout"] = "00:00:05",
+            ["Flink__SavepointStore"] = Path.Combine(Path.GetTempPath(), "ctr-flink-tests", Guid.NewGuid().ToString("N")),
         };
         if (setting.Split('=') is [var key, var value]) environment[key] = value;
         return WorkerProcess.StartInfo("FlinkGateway", environment, arguments);

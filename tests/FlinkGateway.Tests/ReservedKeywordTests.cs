@@ -21,6 +21,8 @@ public sealed class ReservedKeywordTests
         "INSERT", "INTO", "CAST", "CASE", "WHEN", "THEN", "ELSE", "END", "TRUE", "COUNT", "FILTER", "MAX", "GROUP", "BY",
         "TUMBLE", "DESCRIPTOR", "INTERVAL", "SECOND", "BIGINT", "INT", "STRING", "DOUBLE", "BOOLEAN", "TIMESTAMP",
         "TIMESTAMP_LTZ", "TO_TIMESTAMP_LTZ", "COALESCE", "UNIX_TIMESTAMP", "DATE_FORMAT", "CURRENT_ROW_TIMESTAMP",
+        "BYTES", "MAP", "OR", "JSON", "OBJECT", "JSON_VALUE", "JSON_QUERY", "UNCONDITIONAL", "ARRAY", "WRAPPER", "TRY_CAST",
+        "REGEXP_EXTRACT", "DECODE", "ENCODE", "EXECUTE", "STATEMENT", "BEGIN",
     };
 
     private static readonly Lazy<HashSet<string>> Reserved = new(() => new HashSet<string>(

@@ -22,7 +22,8 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         KafkaBootstrapServers = "kafka:9093",
         PollInterval = TimeSpan.FromMilliseconds(50),
         StartupTimeout = TimeSpan.FromSeconds(2),
-    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        SavepointStore = Path.Combine(Path.GetTempPath(), "ctr-flink-tests", Guid.NewGuid().ToString("N")),
+    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), new PipelineSettings());
 
     /// <summary>The engine as Program.cs wires it, with its HTTP clients and meter disposed together.</summary>
     private sealed class Engine : IDisposable
@@ -36,7 +37,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
             _gateway = FlinkClients.Http(options.GatewayUrl);
             _rest = options.RestUrl.Length > 0 ? FlinkClients.Http(options.RestUrl) : null;
             _logger = new TestOutputLogger(output);
-            Runner = new FlinkEngineRunner(options, new PipelineSettings(), new SqlGatewayClient(_gateway, options.StartupTimeout),
+            Runner = new FlinkEngineRunner(options, new PipelineSettings(), FlinkSqlJobTests.Catalog, new SqlGatewayClient(_gateway, options.StartupTimeout),
                 _rest is null ? null : new FlinkRestClient(_rest), _metrics, _logger);
         }
 
@@ -55,7 +56,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Against_the_documented_gateway_api_the_job_is_submitted_followed_exported_and_cancelled_on_stop()
+    public async Task Against_the_documented_gateway_api_the_job_is_submitted_followed_exported_and_stopped_with_a_savepoint()
     {
         await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(withLeftoverJob: true));
         var options = Options(flink.Address, flink.Address);
@@ -70,18 +71,30 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         await stop.CancelAsync();
         await run.WaitAsync(Limit);
 
-        // Every statement of the job, in order, in one session named after the job, which is closed at the end.
-        Assert.Equal(FlinkSqlJob.Statements(new PipelineSettings(), options), flink.Statements);
+        // Every statement of the job, in order, in one session named after the job, which is closed at the end. The job
+        // an earlier run left RUNNING is stopped with a savepoint before the job is submitted, and the job resumes from
+        // it; ours is stopped with a savepoint on stop, and that savepoint is kept for the next start. Nothing is cancelled.
+        var job = FlinkSqlJob.Statements(new PipelineSettings(), options, FlinkSqlJobTests.Catalog);
+        var leftoverSavepoint = DocumentedFlinkRestServer.SavepointOf(DocumentedFlinkRestServer.LeftoverJobId);
+        var savepoint = DocumentedFlinkRestServer.SavepointOf(DocumentedFlinkRestServer.JobId);
+        Assert.Equal([
+            .. job.SkipLast(1),
+            $"STOP JOB '{DocumentedFlinkRestServer.LeftoverJobId}' WITH SAVEPOINT",
+            $"SET 'execution.savepoint.path' = '{leftoverSavepoint}'",
+            job[^1],
+            $"STOP JOB '{DocumentedFlinkRestServer.JobId}' WITH SAVEPOINT",
+        ], flink.Statements);
         Assert.Equal(["ctr-pipeline"], flink.SessionNames);
         Assert.Single(flink.ClosedSessions);
-        // The job an earlier run left RUNNING is cancelled before submitting; ours is cancelled on stop.
-        Assert.Equal([DocumentedFlinkRestServer.LeftoverJobId, DocumentedFlinkRestServer.JobId], flink.CancelledJobs);
+        Assert.Empty(flink.CancelledJobs);
+        Assert.Equal([leftoverSavepoint, savepoint], flink.StoppedWithSavepoint);
+        Assert.Equal(new LastJob(savepoint, null), new JobLedger(options.SavepointStore, options.JobName).Read());
         Assert.Contains("GET /v2/sessions/", string.Join("\n", flink.Requests.Where(r => r.Contains("/result/0?rowFormat=JSON"))));
 
         // Flink's own counters, exported under the vertex names Flink gives.
         Assert.Equal(1, listener.Last("ctr.flink.job.running"));
         Assert.True(listener.Last("ctr.flink.vertex.records_out", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]") >= 1000);
-        Assert.True(listener.Last("ctr.flink.vertex.records_in", "TemporalJoin[6] -> Calc[7] -> WindowAggregate[9] -> Sink: ctr_results[11]") >= 1000);
+        Assert.True(listener.Last("ctr.flink.vertex.records_in", "WindowAggregate[5] -> Calc[6] -> Sink: ctr_results[7]") >= 1000);
         Assert.Equal(0.25, listener.Last("ctr.flink.vertex.backpressure", "Source: events[1] -> Calc[2] -> WatermarkAssigner[3]"));
 
         // Readiness, as the benchmark's services host waits for it: once, when the job runs.
@@ -150,12 +163,12 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
 
         using var stop = new CancellationTokenSource();
         var run = runner.RunAsync(stop.Token);
-        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
+        while (!flink.Statements.Any(s => s.StartsWith("EXECUTE STATEMENT SET", StringComparison.Ordinal))) await Task.Delay(20).WaitAsync(Limit);
         await Task.Delay(200);
         await stop.CancelAsync();
         await run.WaitAsync(Limit);
 
-        Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}'", flink.Statements.Last());
+        Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}' WITH SAVEPOINT", flink.Statements.Last());
         Assert.DoesNotContain(flink.Requests, r => r.StartsWith("GET /jobs", StringComparison.Ordinal));
     }
 
@@ -188,7 +201,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         using var stop = new CancellationTokenSource();
         var run = engine.Runner.RunAsync(stop.Token);
         var submitted = Stopwatch.StartNew();
-        while (!flink.Statements.Any(s => s.StartsWith("INSERT", StringComparison.Ordinal)))
+        while (!flink.Statements.Any(s => s.StartsWith("EXECUTE STATEMENT SET", StringComparison.Ordinal)))
         {
             if (run.IsCompleted) await run; // a failed submission ends the test with its error instead of waiting forever
             Assert.True(submitted.Elapsed < Limit, "the job was not submitted");
@@ -200,7 +213,50 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
 
         Assert.Empty(flink.ExpiredSessions);
         Assert.True(flink.Heartbeats.Count >= 4, $"{flink.Heartbeats.Count} heartbeats in {idle * 4}");
-        Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}'", flink.Statements.Last());
+        Assert.Equal($"STOP JOB '{DocumentedFlinkRestServer.JobId}' WITH SAVEPOINT", flink.Statements.Last());
+        Assert.Single(flink.ClosedSessions);
+    }
+
+    [Fact]
+    public async Task A_restarted_engine_resumes_its_job_from_the_savepoint_the_last_one_was_stopped_with()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure());
+        var options = Options(flink.Address, flink.Address);
+
+        for (var start = 0; start < 2; start++)
+        {
+            using var engine = new Engine(options, output);
+            using var stop = new CancellationTokenSource();
+            var run = engine.Runner.RunAsync(stop.Token);
+            while (flink.JobPolls < 2 * (start + 1) && !run.IsCompleted) await Task.Delay(20).WaitAsync(Limit);
+            await stop.CancelAsync();
+            await run.WaitAsync(Limit);
+        }
+
+        var savepoint = DocumentedFlinkRestServer.SavepointOf(DocumentedFlinkRestServer.JobId);
+        var statements = flink.Statements.ToList();
+        var jobs = statements.Select((s, i) => (s, i)).Where(x => x.s.StartsWith("EXECUTE STATEMENT SET", StringComparison.Ordinal)).Select(x => x.i).ToList();
+        Assert.Equal(2, jobs.Count);
+        Assert.DoesNotContain(statements.Take(jobs[0]), s => s.Contains("execution.savepoint.path")); // the first start has nothing to resume
+        Assert.Equal($"SET 'execution.savepoint.path' = '{savepoint}'", statements[jobs[1] - 1]);
+        Assert.Equal(2, flink.StoppedWithSavepoint.Count);
+        Assert.Empty(flink.CancelledJobs);
+    }
+
+    [Fact]
+    public async Task A_last_job_that_left_no_savepoint_is_not_resubmitted_over_its_committed_offsets()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure());
+        var options = Options(flink.Address, flink.Address);
+        var ledger = new JobLedger(options.SavepointStore, options.JobName);
+        ledger.Running("00000000000000000000000000000042"); // submitted by an earlier run, then lost without a savepoint
+        using var engine = new Engine(options, output);
+
+        var e = await Assert.ThrowsAsync<FlinkException>(() => engine.Runner.RunAsync(CancellationToken.None).WaitAsync(Limit));
+
+        Assert.StartsWith("The last Flink job of this name, 00000000000000000000000000000042 (ctr-pipeline), left no savepoint", e.Message);
+        Assert.Contains("consumer group ctr-flink's committed offsets with empty windows", e.Message);
+        Assert.DoesNotContain(flink.Statements, s => s.StartsWith("EXECUTE STATEMENT SET", StringComparison.Ordinal));
         Assert.Single(flink.ClosedSessions);
     }
 

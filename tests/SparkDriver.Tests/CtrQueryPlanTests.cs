@@ -6,8 +6,8 @@ namespace SparkDriver.Tests;
 /// <summary>The plan's structure from the configuration, as the server receives it (see also SparkConnectProtocolTests).</summary>
 public sealed class CtrQueryPlanTests
 {
-    internal static SparkOptions Options(string kafka = "kafka:9093") => new SparkOptions { KafkaBootstrapServers = kafka }
-        .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), requireEndpoint: false);
+    internal static SparkOptions Options(string kafka = "kafka:9093", PipelineSettings? pipeline = null) => new SparkOptions { KafkaBootstrapServers = kafka }
+        .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), pipeline ?? new PipelineSettings(), requireEndpoint: false);
 
     internal static IEnumerable<string> Sql(IEnumerable<Expression> expressions) => expressions.Select(e => e.ExpressionString.Expression);
 
@@ -35,6 +35,8 @@ public sealed class CtrQueryPlanTests
         foreach (var field in new[] { "window_start", "window_end", "campaign_id", "views", "clicks", "ctr", "max_event_kafka_ts", "computed_at", "final" })
             Assert.Contains($"'{field}', ", output[1]);
         Assert.Contains("'computed_at', unix_millis(current_timestamp())", output[1]);
+        // END is reserved under ANSI mode's reserved keywords: the window's fields are quoted.
+        Assert.Contains("'window_start', unix_millis(`window`.`start`), 'window_end', unix_millis(`window`.`end`), ", output[1]);
         Assert.Contains("'max_event_kafka_ts', unix_millis(max_kafka_ts)", output[1]);
         Assert.EndsWith($"'final', {final})) AS value", output[1]);
 
@@ -105,6 +107,23 @@ public sealed class CtrQueryPlanTests
         spark.QueryName = "ctr-bench";
 
         AssertPlan(CtrQueryPlan.StartCommand(pipeline, spark), pipeline, spark, "60 seconds", "500 milliseconds", "5 seconds", "false");
+    }
+
+    [Fact]
+    public void A_run_on_its_own_topics_has_its_own_checkpoint_unless_one_is_set()
+    {
+        var run = new PipelineSettings { Topics = new TopicNames().WithPrefix("run7") };
+
+        var spark = Options(pipeline: run);
+        var write = CtrQueryPlan.StartCommand(run, spark).WriteStreamOperationStart;
+
+        Assert.Equal("/tmp/ctr-spark/checkpoints/ctr-pipeline-run7-events", write.Options["checkpointLocation"]);
+        Assert.Equal("/tmp/ctr-spark/checkpoints/ctr-pipeline", Options().CheckpointLocation); // the default topics
+        var odd = new PipelineSettings { Topics = { Events = "a/../b" } };
+        Assert.Equal("/tmp/ctr-spark/checkpoints/ctr-pipeline-a_.._b", Options(pipeline: odd).CheckpointLocation); // never a path of its own
+        var set = new SparkOptions { KafkaBootstrapServers = "kafka:9093", CheckpointLocation = "s3a://bucket/ctr" }
+            .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), run, requireEndpoint: false);
+        Assert.Equal("s3a://bucket/ctr", set.CheckpointLocation);
     }
 
     [Theory]

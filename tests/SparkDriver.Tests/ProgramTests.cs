@@ -39,8 +39,10 @@ public sealed class ProgramTests
         Assert.Equal(0, exitCode);
         Assert.Empty(stderr);
         var printed = JsonParser.Default.Parse<Command>(stdout);
-        var options = new SparkOptions { KafkaBootstrapServers = "kafka:9093" };
-        Assert.Equal(CtrQueryPlan.StartCommand(new PipelineSettings { WindowSize = TimeSpan.FromMinutes(1) }, options), printed);
+        var pipeline = new PipelineSettings { WindowSize = TimeSpan.FromMinutes(1) };
+        var options = new SparkOptions { KafkaBootstrapServers = "kafka:9093" }
+            .Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), pipeline, requireEndpoint: false);
+        Assert.Equal(CtrQueryPlan.StartCommand(pipeline, options), printed);
     }
 
     /// <summary>The worker with its endpoint, Kafka and a short startup timeout in the environment, plus one "Key=value" setting.</summary>

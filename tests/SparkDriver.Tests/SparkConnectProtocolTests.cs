@@ -29,8 +29,8 @@ public sealed class SparkConnectProtocolTests(ITestOutputHelper output)
             Options.PollInterval = TimeSpan.FromMilliseconds(50);
             Options.StartupTimeout = TimeSpan.FromSeconds(2);
             configure?.Invoke(Options);
-            Options.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
             Pipeline = pipeline ?? new PipelineSettings();
+            Options.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), Pipeline);
             _channel = GrpcChannel.ForAddress(Options.GrpcAddress);
             Client = new SparkConnectClient(_channel, Options.GrpcAddress);
             Logger = new TestOutputLogger(output);
