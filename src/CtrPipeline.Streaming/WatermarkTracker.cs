@@ -116,9 +116,6 @@ public sealed class WatermarkTracker(long delayMs, long idleTimeoutMs, Func<int,
         idleChanged?.Invoke(partition, idle);
     }
 
-    /// <summary>Partitions the watermark goes on without at the moment.</summary>
-    public int IdlePartitions => _partitions.Values.Count(p => p.Idle);
-
     /// <summary>End of input (Flink's MAX_WATERMARK): every window may close.</summary>
     public void Finish() => Current = long.MaxValue;
 

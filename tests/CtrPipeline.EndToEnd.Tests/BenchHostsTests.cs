@@ -32,7 +32,8 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
             Assert.Equal(OracleVerdict.Match, report.Oracle.Verdict);
             Assert.Equal(report.Events, report.Oracle.EventsRead); // exactly this run's events are in its topic
             Assert.Equal("cluster", report.Mode);
-            Assert.Contains($"Kafka cluster at {broker.BootstrapServers}", report.Broker);
+            // An EmbeddedKafka process: known by its cluster id as the mock, and said so.
+            Assert.Contains($"librdkafka mock cluster (an EmbeddedKafka process, in memory, not Kafka) at {broker.BootstrapServers}", report.Broker);
         }
 
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();

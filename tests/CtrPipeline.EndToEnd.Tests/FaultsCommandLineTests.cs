@@ -13,7 +13,6 @@ public sealed class FaultsCommandLineTests
     [InlineData("faults --engine turbo", "Unknown engine 'turbo'")]
     [InlineData("faults --rate 0", "--rate must be positive")]
     [InlineData("faults --scenario backlog --backlog-for 60s --duration 60s", "--backlog-for (60s) must fall inside the run")]
-    [InlineData("faults --scenario backlog,kill --backlog-for 30s", "kill at 25s comes before the engine starts (--backlog-for 30s)")]
     public Task Invalid_faults_options_end_with_one_error_line_and_exit_code_2(string arguments, string expected) =>
         BenchCommandLine.FailsWithOneErrorLine(arguments, expected);
 }

@@ -74,11 +74,12 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
         Assert.Equal((12L, 9L, 1L, 2L, rows.Count, 0L, long.MaxValue, 0),
             (progress.Consumed, progress.Accepted, progress.Late, progress.Bad, (int)progress.ResultsPublished, progress.DeliveryErrors, progress.Watermark, progress.OpenWindows));
 
-        Assert.Equal((12L, 1L, 2L, rows.Count),
-            (metrics.Total("ctr.engine.events.consumed"), metrics.Total("ctr.engine.events.late"), metrics.Total("ctr.engine.events.bad"), (int)metrics.Total("ctr.engine.results.published")));
+        Assert.Equal((12L, 1L, 2L, rows.Count, 0L),
+            (metrics.Total("ctr.engine.events.consumed"), metrics.Total("ctr.engine.events.late"), metrics.Total("ctr.engine.events.bad"), (int)metrics.Total("ctr.engine.results.published"),
+             metrics.Total("ctr.engine.partitions.idled"))); // no partition is silent for the fixture's minute
         Assert.Equal(
             [("ctr.engine.consumer_lag", "{event}"), ("ctr.engine.events.bad", "{event}"), ("ctr.engine.events.consumed", "{event}"), ("ctr.engine.events.late", "{event}"),
-             ("ctr.engine.open_windows", "{row}"), ("ctr.engine.results.published", "{row}"), ("ctr.engine.watermark_delay", "ms")],
+             ("ctr.engine.open_windows", "{row}"), ("ctr.engine.partitions.idled", "{partition}"), ("ctr.engine.results.published", "{row}"), ("ctr.engine.watermark_delay", "ms")],
             metrics.Units.Select(u => (u.Key, u.Value)).Order());
     }
 

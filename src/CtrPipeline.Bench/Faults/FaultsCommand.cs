@@ -52,7 +52,8 @@ public static class FaultsCommand
                 HostileAt = Durations.Parse(parse.GetValue(hostileAt)!, "--hostile-at"),
                 BacklogFor = Durations.Parse(parse.GetValue(backlogFor)!, "--backlog-for"),
                 Guarantee = parse.GetValue(guarantee),
-            }.Validate(scenarios);
+            };
+            foreach (var s in scenarios) settings.Validate([s]); // each scenario is a run of its own
             var postgres = common.Postgres(parse);
             var targets = EngineTarget.Parse(parse.GetValue(engine)!, postgres);
             foreach (var t in targets.Where(t => t.Start is not null)) RequireBuilt(t);
