@@ -115,6 +115,20 @@ public sealed class AppModelTests
         // The run's own consumer groups too (and so transactional ids): runs on one cluster never share offsets.
         Assert.Equal("ctr-run-1a2b-ctr-native-continuous", (await Environment(Resource(builder, "native-continuous")))["Engine__GroupId"]);
         Assert.Equal("ctr-run-1a2b-ctr-sql", (await Environment(Resource(builder, "sql")))["Sql__GroupId"]);
+        // And the SQL engine's database: a run never starts on another run's rows.
+        Assert.Equal(Path.Combine(Repository, "runs", "apphost", "ctr-run-1a2b-sql.db"), (await Environment(Resource(builder, "sql")))["Sql__SqliteFile"]);
+    }
+
+    [Fact]
+    public void A_runs_postgresql_schema_is_a_lower_case_identifier_that_keeps_the_prefixs_unique_end()
+    {
+        var appHost = Path.Combine(Repository, "src", "CtrPipeline.AppHost");
+        Assert.Equal("ctr_ctr_run_1a2b", SqlEngineDatabase.ForRun(appHost, "ctr-run-1a2b").Schema);
+        var (file, schema) = SqlEngineDatabase.ForRun(appHost, "ctr-" + new string('x', 120) + "-DEADBEEF");
+        Assert.Matches("^[a-z_][a-z0-9_]{0,62}$", schema);
+        Assert.EndsWith("_deadbeef", schema);
+        Assert.Equal(Path.Combine(Repository, "runs", "apphost", "ctr-" + new string('x', 120) + "-DEADBEEF-sql.db"), file);
+        Assert.Equal((Path.Combine(Repository, "runs", "apphost", "ctr-sql.db"), null), SqlEngineDatabase.ForRun(appHost, null));
     }
 
     [Fact]

@@ -117,7 +117,7 @@ internal sealed class ServicesSession : IEngineSession
     {
         if (target.Engine != Engines.Sql || cluster?.Scope is not { } prefix) return null;
         var (file, schema) = SqlEngineDatabase.ForRun(appHostDirectory, prefix);
-        return DatabaseTarget.From(target.Postgres, new SqlEngineOptions { SqliteFile = file, Schema = schema ?? new SqlEngineOptions().Schema });
+        return DatabaseTarget.From(target.Postgres, new SqlEngineOptions { SqliteFile = file, Schema = schema! }); // a prefix always names a schema
     }
 
     private static TimeSpan StartTimeout(ExperimentSettings settings) => settings.Mode == "containers" ? ContainersStartTimeout : EmbeddedStartTimeout;
