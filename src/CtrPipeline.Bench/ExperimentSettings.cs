@@ -40,6 +40,8 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
         if (Warmup < TimeSpan.Zero) throw new ConfigurationException($"--warmup must not be negative (got {Durations.Format(Warmup)}).");
         if (Warmup >= Duration) throw new ConfigurationException($"--warmup ({Durations.Format(Warmup)}) must be shorter than the run ({Durations.Format(Duration)}): nothing would be measured.");
         if (Brokers is < 1 or > 16) throw new ConfigurationException($"--brokers must be between 1 and 16 (got {Brokers}).");
+        if (Producer.SkewedPartitions >= Pipeline.Partitions)
+            throw new ConfigurationException($"--skewed-partitions ({Producer.SkewedPartitions}) must leave some of the {Pipeline.Partitions} partitions (--partitions) unskewed.");
         return this;
     }
 

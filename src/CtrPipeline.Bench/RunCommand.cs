@@ -19,12 +19,14 @@ public static class RunCommand
         var common = new CommonOptions();
         var outOfOrder = new Option<double?>("--out-of-order") { Description = "Fraction of events whose event time lags their send time." };
         var malformed = new Option<double?>("--malformed") { Description = "Fraction of malformed records." };
+        var skewedPartitions = new Option<int>("--skewed-partitions") { Description = "A skewed load: this many partitions' event times run --skew behind the others' (each ad to partition ad index modulo --partitions)." };
+        var skew = new Option<string>("--skew") { Description = "How far the skewed partitions' event times run behind, e.g. 5s.", DefaultValueFactory = _ => "5s" };
         var verify = new Option<bool>("--verify") { Description = "Check every engine's final rows against the DuckDB oracle." };
         var output = new Option<string>("--out") { Description = "Folder under which each run gets its own folder.", DefaultValueFactory = _ => "runs" };
 
         var command = new Command("run", "Run one experiment end to end and print one RESULT line per engine.")
         {
-            engine, profile, rate, duration, outOfOrder, malformed, verify, output,
+            engine, profile, rate, duration, outOfOrder, malformed, skewedPartitions, skew, verify, output,
         };
         common.AddTo(command);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
@@ -35,6 +37,8 @@ public static class RunCommand
                 Rate = parse.GetValue(rate),
                 Duration = Durations.Parse(parse.GetValue(duration)!, "--duration"),
                 Seed = parse.GetValue(common.Seed),
+                SkewedPartitions = parse.GetValue(skewedPartitions),
+                PartitionSkew = Durations.Parse(parse.GetValue(skew)!, "--skew"),
             };
             if (parse.GetValue(outOfOrder) is { } ooo) producer.OutOfOrderFraction = ooo;
             if (parse.GetValue(malformed) is { } bad) producer.MalformedFraction = bad;

@@ -7,9 +7,9 @@ namespace CtrPipeline.Producer;
 
 /// <summary>
 /// One record to send: its Kafka key (the ad id in UTF-8, shared between records of one ad: never modify it) and value,
-/// and whether it is a deliberately malformed one.
+/// whether it is a deliberately malformed one, and its partition when the generator chooses it (a skewed load).
 /// </summary>
-public readonly record struct GeneratedRecord(byte[] Key, byte[] Value, long EventTime, bool Malformed)
+public readonly record struct GeneratedRecord(byte[] Key, byte[] Value, long EventTime, bool Malformed, int? Partition = null)
 {
     public string KeyText => Encoding.UTF8.GetString(Key);
 }
@@ -18,7 +18,8 @@ public readonly record struct GeneratedRecord(byte[] Key, byte[] Value, long Eve
 /// Draws events for the catalog's ads, reproducibly for a seed: each ad has its own true CTR (Beta around the mean);
 /// each event is a click with that probability, else a view; a fraction of events is out of order (event time before
 /// the send time by an exponential delay, capped); a fraction of records is malformed, cycling through the kinds of
-/// bad input an engine must survive.
+/// bad input an engine must survive. With a skewed load (<see cref="ProducerOptions.SkewedPartitions"/>) each ad's
+/// events go to partition ad index modulo <c>partitions</c>, and those of the skewed partitions lag by the skew.
 /// </summary>
 public sealed class EventGenerator
 {
@@ -39,11 +40,18 @@ public sealed class EventGenerator
     private readonly double[] _adCtr;
     private readonly double _meanDelayMs;
     private readonly double _maxDelayMs;
+    private readonly int _partitions;
+    private readonly long _skewMs;
     private long _nextId;
     private int _nextMalformedKind;
 
-    public EventGenerator(ProducerOptions options, CampaignCatalog catalog, Random random)
+    /// <param name="partitions">Partitions of the events topic; a skewed load needs them.</param>
+    public EventGenerator(ProducerOptions options, CampaignCatalog catalog, Random random, int partitions = 1)
     {
+        ConfigurationException.Require(options.SkewedPartitions <= partitions,
+            $"{options.SkewedPartitions} skewed partitions asked of an events topic with {partitions}.");
+        _partitions = partitions;
+        _skewMs = options.SkewedPartitions > 0 ? (long)options.PartitionSkew.TotalMilliseconds : 0;
         _options = options;
         _random = random;
         _adIds = [.. catalog.Ads.Select(a => a.AdId)];
@@ -71,7 +79,13 @@ public sealed class EventGenerator
         var eventTime = scheduledAt;
         if (_random.NextDouble() < _options.OutOfOrderFraction)
             eventTime -= (long)Math.Min(_maxDelayMs, Exponential.Sample(_random, 1 / _meanDelayMs));
+        int? partition = null;
+        if (_skewMs > 0)
+        {
+            partition = ad % _partitions;
+            if (partition < _options.SkewedPartitions) eventTime -= _skewMs;
+        }
         var e = new AdEvent(id, type, _adIds[ad], _random.Next(1, 1_000_000), eventTime);
-        return new GeneratedRecord(_adKeys[ad], WireFormat.Serialize(e), eventTime, Malformed: false);
+        return new GeneratedRecord(_adKeys[ad], WireFormat.Serialize(e), eventTime, Malformed: false, partition);
     }
 }

@@ -61,7 +61,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
     {
         var random = new Random(options.Seed);
         var arrivals = IArrivalProcess.Create(options, random);
-        var generator = new EventGenerator(options, catalog, random);
+        var generator = new EventGenerator(options, catalog, random, pipeline.Partitions);
         var profileTag = new KeyValuePair<string, object?>("profile", options.Profile);
         var probeEvery = ProbeEvery(options.Rate, options.Linger, pipeline.Partitions);
 
@@ -184,7 +184,8 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
         {
             try
             {
-                producer.Produce(pipeline.Topics.Events, message, onDelivery);
+                if (record.Partition is { } partition) producer.Produce(new TopicPartition(pipeline.Topics.Events, partition), message, onDelivery);
+                else producer.Produce(pipeline.Topics.Events, message, onDelivery);
                 return;
             }
             catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)

@@ -37,6 +37,20 @@ public sealed class ProducerOptions
     /// <summary>Cap of that delay; keep it under Pipeline:WatermarkDelay for no late events.</summary>
     public TimeSpan OutOfOrderMaxDelay { get; set; } = TimeSpan.FromMilliseconds(1500);
 
+    /// <summary>
+    /// A skewed load: the events of the first <see cref="SkewedPartitions"/> partitions of the events topic carry event
+    /// times <see cref="PartitionSkew"/> behind the others' (their sources run late). With skew the producer chooses
+    /// each record's partition itself, ad index modulo the partition count, so that every event of an ad, and every
+    /// event of a skewed partition, is skewed alike. 0: no skew, the client's partitioner decides.
+    /// </summary>
+    public int SkewedPartitions { get; set; }
+
+    /// <summary>How far the skewed partitions' event times run behind (see <see cref="SkewedPartitions"/>).</summary>
+    public TimeSpan PartitionSkew { get; set; }
+
+    /// <summary>How far before its send time an event's time can lie: the out-of-order delay's cap, plus the skew.</summary>
+    public TimeSpan LongestEventTimeLag => OutOfOrderMaxDelay + (SkewedPartitions > 0 ? PartitionSkew : TimeSpan.Zero);
+
     /// <summary>Fraction of records that are not valid events (not JSON, missing field, unknown type, unknown ad).</summary>
     public double MalformedFraction { get; set; } = 0.001;
 
@@ -81,6 +95,9 @@ public sealed class ProducerOptions
         Require(MalformedFraction is >= 0 and <= 1, $"Producer:MalformedFraction must be between 0 and 1 (got {MalformedFraction}).");
         Require(OutOfOrderMeanDelay > TimeSpan.Zero && OutOfOrderMaxDelay >= OutOfOrderMeanDelay,
             $"Producer:OutOfOrderMeanDelay must be positive and at most Producer:OutOfOrderMaxDelay (got {OutOfOrderMeanDelay} and {OutOfOrderMaxDelay}).");
+        Require(SkewedPartitions >= 0, $"The number of skewed partitions must not be negative (got {SkewedPartitions}).");
+        Require(PartitionSkew >= TimeSpan.Zero && (SkewedPartitions == 0 || PartitionSkew > TimeSpan.Zero),
+            $"The partition skew must be positive when partitions are skewed (got {PartitionSkew} for {SkewedPartitions} partitions).");
         Require(double.IsFinite(TracedEventsPerSecond) && TracedEventsPerSecond >= 0,
             $"Producer:TracedEventsPerSecond must be 0 (no tracing) or a positive number (got {TracedEventsPerSecond}).");
         var n = MmppRateMultipliers.Length;

@@ -50,6 +50,8 @@ public sealed class BenchCommandLineTests
     [InlineData("run --engine turbo", "Unknown engine 'turbo'")]
     [InlineData("run --profile weekly", "weekly")]
     [InlineData("run --duration soon", "--duration: 'soon' is not a duration")]
+    [InlineData("run --skewed-partitions 4 --partitions 4", "--skewed-partitions (4) must leave some of the 4 partitions (--partitions) unskewed")]
+    [InlineData("run --skewed-partitions 2 --skew 0s", "The partition skew must be positive")]
     [InlineData("run --window 100ms", "watermark's tick")]
     [InlineData("run --warmup soon", "--warmup: 'soon' is not a duration")]
     [InlineData("run --warmup 30s --duration 30s", "--warmup (30s) must be shorter than the run (30s)")]

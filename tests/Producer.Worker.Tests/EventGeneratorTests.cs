@@ -52,6 +52,31 @@ public sealed class EventGeneratorTests
     }
 
     [Fact]
+    public void A_skewed_load_puts_each_ad_on_one_partition_and_the_skewed_partitions_events_behind()
+    {
+        var options = new ProducerOptions
+        {
+            OutOfOrderFraction = 0, MalformedFraction = 0, SkewedPartitions = 2, PartitionSkew = TimeSpan.FromSeconds(5),
+        }.Validate();
+        var generator = new EventGenerator(options, Catalog, new Random(1), partitions: 8);
+        var records = Enumerable.Range(0, 20_000).Select(i => (Sent: 1_000_000L + i, Record: generator.Next(1_000_000 + i))).ToList();
+
+        var adIndex = Catalog.Ads.Select((ad, i) => (ad.AdId, i)).ToDictionary(x => x.AdId, x => x.i);
+        foreach (var (sent, r) in records)
+        {
+            Assert.True(WireFormat.TryParseEvent(r.Value, out var e, out _));
+            Assert.Equal(adIndex[e.AdId] % 8, r.Partition);
+            Assert.Equal(r.Partition < 2 ? sent - 5_000 : sent, e.EventTime);
+        }
+        Assert.Equal(8, records.Select(x => x.Record.Partition).Distinct().Count());
+        Assert.Equal(TimeSpan.FromMilliseconds(6_500), options.LongestEventTimeLag); // the out-of-order cap, 1.5 s, and the skew
+
+        Assert.All(Generate(new ProducerOptions { MalformedFraction = 0 }, 100), r => Assert.Null(r.Partition)); // unskewed: the client's partitioner
+        Assert.Throws<ConfigurationException>(() => new ProducerOptions { SkewedPartitions = 1 }.Validate()); // a skew of 0
+        Assert.Throws<ConfigurationException>(() => new EventGenerator(options, Catalog, new Random(1), partitions: 1));
+    }
+
+    [Fact]
     public void Malformed_records_come_at_the_configured_fraction_and_none_is_a_valid_catalog_event()
     {
         var records = Generate(new ProducerOptions { MalformedFraction = 0.05 }, 40_000);

@@ -122,7 +122,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
 
         progress.Phase(Name, "verifying against the DuckDB recount");
         var records = await tap.CompleteAsync(TimeSpan.FromMinutes(2));
-        var firstWindow = (loadStartMs - (long)producerOptions.OutOfOrderMaxDelay.TotalMilliseconds) / windowMs * windowMs;
+        var firstWindow = (loadStartMs - (long)producerOptions.LongestEventTimeLag.TotalMilliseconds) / windowMs * windowMs;
         var counts = FaultOracle.Verify(records, pipeline, catalog, worker.Engine, firstWindow, lastWindow + 1);
         foreach (var p in _processes.Where(p => p.ErrorLines.Count > 0))
             _notes.Add($"{p.Name} error output: {string.Join(" | ", p.ErrorLines.Take(3))}");

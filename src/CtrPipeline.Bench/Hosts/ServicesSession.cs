@@ -171,8 +171,8 @@ internal sealed class ServicesSession : IEngineSession
             await EndOfInput.SendTrailerAsync(producer, pipeline, _catalog, TrailerEventIds, onTick: null, cancel);
         var lastWindow = loadEndMs / windowMs * windowMs;
         var settled = await EndOfInput.SettleAsync(_output, lastWindow, TimeSpan.FromSeconds(5), timeout, cancel);
-        // The first window holds events from before the load only if the producer sends some out of order.
-        var firstWindow = (loadStartMs - (long)_settings.Producer.OutOfOrderMaxDelay.TotalMilliseconds) / windowMs * windowMs;
+        // The first window holds events from before the load only if the producer sends some out of order or skewed.
+        var firstWindow = (loadStartMs - (long)_settings.Producer.LongestEventTimeLag.TotalMilliseconds) / windowMs * windowMs;
         return new EndOfInputResult(settled && _output.MaxFinalWindowStart >= lastWindow, (firstWindow, lastWindow + windowMs));
     }
 
