@@ -29,9 +29,6 @@ public sealed class EngineKafka : IDisposable
     private readonly IConsumer<Ignore, Ignore> _probeClient;
     private long _deliveryErrors;
 
-    /// <summary>How long a question to the broker (offsets, metadata) may take.</summary>
-    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
-
     /// <param name="onAssigned">
     /// Called on the consume thread when the group hands the consumer partitions of the events topic, with their
     /// numbers (under cooperative assignment only the ones added).
@@ -206,7 +203,8 @@ public sealed class EngineKafka : IDisposable
     {
         if (!idle)
         {
-            _logger.LogInformation("{Engine}: partition {Partition} of {Topic} delivers again and holds the watermark", _engine, partition, topic);
+            _logger.LogInformation("{Engine}: partition {Partition} of {Topic} holds the watermark again (it delivered, or the broker could not confirm in time that it holds nothing more)",
+                _engine, partition, topic);
             return;
         }
         var broker = _backlog.Last(new TopicPartition(topic, partition)) is { } last ? $"the broker's end offset {last.High}" : "its end offset as last fetched";
@@ -218,9 +216,9 @@ public sealed class EngineKafka : IDisposable
     /// <summary>On the probe's thread: the partition's high watermark and where the consumer starts without a position.</summary>
     private BrokerOffsets? AskBroker(TopicPartition partition)
     {
-        var offsets = _probeClient.QueryWatermarkOffsets(partition, BrokerTimeout);
+        var offsets = _probeClient.QueryWatermarkOffsets(partition, BacklogProbe.AnswerLifetime);
         if (offsets.High == Offset.Unset) return null;
-        var committed = _probeClient.Committed([partition], BrokerTimeout).Single().Offset;
+        var committed = _probeClient.Committed([partition], BacklogProbe.AnswerLifetime).Single().Offset;
         return new BrokerOffsets(offsets.High.Value, committed.Value >= 0 ? committed.Value : offsets.Low.Value);
     }
 

@@ -36,6 +36,22 @@ public sealed class BacklogProbeTests
     }
 
     [Fact]
+    public async Task An_answer_below_the_position_predates_the_last_records_and_is_asked_again()
+    {
+        var broker = new Broker { Answer = new BrokerOffsets(High: 10, Start: 0) };
+        using var probe = new BacklogProbe(broker.Ask, new ManualClock());
+        probe.HasBacklog(P0, new Offset(10));
+        await Until(() => probe.Last(P0) is not null);
+        var asked = broker.Asked;
+
+        broker.Answer = new BrokerOffsets(High: 40, Start: 0);
+        Assert.True(probe.HasBacklog(P0, new Offset(20))); // "up to 10", but the consumer has read up to 20 since
+        await Until(() => broker.Asked > asked && probe.Last(P0)?.High == 40);
+        Assert.True(probe.HasBacklog(P0, new Offset(20)));
+        Assert.False(probe.HasBacklog(P0, new Offset(40)));
+    }
+
+    [Fact]
     public async Task A_stale_answer_is_asked_again_and_used_until_the_new_one_comes()
     {
         var clock = new ManualClock();
@@ -53,6 +69,24 @@ public sealed class BacklogProbeTests
         Assert.True(probe.HasBacklog(P0, new Offset(10)));
     }
 
+    /// <summary>
+    /// A slow broker's answer is as old as its question: records appended while it was on its way are not in it, so
+    /// one that took longer than the answer's lifetime says nothing, and the partition may hold records.
+    /// </summary>
+    [Fact]
+    public async Task An_answer_that_took_longer_than_its_lifetime_to_come_is_not_trusted()
+    {
+        var clock = new ManualClock();
+        var broker = new Broker { Answer = new BrokerOffsets(High: 10, Start: 0), Delay = () => clock.Advance(BacklogProbe.AnswerLifetime * 2) };
+        using var probe = new BacklogProbe(broker.Ask, clock);
+        Assert.True(probe.HasBacklog(P0, new Offset(10)));
+        await Until(() => probe.Last(P0) is not null);
+        Assert.True(probe.HasBacklog(P0, new Offset(10))); // "nothing past 10", but asked two lifetimes ago
+
+        broker.Delay = null; // the broker is fast again
+        await Until(() => !probe.HasBacklog(P0, new Offset(10)));
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         var clock = Stopwatch.StartNew();
@@ -68,12 +102,20 @@ public sealed class BacklogProbeTests
     {
         private readonly Lock _lock = new();
         private BrokerOffsets? _answer;
+        private Action? _delay;
         private int _asked;
 
         public BrokerOffsets? Answer
         {
             get { lock (_lock) return _answer; }
             set { lock (_lock) _answer = value; }
+        }
+
+        /// <summary>What answering takes: a slow broker moves the clock on.</summary>
+        public Action? Delay
+        {
+            get { lock (_lock) return _delay; }
+            set { lock (_lock) _delay = value; }
         }
 
         public int Asked
@@ -83,6 +125,7 @@ public sealed class BacklogProbeTests
 
         public BrokerOffsets? Ask(TopicPartition partition)
         {
+            Delay?.Invoke();
             lock (_lock)
             {
                 _asked++;

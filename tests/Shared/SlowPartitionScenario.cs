@@ -14,9 +14,9 @@ namespace CtrPipeline.Testing;
 /// </summary>
 internal static class SlowPartitionScenario
 {
-    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(3);
 
-    public const int SlowBrokerRtt = 5_000;
+    public const int SlowBrokerRtt = 8_000;
 
     private const int SlowPartition = 1;
 
