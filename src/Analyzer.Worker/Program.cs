@@ -6,7 +6,7 @@ return await WorkerHost.RunAsync(args, builder =>
 {
     var options = builder.Configuration.BindSection<AnalyzerOptions>(AnalyzerOptions.Section).Validate();
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
-    var bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
+    var kafka = KafkaClients.Validated(builder.Configuration.KafkaConnection());
     return (services, stop) =>
-        new ResultAnalyzer(options, pipeline, bootstrap, services.GetRequiredService<ILogger<ResultAnalyzer>>()).RunAsync(stop);
+        new ResultAnalyzer(options, pipeline, kafka, services.GetRequiredService<ILogger<ResultAnalyzer>>()).RunAsync(stop);
 });

@@ -13,7 +13,7 @@ namespace CtrPipeline.Analyzer;
 /// engine for the run summary, and OpenTelemetry histograms so the latencies show live in the Aspire dashboard.
 /// Records that are not result rows are counted and skipped; they never stop the analyzer.
 /// </summary>
-public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pipeline, string bootstrapServers, ILogger logger)
+public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pipeline, KafkaConnection kafka, ILogger logger)
 {
     private static readonly TimeSpan CommitInterval = TimeSpan.FromSeconds(1);
 
@@ -70,12 +70,16 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
     private void Run(CancellationToken cancel)
     {
         // The key is never read, so a record with a key that is not text cannot fail the consume call.
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrapServers, options.GroupId, "analyzer"))
-            .SetErrorHandler((_, e) => logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason))
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(kafka, options.GroupId, "analyzer"))
+            .SetErrorHandler((_, e) =>
+            {
+                if (KafkaRefusedException.From(e, kafka) is { } refused) throw refused;
+                logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", kafka.BootstrapServers, e.Reason);
+            })
             .SetPartitionsAssignedHandler((_, _) => { _assigned.TrySetResult(); })
             .Build();
         consumer.Subscribe(pipeline.Topics.Results);
-        logger.LogInformation("Analyzing {Topic} on {Bootstrap}", pipeline.Topics.Results, bootstrapServers);
+        logger.LogInformation("Analyzing {Topic} on {Bootstrap}", pipeline.Topics.Results, kafka);
 
         var clock = Stopwatch.StartNew();
         var nextSummary = options.SummaryInterval;

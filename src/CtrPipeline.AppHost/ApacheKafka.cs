@@ -1,4 +1,5 @@
 using System.Globalization;
+using CtrPipeline.Contracts;
 using Microsoft.Extensions.Configuration;
 
 namespace CtrPipeline.AppHost;
@@ -69,21 +70,33 @@ public static class ApacheKafka
             .WithEnvironment("KAFKA_NUM_PARTITIONS", parameters.Pipeline().Partitions.ToString(CultureInfo.InvariantCulture))
             .WithEnvironment("KAFKA_LOG_MESSAGE_TIMESTAMP_TYPE", "LogAppendTime");
 
-        var setup = builder.AddKafkaSetup(parameters, kafka).WaitFor(kafka);
+        var setup = builder.AddKafkaSetup(parameters, new KafkaBinding(kafka, kafka, null, InternalBootstrap)).WaitFor(kafka);
         return new KafkaBinding(kafka, kafka, setup, InternalBootstrap);
     }
 
-    /// <summary>An existing cluster (ConnectionStrings:kafka in the AppHost's configuration): no broker is started.</summary>
+    /// <summary>
+    /// An existing cluster (ConnectionStrings:kafka in the AppHost's configuration): no broker is started. A secured one
+    /// comes with its client properties file (Parameters:kafka-config) and, optionally, the SASL password as the secret
+    /// parameter kafka-password, so it need not sit in the file.
+    /// </summary>
     public static KafkaBinding AddExternalKafka(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {
         var connection = builder.AddConnectionString(PipelineTopology.KafkaConnection);
-        var setup = builder.AddKafkaSetup(parameters, connection);
-        return new KafkaBinding(connection, null, setup, builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection));
+        var password = builder.Configuration[$"{PipelineParameters.Section}:{PipelineParameters.KafkaPasswordParameter}"] is { Length: > 0 }
+            ? builder.AddParameter(PipelineParameters.KafkaPasswordParameter, secret: true)
+            : null;
+        var binding = new KafkaBinding(connection, null, null, builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection))
+        {
+            ClientConfigFile = parameters.KafkaConfig,
+            ClientProperties = parameters.KafkaConfig is { } file ? KafkaClientProperties.Load(file) : KafkaClientProperties.None,
+            Password = password,
+        };
+        return binding with { Setup = builder.AddKafkaSetup(parameters, binding) };
     }
 
-    private static IResourceBuilder<ProjectResource> AddKafkaSetup(
-        this IDistributedApplicationBuilder builder, PipelineParameters parameters, IResourceBuilder<IResourceWithConnectionString> kafka) =>
+    private static IResourceBuilder<ProjectResource> AddKafkaSetup(this IDistributedApplicationBuilder builder, PipelineParameters parameters, KafkaBinding kafka) =>
         builder.AddProject<Projects.KafkaSetup>(Setup)
             .WithPipelineSettings(builder, parameters)
-            .WithReference(kafka);
+            .WithReference(kafka.Connection)
+            .WithKafkaClientProperties(kafka);
 }

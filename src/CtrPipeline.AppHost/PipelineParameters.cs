@@ -29,9 +29,12 @@ public enum PipelineMode { Auto, Embedded, Containers }
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
     double TracesPerSecond, string? FlinkKafka = null, string? SparkKafka = null, string? SparkCatalog = null,
-    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null)
+    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null, string? KafkaConfig = null)
 {
     public const string Section = "Parameters";
+
+    /// <summary>The secret parameter that gives every service the SASL password of an existing cluster (sasl.password).</summary>
+    public const string KafkaPasswordParameter = "kafka-password";
 
     public static PipelineParameters From(IConfiguration configuration)
     {
@@ -70,6 +73,10 @@ public sealed record PipelineParameters(
         if (prefix is not null && !System.Text.RegularExpressions.Regex.IsMatch(prefix, "^[a-zA-Z0-9._-]{1,200}$"))
             throw new ConfigurationException($"Parameters:topic-prefix must be letters, digits, '.', '_' or '-', at most 200 (got '{prefix}').");
 
+        // A client properties file for an existing cluster (ConnectionStrings:kafka): read now, so a bad one stops the AppHost.
+        var kafkaConfig = Optional("kafka-config") is { } file ? Path.GetFullPath(file) : null;
+        if (kafkaConfig is not null) KafkaClientProperties.Load(kafkaConfig);
+
         var engines = Get("engine", "all");
         var parameters = new PipelineParameters(
             mode,
@@ -86,7 +93,8 @@ public sealed record PipelineParameters(
             flinkParallelism,
             partitions,
             loadText == "external",
-            prefix);
+            prefix,
+            kafkaConfig);
         parameters.Pipeline().Validate();
         return parameters;
     }

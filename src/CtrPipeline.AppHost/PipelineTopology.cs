@@ -111,12 +111,26 @@ public static class PipelineTopology
     /// <summary>runs/apphost in the repository of the AppHost in <paramref name="appHostDirectory"/>.</summary>
     public static string RunsFolder(string appHostDirectory) => Path.GetFullPath(Path.Combine(appHostDirectory, "..", "..", "runs", "apphost"));
 
-    /// <summary>The kafka connection string, and the wait for the broker to run and for its topics to exist.</summary>
+    /// <summary>
+    /// The kafka connection string and the cluster's client properties (<see cref="WithKafkaClientProperties"/>), and
+    /// the wait for the broker to run and for its topics to exist.
+    /// </summary>
     internal static IResourceBuilder<ProjectResource> WithKafka(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka)
     {
-        project.WithReference(kafka.Connection);
+        project.WithReference(kafka.Connection).WithKafkaClientProperties(kafka);
         if (kafka.Server is not null) project.WaitFor(kafka.Server);
         if (kafka.Setup is not null) project.WaitForCompletion(kafka.Setup);
+        return project;
+    }
+
+    /// <summary>
+    /// How a service finds the cluster's client properties: the file's path (Kafka__ConfigFile, never its contents) and
+    /// the password from the secret parameter (Kafka__Properties__sasl.password), so no secret is in plain sight.
+    /// </summary>
+    internal static IResourceBuilder<ProjectResource> WithKafkaClientProperties(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka)
+    {
+        if (kafka.ClientConfigFile is { } file) project.WithEnvironment("Kafka__ConfigFile", file);
+        if (kafka.Password is { } password) project.WithEnvironment("Kafka__Properties__sasl.password", password);
         return project;
     }
 
@@ -157,4 +171,13 @@ public sealed record KafkaBinding(
 {
     /// <summary>The load producer's linger this Kafka needs, when not the producer's default (the embedded broker's).</summary>
     public TimeSpan? ProducerLinger { get; init; }
+
+    /// <summary>The client properties file of an existing cluster (Parameters:kafka-config), read by every service.</summary>
+    public string? ClientConfigFile { get; init; }
+
+    /// <summary>The cluster's client properties as that file gives them (the password parameter aside).</summary>
+    public KafkaClientProperties ClientProperties { get; init; } = KafkaClientProperties.None;
+
+    /// <summary>The secret parameter kafka-password, each service's sasl.password; the dashboard shows it masked.</summary>
+    public IResourceBuilder<ParameterResource>? Password { get; init; }
 }

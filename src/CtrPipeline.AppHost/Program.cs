@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 // e.g. `dotnet run --project src/CtrPipeline.AppHost -- --Parameters:rate=50000 --Parameters:engine=native-continuous`.
 // Existing clusters instead of containers: --ConnectionStrings:kafka=host:9092, --ConnectionStrings:flink-gateway=http://host:8083,
 // --ConnectionStrings:spark-connect=sc://host:15002; an existing PostgreSQL for the sql engine: --ConnectionStrings:ctrdb="Host=...;Database=...".
+// A secured cluster: --Parameters:kafka-config=client.properties (librdkafka's names) and the secret --Parameters:kafka-password.
 var builder = DistributedApplication.CreateBuilder(args);
 PipelineParameters parameters;
 PipelineMode mode;
@@ -19,13 +20,16 @@ try
     parameters = PipelineParameters.From(builder.Configuration);
     mode = parameters.Resolve(() => ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5)));
     engines = parameters.EnginesFor(mode, externalClusters);
+    ConfigurationException.Require(externalKafka || (parameters.KafkaConfig is null && builder.Configuration[$"{PipelineParameters.Section}:{PipelineParameters.KafkaPasswordParameter}"] is null),
+        $"Parameters:kafka-config and Parameters:{PipelineParameters.KafkaPasswordParameter} are for an existing cluster: give it with ConnectionStrings:kafka.");
 }
 catch (ConfigurationException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
-var kafkaText = externalKafka ? $"the cluster at {builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection)} (ConnectionStrings:kafka)"
+var kafkaText = externalKafka ? $"the cluster at {builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection)} (ConnectionStrings:kafka" +
+        (parameters.KafkaConfig is { } config ? $", client properties {config}: {KafkaClientProperties.Load(config)})" : ")")
     : mode == PipelineMode.Containers ? "a Kafka container" : "the embedded broker";
 Console.WriteLine($"Mode: {mode}. Kafka: {kafkaText}. Engines: {string.Join(", ", engines)}. Load: " +
     (parameters.ExternalLoad ? "external (no producer, no analyzer: the benchmark sends and measures)." : $"{parameters.Profile} at {parameters.Rate:N0} events/s."));

@@ -16,7 +16,7 @@ public sealed class EngineOutputWatch : IDisposable
     private readonly Task _loop;
     private long _rows, _finals, _late, _bad, _maxFinal = long.MinValue;
 
-    public EngineOutputWatch(string bootstrap, PipelineSettings pipeline, string engine)
+    public EngineOutputWatch(KafkaConnection bootstrap, PipelineSettings pipeline, string engine)
     {
         _consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(bootstrap, $"output-watch-{Guid.NewGuid():N}", "output-watch"))
             .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();

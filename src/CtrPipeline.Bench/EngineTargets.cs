@@ -10,7 +10,7 @@ namespace CtrPipeline.Bench;
 /// What a target's runner is built from: the run's broker, settings and a folder for its files. On a shared Kafka
 /// cluster <see cref="Scope"/> prefixes the run's consumer groups and state topics (see <see cref="RunTopics"/>).
 /// </summary>
-public sealed record TargetContext(string Bootstrap, PipelineSettings Pipeline, CampaignCatalog Catalog, string RunId, string WorkFolder, ILoggerFactory Logs,
+public sealed record TargetContext(KafkaConnection Kafka, PipelineSettings Pipeline, CampaignCatalog Catalog, string RunId, string WorkFolder, ILoggerFactory Logs,
     string? Scope = null)
 {
     public string Scoped(string name) => TopicNames.Scoped(Scope, name);
@@ -89,7 +89,7 @@ public sealed record EngineTarget(string Name, string Engine, string Description
         var options = new EngineOptions { Id = id };
         options.GroupId = c.Scoped(options.GroupId);
         options.StateTopic = c.Scoped(options.StateTopic);
-        return new NativeEngineRunner(options, c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<NativeEngineRunner>());
+        return new NativeEngineRunner(options, c.Pipeline, c.Catalog, c.Kafka, c.Logs.CreateLogger<NativeEngineRunner>());
     });
 
     /// <summary>A fresh database per run: a new SQLite file, or the run's own PostgreSQL schema dropped first.</summary>
@@ -97,7 +97,7 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     {
         Reset(postgres, options).GetAwaiter().GetResult();
         options.GroupId = c.Scoped(options.GroupId);
-        return new SqlEngineRunner(options, DatabaseTarget.From(postgres, options), c.Pipeline, c.Catalog, c.Bootstrap, c.Logs.CreateLogger<SqlEngineRunner>());
+        return new SqlEngineRunner(options, DatabaseTarget.From(postgres, options), c.Pipeline, c.Catalog, c.Kafka, c.Logs.CreateLogger<SqlEngineRunner>());
     }
 
     private static Task Reset(string? postgres, SqlEngineOptions options) =>

@@ -45,7 +45,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         await using var session = await EngineHosts.StartAsync(settings, target, new RunContext(catalog, logs, RunId, workFolder, progress), cancel);
         var kafka = session.Kafka;
         var pipeline = kafka.Pipeline;
-        var bootstrap = kafka.Bootstrap;
+        var bootstrap = kafka.Kafka;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var latencies = new List<LatencySample>();

@@ -130,6 +130,10 @@ internal sealed class CommonOptions
     {
         Description = "Bootstrap servers of a Kafka cluster (2.4 or later) to run on instead of an embedded broker; every run gets fresh topics there.",
     };
+    public Option<string?> KafkaConfig { get; } = new("--kafka-config")
+    {
+        Description = "A client properties file in librdkafka's names (as kcat -F reads it: security.protocol, sasl.*, ssl.*) for the --kafka cluster; every client of the run uses it, the engines and Flink and Spark included. Its bootstrap.servers may stand for --kafka.",
+    };
     public Option<bool> KeepTopics { get; } = new("--keep-topics") { Description = "With --kafka: keep each run's topics instead of deleting them afterwards." };
     public Option<string> Host { get; } = new("--host")
     {
@@ -159,7 +163,7 @@ internal sealed class CommonOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KeepTopics, Host, Mode, ConnectionStrings }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KafkaConfig, KeepTopics, Host, Mode, ConnectionStrings }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>
@@ -204,7 +208,7 @@ internal sealed class CommonOptions
             $"--trigger: the AppHost's services use the default {Durations.Format(new PipelineSettings().TriggerInterval)}; change it with --host inprocess.");
         if (mode == "auto") mode = ContainerRuntimeProbe() ? "containers" : "embedded";
         // Without --kafka the AppHost brings its own (embedded broker or Kafka container); with it, the cluster.
-        var kafka = parse.GetValue(Kafka) is null ? settings.Kafka : await KafkaOf(parse, settings.Pipeline.Partitions);
+        var kafka = parse.GetValue(Kafka) is null && parse.GetValue(KafkaConfig) is null ? settings.Kafka : await KafkaOf(parse, settings.Pipeline.Partitions);
         return settings with { Host = host, Mode = mode, Kafka = kafka, ServiceConnections = connections };
     }
 
@@ -214,14 +218,20 @@ internal sealed class CommonOptions
     /// </summary>
     public async Task<RunKafka> KafkaOf(ParseResult parse, int partitions)
     {
-        if (parse.GetValue(Kafka) is not { } bootstrap)
+        var properties = parse.GetValue(KafkaConfig) is { } file ? KafkaClientProperties.Load(Path.GetFullPath(file)) : KafkaClientProperties.None;
+        var given = parse.GetValue(Kafka);
+        ConfigurationException.Require(given is null || properties.BootstrapServers is null || given == properties.BootstrapServers,
+            $"--kafka {given} and bootstrap.servers {properties.BootstrapServers} in {properties.Source} name different clusters; give one.");
+        if ((given ?? properties.BootstrapServers) is not { } bootstrap)
         {
+            ConfigurationException.Require(parse.GetValue(KafkaConfig) is null,
+                "--kafka-config goes with --kafka (or a bootstrap.servers line in the file): the embedded broker of a run takes no client properties.");
             ConfigurationException.Require(!parse.GetValue(KeepTopics), "--keep-topics goes with --kafka: an embedded broker's topics live only as long as its run.");
             return RunKafka.Embedded(parse.GetResult(Brokers) is null ? 1 : parse.GetValue(Brokers)); // catchup has no --brokers
         }
         ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true },
             "--brokers sizes the embedded broker; with --kafka the runs use your cluster's brokers.");
-        return await RunKafka.ClusterAsync(bootstrap, parse.GetValue(KeepTopics), partitions);
+        return await RunKafka.ClusterAsync(new KafkaConnection(bootstrap, properties), parse.GetValue(KeepTopics), partitions);
     }
 
     /// <summary>The warm-up: the command line wins over the workload's value.</summary>

@@ -30,16 +30,16 @@ public abstract class RunKafka
     }
 
     /// <summary>
-    /// Checks that <paramref name="bootstrap"/> answers and accepts CreateTopics (validated only, nothing created);
-    /// a broker that does not answer or refuses is a <see cref="ConfigurationException"/>, before any run.
+    /// Checks that the cluster answers, takes the client's credentials and accepts CreateTopics (validated only,
+    /// nothing created); a broker that does not answer or refuses is a <see cref="ConfigurationException"/>, before any run.
     /// </summary>
-    public static async Task<RunKafka> ClusterAsync(string bootstrap, bool keepTopics, int partitions)
+    public static async Task<RunKafka> ClusterAsync(KafkaConnection kafka, bool keepTopics, int partitions)
     {
-        ConfigurationException.Require(!string.IsNullOrWhiteSpace(bootstrap), "--kafka needs the cluster's bootstrap servers, e.g. broker1:9092,broker2:9092.");
-        foreach (var server in bootstrap.Split(',', StringSplitOptions.TrimEntries))
+        ConfigurationException.Require(!string.IsNullOrWhiteSpace(kafka.BootstrapServers), "--kafka needs the cluster's bootstrap servers, e.g. broker1:9092,broker2:9092.");
+        foreach (var server in kafka.BootstrapServers.Split(',', StringSplitOptions.TrimEntries))
             ConfigurationException.Require(IsHostAndPort(server),
                 $"--kafka: '{server}' is not host:port (give the cluster's bootstrap servers, e.g. broker1:9092,broker2:9092).");
-        var cluster = new ClusterRunKafka(bootstrap, keepTopics);
+        var cluster = new ClusterRunKafka(KafkaClients.Validated(kafka), keepTopics);
         await cluster.CheckAsync(partitions);
         return cluster;
     }
@@ -49,9 +49,12 @@ public abstract class RunKafka
 /// One run's Kafka: where to connect, the pipeline settings with the run's topic names, and <see cref="Scope"/>, the
 /// prefix for the run's own consumer groups and state topics (null on an embedded cluster of its own).
 /// </summary>
-public sealed class RunTopics(string bootstrap, PipelineSettings pipeline, string? scope, string broker, bool embedded, Func<ValueTask> remove) : IAsyncDisposable
+public sealed class RunTopics(KafkaConnection kafka, PipelineSettings pipeline, string? scope, string broker, bool embedded, Func<ValueTask> remove) : IAsyncDisposable
 {
-    public string Bootstrap => bootstrap;
+    /// <summary>The cluster, with its client properties: what every client of the run connects with.</summary>
+    public KafkaConnection Kafka => kafka;
+
+    public string Bootstrap => kafka.BootstrapServers;
 
     public PipelineSettings Pipeline => pipeline;
 
@@ -79,7 +82,7 @@ internal sealed class EmbeddedRunKafka(int brokers) : RunKafka
     public override Task<RunTopics> OpenAsync(string runId, PipelineSettings pipeline, CancellationToken cancel)
     {
         var cluster = EmbeddedKafkaCluster.Start(brokers, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
-        return Task.FromResult(new RunTopics(cluster.BootstrapServers, pipeline, null,
+        return Task.FromResult(new RunTopics(new KafkaConnection(cluster.BootstrapServers), pipeline, null,
             $"embedded librdkafka mock cluster (in memory), {brokers} broker(s)", embedded: true, () =>
             {
                 cluster.Dispose();
@@ -88,8 +91,10 @@ internal sealed class EmbeddedRunKafka(int brokers) : RunKafka
     }
 }
 
-internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKafka
+internal sealed class ClusterRunKafka(KafkaConnection kafka, bool keepTopics) : RunKafka
 {
+    private readonly string bootstrap = kafka.BootstrapServers;
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
     private int _brokers;
 
@@ -104,16 +109,13 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
 
     public async Task CheckAsync(int partitions)
     {
+        // A refusal (credentials, TLS, permissions) ends the benchmark here, with one line.
+        if (!KafkaClients.CheckAccess(kafka, Timeout))
+            throw new ConfigurationException($"--kafka {kafka}: no broker answered within {Timeout.TotalSeconds:0} s." + (kafka.Properties.SecurityProtocol == "PLAINTEXT"
+                ? " If the cluster requires TLS or SASL, give its client properties with --kafka-config FILE: a PLAINTEXT client sees a TLS listener only as closed connections."
+                : ""));
         using var admin = Admin();
-        Metadata metadata;
-        try
-        {
-            metadata = admin.GetMetadata(Timeout);
-        }
-        catch (KafkaException e)
-        {
-            throw new ConfigurationException($"--kafka {bootstrap}: no broker answered within {Timeout.TotalSeconds:0} s ({e.Error.Reason}).");
-        }
+        var metadata = admin.GetMetadata(Timeout);
         _brokers = metadata.Brokers.Count;
         _mock = await ClusterIdAsync(admin) is { } id && id.StartsWith(EmbeddedBroker.MockClusterIdPrefix, StringComparison.Ordinal);
         var probe = new TopicSpecification
@@ -161,8 +163,8 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
             }
         }
         var broker = string.Create(CultureInfo.InvariantCulture,
-            $"{(_mock ? "librdkafka mock cluster (an EmbeddedKafka process, in memory, not Kafka)" : "Kafka cluster")} at {bootstrap}, {_brokers} broker(s); topics {scope}-* (replication {replication}{(keepTopics ? ", kept" : "")})");
-        return new RunTopics(bootstrap, run, scope, broker, embedded: _mock, () => keepTopics ? ValueTask.CompletedTask : DeleteAsync(scope));
+            $"{(_mock ? "librdkafka mock cluster (an EmbeddedKafka process, in memory, not Kafka)" : "Kafka cluster")} at {kafka}, {_brokers} broker(s); topics {scope}-* (replication {replication}{(keepTopics ? ", kept" : "")})");
+        return new RunTopics(kafka, run, scope, broker, embedded: _mock, () => keepTopics ? ValueTask.CompletedTask : DeleteAsync(scope));
     }
 
     /// <summary>The cluster's id (DescribeCluster, answered from metadata); null when the cluster does not say.</summary>
@@ -195,10 +197,5 @@ internal sealed class ClusterRunKafka(string bootstrap, bool keepTopics) : RunKa
         }
     }
 
-    private IAdminClient Admin() => new AdminClientBuilder(new AdminClientConfig
-    {
-        BootstrapServers = bootstrap,
-        ClientId = "ctr-bench",
-        SocketTimeoutMs = (int)Timeout.TotalMilliseconds,
-    }).SetLogHandler((_, _) => { }).Build();
+    private IAdminClient Admin() => new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-bench")).SetLogHandler((_, _) => { }).Build();
 }

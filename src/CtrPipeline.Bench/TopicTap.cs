@@ -33,7 +33,7 @@ public sealed class TopicTap : IDisposable
     private readonly List<TappedEvent>? _events;
     private long _eventRecords;
 
-    public TopicTap(string bootstrapServers, IReadOnlyDictionary<string, int> topicPartitions, string? eventsTopic = null)
+    public TopicTap(KafkaConnection bootstrapServers, IReadOnlyDictionary<string, int> topicPartitions, string? eventsTopic = null)
     {
         _eventsTopic = eventsTopic;
         _events = eventsTopic is null ? null : [];

@@ -40,6 +40,8 @@ public sealed class KafkaClientProperties : IReadOnlyDictionary<string, string>
     private readonly IReadOnlyDictionary<string, string> _properties;
     private readonly List<string> _order;
 
+    private KafkaClientProperties(KafkaClientProperties properties, string source) : this(properties, properties.BootstrapServers, source) { }
+
     private KafkaClientProperties(IEnumerable<KeyValuePair<string, string>> properties, string? bootstrapServers, string source)
     {
         var ordered = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -60,6 +62,9 @@ public sealed class KafkaClientProperties : IReadOnlyDictionary<string, string>
     /// <summary>Where the properties came from (a file's path, or the configuration), for error messages.</summary>
     public string Source { get; }
 
+    /// <summary>The file they were read from (<see cref="Load"/>), which a service given the same cluster reads too.</summary>
+    public string? File { get; private init; }
+
     /// <summary>Whether <paramref name="name"/> holds a secret: a password, a private key, an OAuth client secret or a JAAS config.</summary>
     public static bool IsSecret(string name) =>
         name.Contains("password", StringComparison.OrdinalIgnoreCase)
@@ -72,9 +77,9 @@ public sealed class KafkaClientProperties : IReadOnlyDictionary<string, string>
     /// <summary>Reads a properties file; a missing file or a bad line is a <see cref="ConfigurationException"/> naming the file and line.</summary>
     public static KafkaClientProperties Load(string path)
     {
-        if (!File.Exists(path))
+        if (!System.IO.File.Exists(path))
             throw new ConfigurationException($"The Kafka client properties file {path} does not exist.");
-        return Parse(File.ReadAllText(path), path);
+        return new KafkaClientProperties(Parse(System.IO.File.ReadAllText(path), path), path) { File = Path.GetFullPath(path) };
     }
 
     /// <summary>Parses <c>name=value</c> lines (kcat -F's format); <paramref name="source"/> names them in errors.</summary>
@@ -126,7 +131,7 @@ public sealed class KafkaClientProperties : IReadOnlyDictionary<string, string>
         if (BootstrapServers is not null && extra.BootstrapServers is not null && BootstrapServers != extra.BootstrapServers)
             throw new ConfigurationException($"{source}: bootstrap.servers {extra.BootstrapServers} differs from {BootstrapServers} in {Source}.");
         return new KafkaClientProperties(this.Concat(extra), BootstrapServers ?? extra.BootstrapServers,
-            Count == 0 ? extra.Source : extra.Count == 0 ? Source : $"{Source} and {extra.Source}");
+            Count == 0 ? extra.Source : extra.Count == 0 ? Source : $"{Source} and {extra.Source}") { File = File };
     }
 
     /// <summary>The security protocol, upper case (PLAINTEXT when the properties do not say).</summary>

@@ -76,7 +76,7 @@ public sealed class PipelineSettings
 }
 
 /// <summary>A setting the user gave is wrong; the message says which and what is allowed.</summary>
-public sealed class ConfigurationException(string message) : Exception(message)
+public class ConfigurationException(string message) : Exception(message)
 {
     /// <summary>Throws a <see cref="ConfigurationException"/> with <paramref name="message"/> unless <paramref name="condition"/> holds.</summary>
     public static void Require(bool condition, string message)

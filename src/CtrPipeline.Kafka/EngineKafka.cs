@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
+using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging;
 
 namespace CtrPipeline.Kafka;
@@ -16,7 +17,7 @@ namespace CtrPipeline.Kafka;
 public sealed class EngineKafka : IDisposable
 {
     private readonly string _engine;
-    private readonly string _bootstrapServers;
+    private readonly KafkaConnection _kafka;
     private readonly ILogger _logger;
     private readonly byte[] _engineHeader;
     private readonly ConcurrentDictionary<ErrorCode, bool> _reportedErrors = new();
@@ -42,24 +43,25 @@ public sealed class EngineKafka : IDisposable
     /// (absent or null: the group's committed offset).
     /// </param>
     /// <param name="transactionalId">Makes the producer transactional; stable per engine so a restart fences its predecessor.</param>
-    public EngineKafka(string bootstrapServers, string groupId, string engine, ILogger logger, Action<IReadOnlyList<int>> onAssigned,
+    public EngineKafka(KafkaConnection kafka, string groupId, string engine, ILogger logger, Action<IReadOnlyList<int>> onAssigned,
         Action<IReadOnlyList<int>, bool>? onRevoked = null, Func<IReadOnlyList<int>, IReadOnlyDictionary<int, long>?>? startOffsets = null,
         string? transactionalId = null)
     {
         _transactional = transactionalId is not null;
         _engine = engine;
-        _bootstrapServers = bootstrapServers;
+        _kafka = kafka;
         _logger = logger;
         _engineHeader = Encoding.UTF8.GetBytes(engine);
         OnDelivery = CountFailure;
 
-        var consumerConfig = KafkaClients.Consumer(bootstrapServers, groupId, engine);
+        var consumerConfig = KafkaClients.Consumer(kafka, groupId, engine);
         // Offsets the caller stores (once their effects are durable) are committed in the background: a synchronous
         // commit blocks the consume loop while the group coordinator is away, and the consumer cannot rejoin meanwhile.
         consumerConfig.EnableAutoCommit = true;
         consumerConfig.AutoCommitIntervalMs = 1_000;
         var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
-            .SetErrorHandler((_, e) => ReportError(e))
+            // A refusal thrown here leaves the consumer's next Consume call: the engine stops, with one line.
+            .SetErrorHandler((_, e) => { if (ReportError(e) is { } refused) throw refused; })
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .SetPartitionsAssignedHandler((_, partitions) =>
             {
@@ -83,7 +85,7 @@ public sealed class EngineKafka : IDisposable
                 });
         Consumer = consumer.Build();
 
-        var producerConfig = KafkaClients.Producer(bootstrapServers, engine);
+        var producerConfig = KafkaClients.Producer(kafka, engine);
         if (transactionalId is not null)
         {
             producerConfig.TransactionalId = transactionalId;
@@ -98,7 +100,7 @@ public sealed class EngineKafka : IDisposable
             .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .Build();
-        var probeConfig = KafkaClients.Consumer(bootstrapServers, groupId, $"{engine}-backlog-probe");
+        var probeConfig = KafkaClients.Consumer(kafka, groupId, $"{engine}-backlog-probe");
         probeConfig.EnableAutoCommit = false; // it never subscribes: it only reads offsets, the group's committed ones included
         _probeClient = new ConsumerBuilder<Ignore, Ignore>(probeConfig)
             .SetErrorHandler((_, _) => { }) // the engine's own clients report the broker's errors
@@ -117,14 +119,19 @@ public sealed class EngineKafka : IDisposable
     /// <summary>The delivery handler <see cref="Send"/> uses by default; a caller's own handler should call it too.</summary>
     public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
 
-    /// <summary>Says once per kind of error what went wrong; a fatal error every time.</summary>
-    public void ReportError(Error error)
+    /// <summary>
+    /// Says once per kind of error what went wrong; a fatal error every time. Returns the refusal an error stands for
+    /// (authentication, TLS, permissions), which retrying cannot mend.
+    /// </summary>
+    public KafkaRefusedException? ReportError(Error error)
     {
-        if (error.IsFatal)
-            _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _bootstrapServers, error.Reason, error.Code);
+        var refused = KafkaRefusedException.From(error, _kafka);
+        if (error.IsFatal || refused is not null)
+            _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _kafka.BootstrapServers, refused?.Message ?? error.Reason, error.Code);
         else if (_reportedErrors.TryAdd(error.Code, true))
             _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying; check that the broker is running and reachable.",
-                _bootstrapServers, error.Reason, error.Code);
+                _kafka.BootstrapServers, error.Reason, error.Code);
+        return refused;
     }
 
     /// <summary>Produces, waiting while the producer's queue is full (the broker is slower than the engine).</summary>

@@ -22,14 +22,10 @@ public static class TopicProvisioner
     public const string TimestampTypeConfig = "message.timestamp.type";
     public const string LogAppendTime = "LogAppendTime";
 
-    public static async Task<IReadOnlyList<TopicState>> EnsureAsync(string bootstrapServers, PipelineSettings pipeline, ILogger logger)
+    public static async Task<IReadOnlyList<TopicState>> EnsureAsync(KafkaConnection kafka, PipelineSettings pipeline, ILogger logger)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig
-        {
-            BootstrapServers = bootstrapServers,
-            ClientId = "ctr-kafka-setup",
-            SocketTimeoutMs = 10_000,
-        }).Build();
+        KafkaClients.CheckAccess(kafka, TimeSpan.FromSeconds(10)); // a refusal ends the set-up; an absent broker is retried
+        using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-kafka-setup")).Build();
 
         var plan = Plan(admin.GetMetadata(TimeSpan.FromSeconds(10)), pipeline);
         if (plan.Missing.Count > 0)

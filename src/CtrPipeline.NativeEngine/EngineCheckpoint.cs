@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using CtrPipeline.Contracts;
 using Confluent.Kafka.Admin;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
@@ -62,9 +63,9 @@ public static class CheckpointStore
     /// Creates the topic (compacted, one partition) unless it exists; a broker without CreateTopics (librdkafka's mock
     /// without the embedded broker's proxy, as the benchmark runs it in process) creates it on first write.
     /// </summary>
-    public static void EnsureTopic(string bootstrapServers, string topic, ILogger logger)
+    public static void EnsureTopic(KafkaConnection kafka, string topic, ILogger logger)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-checkpoint-topic")).Build();
         try
         {
             admin.CreateTopicsAsync(
@@ -82,9 +83,9 @@ public static class CheckpointStore
     }
 
     /// <summary>The newest committed checkpoint of <paramref name="key"/>; null when there is none.</summary>
-    public static EngineCheckpoint? ReadLatest(string bootstrapServers, string topic, string key, string groupId)
+    public static EngineCheckpoint? ReadLatest(KafkaConnection kafka, string topic, string key, string groupId)
     {
-        var config = KafkaClients.Consumer(bootstrapServers, $"{groupId}-checkpoint", $"{groupId}-checkpoint");
+        var config = KafkaClients.Consumer(kafka, $"{groupId}-checkpoint", $"{groupId}-checkpoint");
         config.EnablePartitionEof = true;
         using var reader = new ConsumerBuilder<byte[], byte[]>(config).Build();
         var tp = new TopicPartition(topic, Partition);

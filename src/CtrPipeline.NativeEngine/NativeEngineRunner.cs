@@ -42,7 +42,7 @@ public sealed class NativeEngineRunner : IEngineRunner
     private readonly EngineOptions _options;
     private readonly PipelineSettings _pipeline;
     private readonly CampaignCatalog _catalog;
-    private readonly string _bootstrapServers;
+    private readonly KafkaConnection _cluster;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -51,12 +51,12 @@ public sealed class NativeEngineRunner : IEngineRunner
     private volatile EngineProgress _progress = EngineProgress.None;
     private volatile EngineKafka? _kafka;
 
-    public NativeEngineRunner(EngineOptions options, PipelineSettings pipeline, CampaignCatalog catalog, string bootstrapServers, ILogger logger)
+    public NativeEngineRunner(EngineOptions options, PipelineSettings pipeline, CampaignCatalog catalog, KafkaConnection cluster, ILogger logger)
     {
         _options = options.Validate();
         _pipeline = pipeline;
         _catalog = catalog;
-        _bootstrapServers = bootstrapServers;
+        _cluster = cluster;
         _logger = logger;
     }
 
@@ -155,7 +155,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                 "Native engines are single-instance and cannot publish whole windows from part of the input, so this one stops without publishing; " +
                 "run one instance per engine, and use Flink or Spark to scale out.");
             _metrics = new EngineMetrics(_options.Id, () => runner.Progress);
-            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, _options.Id, runner._logger,
+            runner._kafka = _kafka = new EngineKafka(runner._cluster, _options.GroupId, _options.Id, runner._logger,
                 onAssigned: _ => { }, OnRevoked, startOffsets: OnAssigned, _options.IsExactlyOnce ? _options.TransactionalId : null);
             (_consumer, _producer) = (_kafka.Consumer, _kafka.Producer);
         }
@@ -175,11 +175,11 @@ public sealed class NativeEngineRunner : IEngineRunner
         public void Run()
         {
             var pipeline = _runner._pipeline;
-            if (_options.IsExactlyOnce) CheckpointStore.EnsureTopic(_runner._bootstrapServers, _options.StateTopic, Logger);
+            if (_options.IsExactlyOnce) CheckpointStore.EnsureTopic(_runner._cluster, _options.StateTopic, Logger);
             _consumer.Subscribe(_topics.Events);
             Logger.LogInformation(
                 "{Engine} ({Guarantee}) consuming {Topic} at {Bootstrap}: window {Window}, watermark delay {Delay}, idle timeout {Idle}, tick {Tick}, commit every {Commit}",
-                _engine.EngineId, _options.Guarantee, _topics.Events, _runner._bootstrapServers, pipeline.WindowSize, pipeline.WatermarkDelay,
+                _engine.EngineId, _options.Guarantee, _topics.Events, _runner._cluster, pipeline.WindowSize, pipeline.WatermarkDelay,
                 pipeline.IdleTimeout, _engine.TickInterval, _options.CommitInterval);
 
             TimeSpan nextTick = _engine.TickInterval, nextCommit = _options.CommitInterval, nextLag = TimeSpan.Zero, nextProgress = ProgressInterval;
@@ -247,7 +247,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             }
             catch (ConsumeException error)
             {
-                _kafka.ReportError(error.Error);
+                if (_kafka.ReportError(error.Error) is { } refused) throw refused;
                 return null;
             }
         }
@@ -615,7 +615,7 @@ public sealed class NativeEngineRunner : IEngineRunner
                 {
                     // Only now, holding every partition: a newcomer that is refused must not fence the running instance.
                     _producer.InitTransactions(KafkaTimeout);
-                    _checkpoint = CheckpointStore.ReadLatest(_runner._bootstrapServers, _options.StateTopic, _options.TransactionalId, _options.GroupId);
+                    _checkpoint = CheckpointStore.ReadLatest(_runner._cluster, _options.StateTopic, _options.TransactionalId, _options.GroupId);
                     _transactionsReady = true;
                 }
                 if (!_inTransaction)

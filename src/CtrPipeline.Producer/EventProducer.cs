@@ -22,7 +22,7 @@ public sealed record ProducerProgress(
 /// as it can and reports how far behind it is (schedule lag), so a slow system shows up as latency instead of as a
 /// quietly lower offered rate (coordinated omission). An event's event time is its scheduled time.
 /// </summary>
-public sealed class EventProducer(ProducerOptions options, PipelineSettings pipeline, CampaignCatalog catalog, string bootstrapServers, ILogger<EventProducer> logger)
+public sealed class EventProducer(ProducerOptions options, PipelineSettings pipeline, CampaignCatalog catalog, KafkaConnection kafka, ILogger<EventProducer> logger)
 {
     private static readonly Meter Meter = new(PipelineTelemetry.ProducerMeter);
     private static readonly Counter<long> SentCounter = Meter.CreateCounter<long>("ctr.producer.events.sent", "{event}", "Records handed to the Kafka client.");
@@ -34,6 +34,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
     private ProducerProgress _progress = new(0, 0, 0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero);
     private long _delivered;
     private long _errors;
+    private volatile KafkaRefusedException? _refused;
 
     public ProducerProgress Progress
     {
@@ -43,6 +44,16 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
     /// <summary>Sends until Duration has elapsed (or until cancelled), then waits for outstanding deliveries.</summary>
     public Task RunAsync(CancellationToken cancel) =>
         Task.Factory.StartNew(() => Run(cancel), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>
+    /// On the client's thread: a refusal (authentication, TLS, permissions) ends the load, with one line, at the next
+    /// send; anything else is ridden out.
+    /// </summary>
+    private void ReportError(Error error)
+    {
+        if (KafkaRefusedException.From(error, kafka) is { } refused) _refused ??= refused;
+        else logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", kafka.BootstrapServers, error.Reason);
+    }
 
     /// <summary>Records that share one delivery report at most: the probes per expected batch (see <see cref="ProbeEvery"/>).</summary>
     private const int ProbesPerBatch = 8;
@@ -78,12 +89,12 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
             if (Interlocked.Exchange(ref reportedError, 1) == 0)
                 logger.LogError("Delivery to {Topic} failed: {Reason}", r.Topic, r.Error.Reason);
         };
-        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrapServers, "producer", options.Linger))
-            .SetErrorHandler((_, e) => logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", bootstrapServers, e.Reason))
+        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(kafka, "producer", options.Linger))
+            .SetErrorHandler((_, e) => ReportError(e))
             .Build();
 
         logger.LogInformation("Producing {Profile} traffic at {Rate:N0} events/s to {Topic} on {Bootstrap} for {Duration}",
-            options.Profile, options.Rate, pipeline.Topics.Events, bootstrapServers, options.Duration?.ToString() ?? "ever");
+            options.Profile, options.Rate, pipeline.Topics.Events, kafka, options.Duration?.ToString() ?? "ever");
 
         var startEpochMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var clock = Stopwatch.StartNew();
@@ -98,6 +109,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
 
         while (due < end && !cancel.IsCancellationRequested)
         {
+            if (_refused is { } refused) throw refused;
             var now = clock.Elapsed.TotalSeconds;
             if (due > now)
             {

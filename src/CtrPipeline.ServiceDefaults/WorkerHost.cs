@@ -12,7 +12,8 @@ public static class WorkerHost
     /// the process is stopped. A <see cref="ConfigurationException"/> ends the process with one "error:" line and exit
     /// code 2. A loop that finishes (a producer whose duration is over) leaves the process up and idle, so the
     /// dashboard does not show it as crashed. A loop that ends with a <see cref="WorkerFailedException"/> ends the process
-    /// with its message as one error line and exit code 1, within 10 s even if something hangs on the way out.
+    /// with its message as one error line and exit code 1, within 10 s even if something hangs on the way out; one that
+    /// ends with a <see cref="ConfigurationException"/> (Kafka refused the credentials, say) likewise, with exit code 2.
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Func<HostApplicationBuilder, Func<IServiceProvider, CancellationToken, Task>> configure)
     {
@@ -44,10 +45,11 @@ public static class WorkerHost
             {
                 await loop(stoppingToken);
             }
-            catch (WorkerFailedException e)
+            catch (Exception e) when (e is WorkerFailedException or ConfigurationException)
             {
                 logger.LogError("{Reason}", e.Message);
-                Environment.ExitCode = 1;
+                if (e is ConfigurationException) await Console.Error.WriteLineAsync($"error: {e.Message}");
+                Environment.ExitCode = e is ConfigurationException ? 2 : 1;
                 // A failed worker must end: one that lingers (a telemetry flush or a client that hangs on the way out)
                 // looks alive to its supervisor and, for a refused engine, to the consumer group.
                 _ = Task.Delay(FailedShutdownLimit, CancellationToken.None).ContinueWith(_ =>

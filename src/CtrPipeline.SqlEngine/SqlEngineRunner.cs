@@ -38,13 +38,13 @@ namespace CtrPipeline.SqlEngine;
 /// </para>
 /// </summary>
 public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget target, PipelineSettings pipeline, CampaignCatalog catalog,
-    string bootstrapServers, ILogger logger) : IEngineRunner
+    KafkaConnection cluster, ILogger logger) : IEngineRunner
 {
     private readonly SqlEngineOptions _options = options.Validate();
     private readonly DatabaseTarget _target = target;
     private readonly PipelineSettings _pipeline = pipeline;
     private readonly CampaignCatalog _catalog = catalog;
-    private readonly string _bootstrapServers = bootstrapServers;
+    private readonly KafkaConnection _cluster = cluster;
     private readonly ILogger _logger = logger;
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
@@ -168,7 +168,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
                 "The SQL engine is single-instance: each instance's watermark would see only its own partitions and close windows whose events the " +
                 "other has not stored, so this one stops without publishing. Run one SQL engine per consumer group; to scale out, use Flink or Spark.");
 
-            runner._kafka = _kafka = new EngineKafka(runner._bootstrapServers, _options.GroupId, Engines.Sql, runner._logger, partitions =>
+            runner._kafka = _kafka = new EngineKafka(runner._cluster, _options.GroupId, Engines.Sql, runner._logger, partitions =>
             {
                 // Runs on this loop's thread, inside Consume. Another process on the same database may have published
                 // windows since this one started: the late check must use the stored closed watermark.
@@ -259,7 +259,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             }
             catch (ConsumeException error)
             {
-                _kafka.ReportError(error.Error);
+                if (_kafka.ReportError(error.Error) is { } refused) throw refused;
                 return;
             }
             if (record is null) return;

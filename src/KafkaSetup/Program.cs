@@ -8,12 +8,12 @@ using CtrPipeline.Kafka;
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddServiceDefaults();
 PipelineSettings pipeline;
-string bootstrap;
+KafkaConnection kafka;
 TimeSpan timeout;
 try
 {
     pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
-    bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
+    kafka = KafkaClients.Validated(builder.Configuration.KafkaConnection());
     timeout = builder.Configuration.GetValue("KafkaSetup:Timeout", TimeSpan.FromMinutes(3));
     if (timeout <= TimeSpan.Zero) throw new ConfigurationException($"KafkaSetup:Timeout must be positive (got {timeout}).");
 }
@@ -29,13 +29,18 @@ var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ka
 var exitCode = 0;
 try
 {
-    await logger.UntilAvailableAsync($"Kafka at {bootstrap}", _ => TopicProvisioner.EnsureAsync(bootstrap, pipeline, logger),
+    await logger.UntilAvailableAsync($"Kafka at {kafka}", _ => TopicProvisioner.EnsureAsync(kafka, pipeline, logger),
         e => e is KafkaException, timeout, CancellationToken.None, retryDelay: TimeSpan.FromSeconds(2));
-    logger.LogInformation("Kafka at {Bootstrap} is ready for the pipeline", bootstrap);
+    logger.LogInformation("Kafka at {Bootstrap} is ready for the pipeline", kafka);
+}
+catch (KafkaRefusedException e)
+{
+    logger.LogError("{Reason}", e.Message);
+    exitCode = 2;
 }
 catch (KafkaException e)
 {
-    logger.LogError("Kafka at {Bootstrap} did not become ready within {Timeout}: {Reason}", bootstrap, timeout, e.Message);
+    logger.LogError("Kafka at {Bootstrap} did not become ready within {Timeout}: {Reason}", kafka, timeout, e.Message);
     exitCode = 1;
 }
 await host.StopAsync();

@@ -7,7 +7,7 @@ return await WorkerHost.RunAsync(args, builder =>
     var options = builder.Configuration.BindSection<EngineOptions>(EngineOptions.Section).Validate();
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
     var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
-    var bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
+    var kafka = KafkaClients.Validated(builder.Configuration.KafkaConnection());
     return (services, stop) =>
-        new NativeEngineRunner(options, pipeline, catalog, bootstrap, services.GetRequiredService<ILogger<NativeEngineRunner>>()).RunAsync(stop);
+        new NativeEngineRunner(options, pipeline, catalog, kafka, services.GetRequiredService<ILogger<NativeEngineRunner>>()).RunAsync(stop);
 });

@@ -7,7 +7,7 @@ return await WorkerHost.RunAsync(args, builder =>
     var options = builder.Configuration.BindSection<ProducerOptions>(ProducerOptions.Section).Validate();
     var pipeline = builder.Configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
     var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
-    var bootstrap = KafkaClients.BootstrapServers(builder.Configuration);
+    var kafka = KafkaClients.Validated(builder.Configuration.KafkaConnection());
     return (services, stop) =>
-        new EventProducer(options, pipeline, catalog, bootstrap, services.GetRequiredService<ILogger<EventProducer>>()).RunAsync(stop);
+        new EventProducer(options, pipeline, catalog, kafka, services.GetRequiredService<ILogger<EventProducer>>()).RunAsync(stop);
 });

@@ -32,7 +32,7 @@ public sealed class ProgramTests
         var logs = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync()); // keeps the pipes from filling up
         try
         {
-            using (var producer = new ProducerBuilder<Null, byte[]>(KafkaClients.Producer(cluster.BootstrapServers, "test-engine")).Build())
+            using (var producer = new ProducerBuilder<Null, byte[]>(KafkaClients.Producer(new KafkaConnection(cluster.BootstrapServers), "test-engine")).Build())
             {
                 var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 producer.Produce("ctr_results", new Message<Null, byte[]> { Value = WireFormat.Serialize(LatencyRecorderTests.Row("flink", now - 42, now)) });

@@ -27,7 +27,7 @@ public sealed class ResultAnalyzerTests(ITestOutputHelper output) : IDisposable
 
         // Continuous: L1 = 100, 200, ..., 1000 ms, every other row final. Micro-batch: four rows with L1 = 7 ms.
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        using (var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(_cluster.BootstrapServers, "test-engine")).Build())
+        using (var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(new KafkaConnection(_cluster.BootstrapServers), "test-engine")).Build())
         {
             for (var i = 1; i <= 10; i++)
             {
@@ -102,7 +102,7 @@ public sealed class ResultAnalyzerTests(ITestOutputHelper output) : IDisposable
             Encoding.UTF8.GetBytes(withoutEngine),
             null,                                                              // a tombstone
         ];
-        using (var producer = new ProducerBuilder<byte[], byte[]?>(KafkaClients.Producer(_cluster.BootstrapServers, "test-garbage")).Build())
+        using (var producer = new ProducerBuilder<byte[], byte[]?>(KafkaClients.Producer(new KafkaConnection(_cluster.BootstrapServers), "test-garbage")).Build())
         {
             foreach (var value in malformed)
                 producer.Produce(new TopicPartition("ctr_results", 0), new Message<byte[], byte[]?> { Key = [0xff, 0xfe], Value = value });
@@ -125,7 +125,7 @@ public sealed class ResultAnalyzerTests(ITestOutputHelper output) : IDisposable
 
     private ResultAnalyzer NewAnalyzer(TimeSpan summaryInterval) => new(
         new AnalyzerOptions { GroupId = "analyzer-test", SummaryInterval = summaryInterval, SummaryPath = _summaryPath }.Validate(),
-        _pipeline, _cluster.BootstrapServers, new TestOutputLogger(output));
+        _pipeline, new KafkaConnection(_cluster.BootstrapServers), new TestOutputLogger(output));
 
     private static void Produce(IProducer<string, byte[]> producer, CtrResult row) =>
         producer.Produce("ctr_results", new Message<string, byte[]> { Key = row.CampaignId.ToString(), Value = WireFormat.Serialize(row) });

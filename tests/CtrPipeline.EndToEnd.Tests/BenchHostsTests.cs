@@ -21,7 +21,7 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
     {
         var folder = Directory.CreateTempSubdirectory("ctr-kafka-option-").FullName;
         using var broker = await BrokerProcess.StartAsync(new PipelineSettings(), 1, Path.Combine(folder, "embedded-kafka.log"), TestContext.Timeout);
-        var kafka = await RunKafka.ClusterAsync(broker.BootstrapServers, keepTopics: true, partitions: 3);
+        var kafka = await RunKafka.ClusterAsync(new KafkaConnection(broker.BootstrapServers), keepTopics: true, partitions: 3);
         var settings = OracleEndToEndTests.ShortRun("poisson") with { Kafka = kafka };
 
         // Two runs of the same engine on one cluster: the second must not see the first's records, offsets or checkpoint.

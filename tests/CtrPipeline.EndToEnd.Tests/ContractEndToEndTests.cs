@@ -40,9 +40,9 @@ public sealed class ContractEndToEndTests(ITestOutputHelper output)
         var target = EngineTarget.Parse(name, postgres: null).Single();
         var folder = Directory.CreateTempSubdirectory("ctr-contract-").FullName;
         using var cluster = EmbeddedKafkaCluster.Start(1, _pipeline.Topics.All.Select(t => (t, _pipeline.Partitions)));
-        using var tap = new TopicTap(cluster.BootstrapServers, cluster.Topics, _pipeline.Topics.Events);
-        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(cluster.BootstrapServers, "contract-test")).Build();
-        var runner = target.Start!(new TargetContext(cluster.BootstrapServers, _pipeline, _catalog, "contract", folder, NullLoggerFactory.Instance));
+        using var tap = new TopicTap(new KafkaConnection(cluster.BootstrapServers), cluster.Topics, _pipeline.Topics.Events);
+        using var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(new KafkaConnection(cluster.BootstrapServers), "contract-test")).Build();
+        var runner = target.Start!(new TargetContext(new KafkaConnection(cluster.BootstrapServers), _pipeline, _catalog, "contract", folder, NullLoggerFactory.Instance));
         var running = runner.RunAsync(CancellationToken.None);
         await runner.Assigned.WaitAsync(Limit);
 

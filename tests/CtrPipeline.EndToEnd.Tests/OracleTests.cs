@@ -19,7 +19,7 @@ public sealed class OracleTests : IDisposable
     public OracleTests()
     {
         _cluster = EmbeddedKafkaCluster.Start(1, _pipeline.Topics.All.Select(t => (t, _pipeline.Partitions)));
-        _producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(_cluster.BootstrapServers, "oracle-test")).Build();
+        _producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(new KafkaConnection(_cluster.BootstrapServers), "oracle-test")).Build();
 
         // Window [0, 10 s): campaign 1 has 2 views + 1 click, campaign 2 one view; window [10 s, 20 s): campaign 1 one view.
         Event(1, EventType.View, adId: 1, time: 1_000);
@@ -73,7 +73,7 @@ public sealed class OracleTests : IDisposable
     private OracleReport Verify()
     {
         _producer.Flush(Timeout);
-        using var tap = new TopicTap(_cluster.BootstrapServers, _cluster.Topics, _pipeline.Topics.Events);
+        using var tap = new TopicTap(new KafkaConnection(_cluster.BootstrapServers), _cluster.Topics, _pipeline.Topics.Events);
         return Oracle.Verify(tap.CompleteAsync(Timeout).GetAwaiter().GetResult(), _pipeline, _catalog, Engine);
     }
 

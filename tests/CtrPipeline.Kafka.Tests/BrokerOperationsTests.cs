@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using System.Diagnostics;
 using Confluent.Kafka;
 
@@ -10,14 +11,14 @@ public sealed class BrokerOperationsTests
 
     private static void Produce(string bootstrap, string topic, int count, int partitions = 2)
     {
-        using var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(bootstrap, "test")).Build();
+        using var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(new KafkaConnection(bootstrap), "test")).Build();
         for (var i = 0; i < count; i++) producer.Produce(new TopicPartition(topic, i % partitions), new Message<string, string> { Key = $"{i}", Value = $"v{i}" });
         Assert.Equal(0, producer.Flush(Timeout));
     }
 
     private static List<string> ConsumeAll(string bootstrap, string topic, string group, int expected)
     {
-        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(bootstrap, group, "test")).Build();
+        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(new KafkaConnection(bootstrap), group, "test")).Build();
         consumer.Subscribe(topic);
         var values = new List<string>();
         var clock = Stopwatch.StartNew();
@@ -72,7 +73,7 @@ public sealed class BrokerOperationsTests
         cluster.SetBrokerDown(1);
         var delivered = 0;
         var errors = new List<string>();
-        using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(cluster.BootstrapServers, "test")).Build())
+        using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(new KafkaConnection(cluster.BootstrapServers), "test")).Build())
         {
             for (var i = 0; i < 50; i++)
                 producer.Produce(new TopicPartition("events", i % 2), new Message<string, string> { Key = $"{i}", Value = $"down{i}" },

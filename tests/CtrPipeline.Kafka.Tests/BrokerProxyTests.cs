@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Confluent.Kafka;
@@ -70,12 +71,12 @@ public sealed class BrokerProxyTests
             var broker = Assert.Single(admin.GetMetadata(TimeSpan.FromSeconds(10)).Brokers);
             Assert.Equal(proxy.Port, broker.Port);
 
-            using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(proxy.Address, "test")).Build())
+            using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(new KafkaConnection(proxy.Address), "test")).Build())
             {
                 for (var i = 0; i < 100; i++) producer.Produce("events", new Message<string, string> { Key = $"k{i}", Value = $"v{i}" });
                 Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(20)));
             }
-            using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(proxy.Address, "through-proxy", "test")).Build();
+            using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(new KafkaConnection(proxy.Address), "through-proxy", "test")).Build();
             consumer.Subscribe("events");
             var seen = new HashSet<string>();
             var clock = System.Diagnostics.Stopwatch.StartNew();

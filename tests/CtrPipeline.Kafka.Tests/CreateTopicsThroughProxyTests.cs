@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
@@ -47,12 +48,12 @@ public sealed class CreateTopicsThroughProxyTests
             Assert.Equal(6, topic.Partitions.Count);
             Assert.Equal(6, cluster.Topics["fresh"]);
 
-            using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(bootstrap, "test")).Build())
+            using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(new KafkaConnection(bootstrap), "test")).Build())
             {
                 for (var i = 0; i < 60; i++) producer.Produce("fresh", new Message<string, string> { Key = $"k{i}", Value = $"v{i}" });
                 Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(20)));
             }
-            using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(bootstrap, "fresh-readers", "test")).Build();
+            using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(new KafkaConnection(bootstrap), "fresh-readers", "test")).Build();
             consumer.Subscribe("fresh");
             var partitions = new HashSet<int>();
             var seen = 0;
@@ -231,7 +232,7 @@ public sealed class CreateTopicsThroughProxyTests
         using (cluster)
         {
             var bootstrap = proxies[0].Address;
-            var config = KafkaClients.Producer(bootstrap, "test");
+            var config = KafkaClients.Producer(new KafkaConnection(bootstrap), "test");
             config.Acks = Acks.None;
             using (var producer = new ProducerBuilder<Null, string>(config).Build())
             {
@@ -240,7 +241,7 @@ public sealed class CreateTopicsThroughProxyTests
             }
             using var admin = Admin(bootstrap);
             await admin.CreateTopicsAsync([new TopicSpecification { Name = "after-acks-0", NumPartitions = 1, ReplicationFactor = 1 }]);
-            using var consumer = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, "acks-0", "test")).Build();
+            using var consumer = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(new KafkaConnection(bootstrap), "acks-0", "test")).Build();
             Assert.Equal(500, consumer.QueryWatermarkOffsets(new TopicPartition("existing", 0), TimeSpan.FromSeconds(10)).High.Value);
             await proxies[0].DisposeAsync();
         }

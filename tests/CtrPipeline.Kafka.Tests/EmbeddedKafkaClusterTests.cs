@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
@@ -20,7 +21,7 @@ public sealed class EmbeddedKafkaClusterTests(ITestOutputHelper output)
 
         var clock = Stopwatch.StartNew();
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        using (var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(cluster.BootstrapServers, "test")).Build())
+        using (var producer = new ProducerBuilder<string, byte[]>(KafkaClients.Producer(new KafkaConnection(cluster.BootstrapServers), "test")).Build())
         {
             for (var i = 0; i < count; i++)
                 producer.Produce(new TopicPartition("events", i % 4), new Message<string, byte[]> { Key = i.ToString(), Value = value });
@@ -30,7 +31,7 @@ public sealed class EmbeddedKafkaClusterTests(ITestOutputHelper output)
         var after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         var seen = new HashSet<string>();
-        using (var consumer = new ConsumerBuilder<string, byte[]>(KafkaClients.Consumer(cluster.BootstrapServers, "g", "test")).Build())
+        using (var consumer = new ConsumerBuilder<string, byte[]>(KafkaClients.Consumer(new KafkaConnection(cluster.BootstrapServers), "g", "test")).Build())
         {
             consumer.Subscribe("events");
             var deadline = Stopwatch.StartNew();

@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using System.Diagnostics;
 using Confluent.Kafka;
 
@@ -22,7 +23,7 @@ public sealed class EmbeddedKafkaTransactionTests
     {
         using var cluster = EmbeddedKafkaCluster.Start(1, [("events", 1), ("out", 1)]);
         var bootstrap = cluster.BootstrapServers;
-        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(bootstrap, "g", "test")).Build();
+        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(new KafkaConnection(bootstrap), "g", "test")).Build();
 
         using var producer = NewTransactional(bootstrap);
         producer.InitTransactions(Timeout);
@@ -76,7 +77,7 @@ public sealed class EmbeddedKafkaTransactionTests
     {
         using var cluster = EmbeddedKafkaCluster.Start(1, [("events", 1), ("out", 1)]);
         var bootstrap = cluster.BootstrapServers;
-        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(bootstrap, "g", "test")).Build();
+        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(new KafkaConnection(bootstrap), "g", "test")).Build();
         consumer.Subscribe("events");
         var clock = Stopwatch.StartNew();
         while (consumer.Assignment.Count == 0 && clock.Elapsed < Timeout) consumer.Consume(TimeSpan.FromMilliseconds(100));
@@ -94,7 +95,7 @@ public sealed class EmbeddedKafkaTransactionTests
 
     private static IProducer<string, string> NewTransactional(string bootstrap)
     {
-        var config = KafkaClients.Producer(bootstrap, "txn");
+        var config = KafkaClients.Producer(new KafkaConnection(bootstrap), "txn");
         config.TransactionalId = "txn-test";
         config.EnableIdempotence = true;
         config.Acks = Acks.All;
@@ -103,7 +104,7 @@ public sealed class EmbeddedKafkaTransactionTests
 
     private static List<string> Read(string bootstrap, string topic, IsolationLevel isolation)
     {
-        var config = KafkaClients.Consumer(bootstrap, $"reader-{Guid.NewGuid():N}", "reader");
+        var config = KafkaClients.Consumer(new KafkaConnection(bootstrap), $"reader-{Guid.NewGuid():N}", "reader");
         config.IsolationLevel = isolation;
         config.EnablePartitionEof = true;
         using var consumer = new ConsumerBuilder<string, string>(config).Build();

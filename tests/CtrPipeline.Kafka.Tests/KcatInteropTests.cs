@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -24,7 +25,7 @@ public sealed class KcatInteropTests(ITestOutputHelper output)
         await Kcat(["-b", bootstrap, "-P", "-t", "events", "-K", ":"], stdin: string.Join('\n', lines) + "\n");
 
         // What kcat produced, a Confluent.Kafka consumer reads...
-        using (var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(bootstrap, "kcat-check", "test")).Build())
+        using (var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(new KafkaConnection(bootstrap), "kcat-check", "test")).Build())
         {
             consumer.Subscribe("events");
             var seen = new List<string>();

@@ -88,7 +88,7 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
         await Until(() => runner.Progress.Consumed == 6, "6 records");
         await Task.Delay(200); // a few commit intervals
 
-        using (var stranger = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(_kafka.Bootstrap, options.GroupId, "stranger")).Build())
+        using (var stranger = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(new KafkaConnection(_kafka.Bootstrap), options.GroupId, "stranger")).Build())
         {
             stranger.Subscribe(_kafka.Pipeline.Topics.Events);
             var deadline = DateTime.UtcNow + RebalanceLimit;
@@ -146,10 +146,10 @@ public sealed class FaultToleranceTests(ITestOutputHelper output) : IDisposable
     };
 
     private NativeEngineRunner NewRunner(EngineOptions options) =>
-        new(options, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
+        new(options, _kafka.Pipeline, Catalog, new KafkaConnection(_kafka.Bootstrap), new TestOutputLogger(output));
 
     private EngineCheckpoint? Checkpoint(EngineOptions options) =>
-        CheckpointStore.ReadLatest(_kafka.Bootstrap, options.StateTopic, options.TransactionalId, options.GroupId);
+        CheckpointStore.ReadLatest(new KafkaConnection(_kafka.Bootstrap), options.StateTopic, options.TransactionalId, options.GroupId);
 
     /// <summary>(window start in the run, campaign, views) of every final row, in order: a duplicate shows as a repeated entry.</summary>
     private List<(long, int, long)> FinalRows() =>

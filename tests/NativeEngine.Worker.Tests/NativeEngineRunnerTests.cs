@@ -121,7 +121,7 @@ public sealed class NativeEngineRunnerTests(ITestOutputHelper output) : IDisposa
     }
 
     private NativeEngineRunner NewRunner(string engine, string guarantee = EngineOptions.ExactlyOnce) =>
-        new(new EngineOptions { Id = engine, Guarantee = guarantee, CommitInterval = TimeSpan.FromMilliseconds(50) }, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
+        new(new EngineOptions { Id = engine, Guarantee = guarantee, CommitInterval = TimeSpan.FromMilliseconds(50) }, _kafka.Pipeline, Catalog, new KafkaConnection(_kafka.Bootstrap), new TestOutputLogger(output));
 
     public void Dispose() => _kafka.Dispose();
 }

@@ -17,7 +17,7 @@ public sealed class SlowPartitionTests(ITestOutputHelper output) : IDisposable
     {
         var options = new EngineOptions { Id = engine };
         return SlowPartitionScenario.Run(_kafka,
-            () => new NativeEngineRunner(options, _kafka.Pipeline, KafkaFixture.Catalog, _kafka.Bootstrap, new TestOutputLogger(output)),
+            () => new NativeEngineRunner(options, _kafka.Pipeline, KafkaFixture.Catalog, new KafkaConnection(_kafka.Bootstrap), new TestOutputLogger(output)),
             atStart, [options.GroupId, options.TransactionalId]);
     }
 

@@ -17,7 +17,7 @@ public sealed class StartupWatermarkTests(ITestOutputHelper output) : IDisposabl
     [InlineData(Engines.NativeMicroBatch)]
     public async Task A_partition_that_delivers_after_another_ones_backlog_loses_nothing(string engine)
     {
-        var runner = new NativeEngineRunner(new EngineOptions { Id = engine }, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
+        var runner = new NativeEngineRunner(new EngineOptions { Id = engine }, _kafka.Pipeline, Catalog, new KafkaConnection(_kafka.Bootstrap), new TestOutputLogger(output));
         var running = runner.RunAsync(CancellationToken.None);
         await runner.Assigned.WaitAsync(WaitLimit);
 

@@ -14,7 +14,7 @@ public sealed class EventProducerTests
         var pipeline = new PipelineSettings { Partitions = 2 };
         using var cluster = EmbeddedKafkaCluster.Start(1, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
         var options = new ProducerOptions { Rate = 5_000, Duration = TimeSpan.FromSeconds(2), Seed = 11 };
-        var producer = new EventProducer(options, pipeline, CampaignCatalog.Generate(5, 4), cluster.BootstrapServers, NullLogger<EventProducer>.Instance);
+        var producer = new EventProducer(options, pipeline, CampaignCatalog.Generate(5, 4), new KafkaConnection(cluster.BootstrapServers), NullLogger<EventProducer>.Instance);
 
         await producer.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
 
@@ -34,7 +34,7 @@ public sealed class EventProducerTests
         using var cluster = EmbeddedKafkaCluster.Start(1, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
         var options = new ProducerOptions { Rate = 50_000, Duration = TimeSpan.FromSeconds(2), Seed = 12, Linger = TimeSpan.FromMilliseconds(50) };
         Assert.Equal(156, EventProducer.ProbeEvery(options.Rate, options.Linger, pipeline.Partitions));
-        var producer = new EventProducer(options, pipeline, CampaignCatalog.Generate(5, 4), cluster.BootstrapServers, NullLogger<EventProducer>.Instance);
+        var producer = new EventProducer(options, pipeline, CampaignCatalog.Generate(5, 4), new KafkaConnection(cluster.BootstrapServers), NullLogger<EventProducer>.Instance);
 
         await producer.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
 

@@ -42,7 +42,7 @@ internal sealed class KafkaFixture : IDisposable
             TriggerInterval = TimeSpan.FromMilliseconds(200),
         }.Validate();
         _cluster = EmbeddedKafkaCluster.Start(brokers, Pipeline.Topics.All.Select(t => (t, Pipeline.Partitions)).Concat((extraTopics ?? []).Select(t => (t, 1))));
-        _producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(Bootstrap, "test-events")).Build();
+        _producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(new KafkaConnection(Bootstrap), "test-events")).Build();
     }
 
     /// <summary>Windows of 10 s, watermark 2 s behind, quick ticks and triggers.</summary>
@@ -82,7 +82,7 @@ internal sealed class KafkaFixture : IDisposable
     /// <summary>Every record of <paramref name="topic"/>, read from the beginning by a fresh consumer up to the end of each partition.</summary>
     public List<ConsumeResult<byte[], byte[]>> ReadAll(string topic)
     {
-        var config = KafkaClients.Consumer(Bootstrap, $"reader-{Guid.NewGuid():N}", "test-reader");
+        var config = KafkaClients.Consumer(new KafkaConnection(Bootstrap), $"reader-{Guid.NewGuid():N}", "test-reader");
         config.EnablePartitionEof = true;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         consumer.Assign(Enumerable.Range(0, Pipeline.Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));

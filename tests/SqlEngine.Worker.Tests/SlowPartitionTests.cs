@@ -1,3 +1,4 @@
+using CtrPipeline.Contracts;
 using Xunit.Abstractions;
 
 namespace SqlEngine.Worker.Tests;
@@ -14,7 +15,7 @@ public sealed class SlowPartitionTests(ITestOutputHelper output) : IDisposable
     {
         await using var test = TestDatabase.Sqlite();
         await SlowPartitionScenario.Run(_kafka,
-            () => new SqlEngineRunner(test.Options, test.Target, _kafka.Pipeline, KafkaFixture.Catalog, _kafka.Bootstrap, new TestOutputLogger(output)),
+            () => new SqlEngineRunner(test.Options, test.Target, _kafka.Pipeline, KafkaFixture.Catalog, new KafkaConnection(_kafka.Bootstrap), new TestOutputLogger(output)),
             atStart, [test.Options.GroupId]);
     }
 

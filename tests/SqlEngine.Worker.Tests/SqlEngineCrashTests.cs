@@ -90,7 +90,7 @@ public sealed class SqlEngineCrashTests(ITestOutputHelper output) : IDisposable
         // Large batches: the embedded broker answers a fetch with one producer batch per partition, where a real broker
         // sends up to 1 MB per partition, so that a restarted consumer gets a long run of one partition's backlog
         // before the next partition's. Large batches give the embedded broker the same shape.
-        var config = KafkaClients.Producer(_kafka.Bootstrap, "crash-test-events");
+        var config = KafkaClients.Producer(new KafkaConnection(_kafka.Bootstrap), "crash-test-events");
         config.LingerMs = 200;
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         var stepMs = 1_000.0 / EventsPerSecondPerPartition;

@@ -53,7 +53,7 @@ public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
         }
 
         using var next = new KafkaFixture(topicPrefix: "next-run");
-        var runner = new SqlEngineRunner(test.Options, test.Target, next.Pipeline, Catalog, next.Bootstrap, new TestOutputLogger(output));
+        var runner = new SqlEngineRunner(test.Options, test.Target, next.Pipeline, Catalog, new KafkaConnection(next.Bootstrap), new TestOutputLogger(output));
         var again = runner.RunAsync(CancellationToken.None);
         await runner.Assigned.WaitAsync(WaitLimit);
         for (var t = 0L; t < 20_000; t += 1_000) next.Send(0, t, adId: 5); // offsets 0-19 on both partitions, as the earlier run's
@@ -207,7 +207,7 @@ public sealed class SqlEngineRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     private SqlEngineRunner NewRunner(TestDatabase test) =>
-        new(test.Options, test.Target, _kafka.Pipeline, Catalog, _kafka.Bootstrap, new TestOutputLogger(output));
+        new(test.Options, test.Target, _kafka.Pipeline, Catalog, new KafkaConnection(_kafka.Bootstrap), new TestOutputLogger(output));
 
     public void Dispose() => _kafka.Dispose();
 }

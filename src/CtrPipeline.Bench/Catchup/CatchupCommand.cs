@@ -28,7 +28,7 @@ public static class CatchupCommand
         {
             engine, events,
         };
-        foreach (var option in new Option[] { common.Seed, common.Window, common.Watermark, common.Trigger, common.Partitions, common.PostgresOption, common.Kafka, common.KeepTopics })
+        foreach (var option in new Option[] { common.Seed, common.Window, common.Watermark, common.Trigger, common.Partitions, common.PostgresOption, common.Kafka, common.KafkaConfig, common.KeepTopics })
             command.Options.Add(option);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
         {

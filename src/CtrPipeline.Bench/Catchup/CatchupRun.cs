@@ -41,7 +41,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
         var runId = $"catchup-{name}";
         await using var kafka = await settings.Kafka.OpenAsync(runId, settings.Pipeline, cancel);
         var pipeline = kafka.Pipeline;
-        var bootstrap = kafka.Bootstrap;
+        var bootstrap = kafka.Kafka;
 
         progress.Phase(name, $"loading {settings.Events:N0} events into {pipeline.Partitions} partitions");
         var expected = Load(kafka, cancel);
@@ -85,7 +85,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
         var end = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var start = end - (long)(settings.Events / EventTimeRate * 1000);
         var last = long.MinValue;
-        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(kafka.Bootstrap, "catchup-loader", kafka.Embedded ? EmbeddedBroker.ProducerLinger : null)).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(kafka.Kafka, "catchup-loader", kafka.Embedded ? EmbeddedBroker.ProducerLinger : null)).Build();
         for (long i = 0; i < settings.Events; i++)
         {
             var record = generator.Next(start + (long)(i / EventTimeRate * 1000));
@@ -125,7 +125,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
     }
 
     /// <summary>Records of the events topic the broker no longer holds (retention): the sum of the partitions' start offsets.</summary>
-    private static long Dropped(string bootstrap, PipelineSettings pipeline)
+    private static long Dropped(KafkaConnection bootstrap, PipelineSettings pipeline)
     {
         using var consumer = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(bootstrap, "catchup-retention", "catchup-retention")).Build();
         return Enumerable.Range(0, pipeline.Partitions)
@@ -133,7 +133,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
     }
 
     /// <summary>Every record of the events topic through a consumer with the engines' settings that does nothing but count bytes.</summary>
-    private (List<byte[]> Values, double Seconds) BareConsume(string bootstrap, string topic, long total, CancellationToken cancel)
+    private (List<byte[]> Values, double Seconds) BareConsume(KafkaConnection bootstrap, string topic, long total, CancellationToken cancel)
     {
         var config = KafkaClients.Consumer(bootstrap, $"catchup-bare-{Guid.NewGuid():N}", "catchup-bare");
         using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
@@ -171,7 +171,7 @@ public sealed class CatchupRun(CatchupSettings settings, EngineTarget target, Ca
     }
 
     /// <summary>Seconds from the engine holding its partitions until every expected (window, campaign) has a final row; and how many first final rows differ.</summary>
-    private async Task<(double Seconds, int Wrong)> TimeEngineAsync(IEngineRunner runner, string bootstrap, string resultsTopic, Dictionary<(long Window, int Campaign), (long Views, long Clicks)> expected, CancellationToken cancel)
+    private async Task<(double Seconds, int Wrong)> TimeEngineAsync(IEngineRunner runner, KafkaConnection bootstrap, string resultsTopic, Dictionary<(long Window, int Campaign), (long Views, long Clicks)> expected, CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var processing = runner.RunAsync(stop.Token);

@@ -23,6 +23,9 @@ public sealed class BrokerProcess : IDisposable
 
     public string BootstrapServers { get; }
 
+    /// <summary>The broker as its clients connect to it: PLAINTEXT, on the loopback.</summary>
+    public KafkaConnection Kafka => new(BootstrapServers);
+
     public static async Task<BrokerProcess> StartAsync(PipelineSettings pipeline, int brokers, string logFile, CancellationToken cancel)
     {
         var port = FreePort();

@@ -36,8 +36,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         var pipeline = settings.Pipeline;
         progress.Phase(Name, "starting the embedded broker in its own process");
         using var broker = await BrokerProcess.StartAsync(pipeline, settings.Brokers, Path.Combine(folder, "embedded-kafka.log"), cancel);
-        var bootstrap = broker.BootstrapServers;
-        var worker = EngineWorker.For(target, pipeline, bootstrap, catalogPath, folder, postgres, settings.Guarantee);
+        var worker = EngineWorker.For(target, pipeline, broker.BootstrapServers, catalogPath, folder, postgres, settings.Guarantee);
         await worker.ResetDatabaseAsync(cancel);
         try
         {
@@ -53,7 +52,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     private async Task<FaultResult> RunAsync(BrokerProcess broker, EngineWorker worker, CancellationToken cancel)
     {
         var pipeline = settings.Pipeline;
-        var bootstrap = broker.BootstrapServers;
+        var bootstrap = broker.Kafka;
         using var tap = new TopicTap(bootstrap, pipeline.Topics.All.ToDictionary(t => t, _ => pipeline.Partitions));
         using var results = new EngineOutputWatch(bootstrap, pipeline, worker.Engine);
         using var injector = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(bootstrap, "fault-injector")).SetLogHandler(Quiet).SetErrorHandler(Quiet).Build();
@@ -209,11 +208,11 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         await Task.Delay(settings.OutageLength, cancel);
         await broker.UpAsync(cancel);
         progress.Phase(Name, string.Create(CultureInfo.InvariantCulture, $"broker up at {_clock.Elapsed.TotalSeconds:0.0} s; rebalance probe joins group {worker.GroupId}"));
-        var note = await Task.Run(() => RebalanceProbe(broker.BootstrapServers, worker.GroupId, cancel), cancel);
+        var note = await Task.Run(() => RebalanceProbe(broker.Kafka, worker.GroupId, cancel), cancel);
         _notes.Add(note);
     }
 
-    private string RebalanceProbe(string bootstrap, string groupId, CancellationToken cancel)
+    private string RebalanceProbe(KafkaConnection bootstrap, string groupId, CancellationToken cancel)
     {
         var joinedAt = (TimeSpan?)null;
         var config = KafkaClients.Consumer(bootstrap, groupId, "fault-rebalance-probe");

@@ -23,7 +23,7 @@ internal sealed class InProcessSession : IEngineSession
         try
         {
             Directory.CreateDirectory(context.WorkFolder);
-            var runner = target.Start(new TargetContext(kafka.Bootstrap, kafka.Pipeline, context.Catalog, context.RunId, context.WorkFolder, context.Logs, kafka.Scope));
+            var runner = target.Start(new TargetContext(kafka.Kafka, kafka.Pipeline, context.Catalog, context.RunId, context.WorkFolder, context.Logs, kafka.Scope));
             return new InProcessSession(kafka, runner);
         }
         catch

@@ -51,9 +51,9 @@ internal sealed class ServicesSession : IEngineSession
         Kafka = kafka;
         var pipeline = kafka.Pipeline;
         _events = [.. Enumerable.Range(0, pipeline.Partitions).Select(p => new TopicPartition(pipeline.Topics.Events, p))];
-        _output = new EngineOutputWatch(kafka.Bootstrap, pipeline, _engine);
+        _output = new EngineOutputWatch(kafka.Kafka, pipeline, _engine);
         if (CommittingGroup(_engine, kafka) is { } group)
-            _committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(kafka.Bootstrap, group, "bench-committed-observer"))
+            _committed = new ConsumerBuilder<Ignore, Ignore>(KafkaClients.Consumer(kafka.Kafka, group, "bench-committed-observer"))
                 .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
         _watchingLogs = WatchLogsAsync(_stop.Token);
         Processing = FailWhenEngineEndsAsync(_stop.Token);
@@ -79,6 +79,8 @@ internal sealed class ServicesSession : IEngineSession
             .. target.ServiceArguments,
             .. settings.ServiceConnections.Select(c => $"--ConnectionStrings:{c.Key}={c.Value}"),
             .. cluster is null ? Array.Empty<string>() : [$"--ConnectionStrings:{PipelineTopology.KafkaConnection}={cluster.Bootstrap}", $"--Parameters:topic-prefix={cluster.Scope}"],
+            // The client properties travel as the file's path: their secrets stay in the file.
+            .. cluster?.Kafka.Properties.File is { } config ? [$"--Parameters:kafka-config={config}"] : Array.Empty<string>(),
         ];
         DistributedApplication? app = null;
         DatabaseTarget? runDatabase = null;
@@ -130,7 +132,7 @@ internal sealed class ServicesSession : IEngineSession
         var broker = mode == "containers"
             ? $"the AppHost's Kafka container at {bootstrap}"
             : $"the AppHost's embedded broker (librdkafka mock cluster in its own process) at {bootstrap}";
-        return new RunTopics(bootstrap, pipeline, scope: null, broker, embedded: mode != "containers", () => ValueTask.CompletedTask);
+        return new RunTopics(new KafkaConnection(bootstrap), pipeline, scope: null, broker, embedded: mode != "containers", () => ValueTask.CompletedTask);
     }
 
     /// <summary>
@@ -167,7 +169,7 @@ internal sealed class ServicesSession : IEngineSession
     {
         var pipeline = Kafka.Pipeline;
         var windowMs = (long)pipeline.WindowSize.TotalMilliseconds;
-        using (var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(Kafka.Bootstrap, "bench-trailer")).Build())
+        using (var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(Kafka.Kafka, "bench-trailer")).Build())
             await EndOfInput.SendTrailerAsync(producer, pipeline, _catalog, TrailerEventIds, onTick: null, cancel);
         var lastWindow = loadEndMs / windowMs * windowMs;
         var settled = await EndOfInput.SettleAsync(_output, lastWindow, TimeSpan.FromSeconds(5), timeout, cancel);
