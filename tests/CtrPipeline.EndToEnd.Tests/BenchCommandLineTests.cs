@@ -58,6 +58,7 @@ public sealed class BenchCommandLineTests
     [InlineData("run --kafka localhost", "--kafka: 'localhost' is not host:port")]
     [InlineData("run --kafka 127.0.0.1:9092,broker2", "--kafka: 'broker2' is not host:port")]
     [InlineData("run --keep-topics", "--keep-topics goes with --kafka")]
+    [InlineData("run --kafka-config /nonexistent/client.properties", "The Kafka client properties file /nonexistent/client.properties does not exist")]
     [InlineData("benchmark --kafka 127.0.0.1:9092 --brokers 3", "--brokers sizes the embedded broker")]
     [InlineData("run --host cloud", "--host must be inprocess")]
     [InlineData("run --connection-string flink-gateway=http://flink:8083", "--connection-string goes with --host services")]
@@ -102,6 +103,24 @@ public sealed class BenchKafkaOptionTests
         listener.Stop(); // a port nothing listens on
 
         await BenchCommandLine.FailsWithOneErrorLine($"run --kafka 127.0.0.1:{port} --duration 20s", $"--kafka 127.0.0.1:{port}: no broker answered within 15 s");
+    }
+
+    [Theory]
+    [InlineData("", "security.protocol=SSL", "--kafka-config goes with --kafka")]
+    [InlineData("--kafka 127.0.0.1:9092 ", "bootstrap.servers=127.0.0.1:9093", "--kafka 127.0.0.1:9092 and bootstrap.servers 127.0.0.1:9093")]
+    [InlineData("--kafka 127.0.0.1:9092 ", "transactional.id=mine", "transactional.id is set by the pipeline itself")]
+    public async Task A_client_properties_file_that_cannot_serve_ends_the_command_before_any_run(string kafka, string file, string expected)
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(path, file + "\n");
+            await BenchCommandLine.FailsWithOneErrorLine($"run {kafka}--kafka-config {path} --duration 20s", expected);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
