@@ -168,6 +168,33 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public async Task A_secured_cluster_reaches_every_service_as_its_properties_file_and_a_secret_password_parameter()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, "security.protocol=SASL_SSL\nsasl.mechanisms=SCRAM-SHA-512\nsasl.username=bench\n");
+        try
+        {
+            await using var builder = await Model("--ConnectionStrings:kafka=broker-1:9093", $"--Parameters:kafka-config={file}",
+                "--Parameters:kafka-password=s3cr3t-Pa55word");
+
+            // A secret parameter: the dashboard shows its value masked, and no environment holds it in plain text.
+            var password = Assert.IsType<ParameterResource>(Resource(builder, PipelineParameters.KafkaPasswordParameter));
+            Assert.True(password.Secret);
+            foreach (var name in new[] { ApacheKafka.Setup, "native-continuous", "native-microbatch", "sql", "analyzer", "producer" })
+            {
+                var env = await Environment(Resource(builder, name));
+                Assert.Equal(file, env["Kafka__ConfigFile"]);
+                Assert.Equal("{kafka-password.value}", env["Kafka__Properties__sasl.password"]);
+                Assert.DoesNotContain(env.Values, v => v.Contains("s3cr3t-Pa55word"));
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Kafka_port_zero_lets_the_orchestrator_choose_a_free_port()
     {
         await using var builder = await Model("--Parameters:kafka-port=0");

@@ -42,6 +42,7 @@ public sealed class PipelineParametersTests
     [InlineData("partitions", "0", "Parameters:partitions must be between 1 and 1024 (got '0')")]
     [InlineData("load", "none", "Parameters:load must be internal")]
     [InlineData("topic-prefix", "run 1", "Parameters:topic-prefix must be letters, digits")]
+    [InlineData("kafka-config", "/nonexistent/client.properties", "The Kafka client properties file /nonexistent/client.properties does not exist")]
     public void Bad_values_are_rejected_with_a_message_naming_the_parameter(string key, string value, string message)
     {
         var e = Assert.Throws<ConfigurationException>(() => From((key, value)));
