@@ -8,7 +8,11 @@ namespace CtrPipeline.AppHost;
 public sealed record FlinkCluster(
     IResourceBuilder<IResourceWithConnectionString> Gateway,
     IResourceBuilder<IResourceWithConnectionString>? Rest,
-    IReadOnlyList<IResourceBuilder<IResource>> Containers);
+    IReadOnlyList<IResourceBuilder<IResource>> Containers)
+{
+    /// <summary>Where the cluster's containers see the Kafka client's files (null for an existing cluster: the engine's own setting).</summary>
+    public string? KafkaFilesFolder { get; init; }
+}
 
 /// <summary>
 /// Apache Flink for containers mode: a JobManager, a TaskManager and the SQL Gateway, all from one image built by
@@ -37,8 +41,13 @@ public static class ApacheFlink
     public const string StateVolume = "ctr-flink-state";
     public const string StateInContainer = "/opt/ctr/state";
 
-    /// <summary>The cluster: an existing gateway when ConnectionStrings:flink-gateway is set, else three containers.</summary>
-    public static FlinkCluster AddFlinkCluster(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
+    /// <summary>
+    /// The cluster: an existing gateway when ConnectionStrings:flink-gateway is set, else three containers. The files
+    /// <paramref name="kafkaClient"/> names by path (the CA certificates, a PKCS#12 key store) are mounted read-only in
+    /// the JobManager (the Kafka source's enumerator) and the TaskManager (readers and writers), where the job's
+    /// properties say they are (<see cref="JavaKafkaProperties"/>).
+    /// </summary>
+    public static FlinkCluster AddFlinkCluster(this IDistributedApplicationBuilder builder, PipelineParameters parameters, KafkaClientProperties? kafkaClient = null)
     {
         if (builder.Configuration.GetConnectionString(GatewayConnection) is { Length: > 0 })
             return new FlinkCluster(
@@ -58,6 +67,7 @@ public static class ApacheFlink
                 ("execution.checkpointing.dir", $"file://{StateInContainer}/checkpoints"),
                 ("execution.checkpointing.savepoint-dir", $"file://{StateInContainer}/savepoints")))
             .WithVolume(StateVolume, StateInContainer)
+            .WithKafkaFiles(kafkaClient)
             .WithHttpEndpoint(targetPort: RestPort, name: "http")
             .WithHttpHealthCheck("/overview", endpointName: "http");
 
@@ -70,6 +80,7 @@ public static class ApacheFlink
                 ("taskmanager.numberOfTaskSlots", parameters.FlinkTaskSlots.ToString(CultureInfo.InvariantCulture)),
                 ("taskmanager.memory.process.size", "2048m")))
             .WithVolume(StateVolume, StateInContainer)
+            .WithKafkaFiles(kafkaClient)
             .WaitFor(jobManager);
 
         // The image's entrypoint runs any other command as is; the gateway submits to the JobManager's REST API.
@@ -88,7 +99,7 @@ public static class ApacheFlink
         return new FlinkCluster(
             builder.AddConnectionString(GatewayConnection, ReferenceExpression.Create($"{gateway.GetEndpoint("http")}")),
             builder.AddConnectionString(RestConnection, ReferenceExpression.Create($"{jobManager.GetEndpoint("http")}")),
-            [jobManager, taskManager, gateway]);
+            [jobManager, taskManager, gateway]) { KafkaFilesFolder = JavaKafkaProperties.DefaultFilesFolder };
     }
 
     /// <summary>The "flink" engine: the FlinkGateway project, started once Kafka's topics exist and the cluster is up.</summary>
@@ -101,6 +112,7 @@ public static class ApacheFlink
             .WithReference(flink.Gateway);
         if (flink.Rest is not null) engine.WithReference(flink.Rest);
         if ((parameters.FlinkKafka ?? kafka.ContainerBootstrap) is { } bootstrap) engine.WithEnvironment("Flink__KafkaBootstrapServers", bootstrap);
+        if (flink.KafkaFilesFolder is { } folder) engine.WithEnvironment("Flink__KafkaFilesFolder", folder);
         if (parameters.FlinkParallelism > 0) engine.WithEnvironment("Flink__Parallelism", parameters.FlinkParallelism.ToString(CultureInfo.InvariantCulture));
         foreach (var container in flink.Containers) engine.WaitFor(container);
         return engine;
@@ -110,6 +122,14 @@ public static class ApacheFlink
         builder.AddDockerfile(name,
             contextPath: PipelineTopology.InRepository(builder, "flink"),
             dockerfilePath: PipelineTopology.InRepository(builder, "flink", "Dockerfile"));
+
+    /// <summary>Mounts each file a Java Kafka client reads by path, read-only, where the engine's properties name it (Spark's server too).</summary>
+    internal static IResourceBuilder<ContainerResource> WithKafkaFiles(this IResourceBuilder<ContainerResource> container, KafkaClientProperties? kafkaClient)
+    {
+        foreach (var mount in JavaKafkaProperties.FileMounts(kafkaClient ?? KafkaClientProperties.None, JavaKafkaProperties.DefaultFilesFolder))
+            container.WithBindMount(mount.HostPath, mount.ContainerPath, isReadOnly: true);
+        return container;
+    }
 
     /// <summary>FLINK_PROPERTIES: lines the image's entrypoint appends to Flink's configuration.</summary>
     private static string Properties(params (string Key, string Value)[] properties) =>

@@ -5,7 +5,11 @@ using Microsoft.Extensions.Configuration;
 namespace CtrPipeline.AppHost;
 
 /// <summary>Where the Spark engine finds Spark Connect, and the container to wait for (none for an existing server).</summary>
-public sealed record SparkConnectServer(IResourceBuilder<IResourceWithConnectionString> Connection, IResourceBuilder<IResource>? Container);
+public sealed record SparkConnectServer(IResourceBuilder<IResourceWithConnectionString> Connection, IResourceBuilder<IResource>? Container)
+{
+    /// <summary>Where the server's container sees the Kafka client's files (null for an existing server: the engine's own setting).</summary>
+    public string? KafkaFilesFolder { get; init; }
+}
 
 /// <summary>
 /// Apache Spark for containers mode: one container running the Spark Connect server (local mode) from the image
@@ -26,7 +30,12 @@ public static class ApacheSpark
     /// <summary>Where the catalog is mounted, as the query's CSV read sees it.</summary>
     public const string CatalogInContainer = "/opt/ctr/campaigns.csv";
 
-    public static SparkConnectServer AddSparkConnectServer(this IDistributedApplicationBuilder builder, PipelineParameters parameters)
+    /// <summary>
+    /// The server: an existing one when ConnectionStrings:spark-connect is set, else a container, with the files
+    /// <paramref name="kafkaClient"/> names by path (the CA certificates, a PKCS#12 key store) mounted read-only where
+    /// the query's Kafka options say they are (<see cref="JavaKafkaProperties"/>).
+    /// </summary>
+    public static SparkConnectServer AddSparkConnectServer(this IDistributedApplicationBuilder builder, PipelineParameters parameters, KafkaClientProperties? kafkaClient = null)
     {
         if (builder.Configuration.GetConnectionString(Connection) is { Length: > 0 })
             return new SparkConnectServer(builder.AddConnectionString(Connection), null);
@@ -42,11 +51,12 @@ public static class ApacheSpark
                 "--conf", "spark.sql.shuffle.partitions=" + parameters.Pipeline().Partitions.ToString(CultureInfo.InvariantCulture))
             .WithEndpoint(targetPort: ConnectPort, name: "grpc", scheme: "http")
             .WithHttpEndpoint(targetPort: UiPort, name: "ui")
-            .WithBindMount(PipelineTopology.CatalogPath(builder), CatalogInContainer, isReadOnly: true);
+            .WithBindMount(PipelineTopology.CatalogPath(builder), CatalogInContainer, isReadOnly: true)
+            .WithKafkaFiles(kafkaClient);
         var grpc = server.GetEndpoint("grpc");
         var connection = builder.AddConnectionString(Connection,
             ReferenceExpression.Create($"sc://{grpc.Property(EndpointProperty.Host)}:{grpc.Property(EndpointProperty.Port)}"));
-        return new SparkConnectServer(connection, server);
+        return new SparkConnectServer(connection, server) { KafkaFilesFolder = JavaKafkaProperties.DefaultFilesFolder };
     }
 
     /// <summary>The "spark" engine: the SparkDriver project, started once Kafka's topics exist and the server runs.</summary>
@@ -58,6 +68,7 @@ public static class ApacheSpark
             .WithKafka(kafka)
             .WithReference(spark.Connection);
         if ((parameters.SparkKafka ?? kafka.ContainerBootstrap) is { } bootstrap) engine.WithEnvironment("Spark__KafkaBootstrapServers", bootstrap);
+        if (spark.KafkaFilesFolder is { } folder) engine.WithEnvironment("Spark__KafkaFilesFolder", folder);
         if (parameters.SparkCatalog is { } catalog) engine.WithEnvironment("Spark__CatalogPath", catalog);
         if (spark.Container is not null) engine.WaitFor(spark.Container);
         return engine;

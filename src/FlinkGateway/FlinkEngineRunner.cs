@@ -73,10 +73,18 @@ public sealed class FlinkEngineRunner(
         return jobId;
     }
 
-    private Task<StatementResult> ExecuteAsync(string session, string statement, CancellationToken stop)
+    /// <summary>Runs a statement; its log line and any error about it (which may quote it) show no Kafka secret.</summary>
+    private async Task<StatementResult> ExecuteAsync(string session, string statement, CancellationToken stop)
     {
-        logger.LogInformation("Flink SQL: {Statement}", statement);
-        return gateway.ExecuteAsync(session, statement, stop);
+        logger.LogInformation("Flink SQL: {Statement}", FlinkSqlJob.Mask(statement, options));
+        try
+        {
+            return await gateway.ExecuteAsync(session, statement, stop);
+        }
+        catch (FlinkStatementException e)
+        {
+            throw new FlinkStatementException(FlinkSqlJob.Mask(e.Statement, options), FlinkSqlJob.Mask(e.FlinkError, options));
+        }
     }
 
     /// <summary>
@@ -166,7 +174,7 @@ public sealed class FlinkEngineRunner(
                 if (Ended.Contains(job.State))
                 {
                     var reason = job.State == "FAILED" ? await RootExceptionAsync(rest, jobId, stop) : null;
-                    throw new FlinkException($"The Flink job {jobId} ended as {job.State}{(reason is null ? "" : $": {reason}")}");
+                    throw new FlinkException($"The Flink job {jobId} ended as {job.State}{(reason is null ? "" : $": {FlinkSqlJob.Mask(reason, options)}")}");
                 }
             }
             while (await timer.NextTickAsync(stop));

@@ -27,6 +27,18 @@ public sealed class FlinkOptions
     public string KafkaBootstrapServers { get; set; } = "";
 
     /// <summary>
+    /// Where the JobManager and TaskManagers see the files the Kafka client properties name by path (the CA
+    /// certificates, a PKCS#12 key store); the AppHost mounts them there in containers mode.
+    /// </summary>
+    public string KafkaFilesFolder { get; set; } = JavaKafkaProperties.DefaultFilesFolder;
+
+    /// <summary>
+    /// The Kafka client properties (Kafka:ConfigFile, Kafka:Properties) in the Java client's names, with the login
+    /// module in the Flink SQL connector's relocated package; set by <see cref="Resolve"/>.
+    /// </summary>
+    public JavaKafkaProperties KafkaClient { get; private set; } = JavaKafkaProperties.None;
+
+    /// <summary>
     /// The job's name in Flink (pipeline.name), its gateway session's, and its sinks' transactional-id prefix; a running
     /// job of this name left by an earlier run is stopped first. Empty: ctr-pipeline, scoped to the run's events topic
     /// (<see cref="PipelineSettings.RunScoped"/>), so that runs on their own topics never stop or fence each other's job.
@@ -74,7 +86,10 @@ public sealed class FlinkOptions
     /// <summary>The job's parallelism: <see cref="Parallelism"/>, or one task per events partition when it is 0.</summary>
     public int EffectiveParallelism(PipelineSettings pipeline) => Parallelism > 0 ? Parallelism : pipeline.Partitions;
 
-    /// <summary>Fills the URLs and Kafka address from the connection strings, then checks every setting (the gateway's only when it will be called).</summary>
+    /// <summary>
+    /// Fills the URLs and Kafka address from the connection strings and translates the Kafka client properties, then
+    /// checks every setting (the gateway's only when it will be called).
+    /// </summary>
     public FlinkOptions Resolve(IConfiguration configuration, PipelineSettings pipeline, bool requireGateway = true)
     {
         if (JobName.Length == 0) JobName = pipeline.RunScoped(DefaultJobName);
@@ -91,6 +106,8 @@ public sealed class FlinkOptions
         if (RestUrl.Length > 0) RequireUrl(RestUrl, "ConnectionStrings:flink-rest (or Flink:RestUrl)");
         Require(KafkaBootstrapServers.Length > 0,
             "No Kafka address for Flink: set Flink:KafkaBootstrapServers (as the Flink cluster reaches Kafka) or ConnectionStrings:kafka.");
+        Require(KafkaFilesFolder.StartsWith('/'), $"Flink:KafkaFilesFolder must be an absolute path in the Flink containers (got '{KafkaFilesFolder}').");
+        KafkaClient = JavaKafkaProperties.From(configuration.KafkaClientProperties(), JavaKafkaProperties.FlinkSqlConnectorPackage, KafkaFilesFolder, File.ReadAllText);
         Require(JobName.Length > 0 && GroupId.Length > 0, "Flink:JobName and Flink:GroupId must not be empty.");
         Require(Parallelism is >= 0 and <= 1024, $"Flink:Parallelism must be between 0 (one per partition) and 1024 (got {Parallelism}).");
         Require(DeliveryGuarantee is AtLeastOnce or ExactlyOnce,

@@ -28,6 +28,8 @@ public static class FlinkSqlJob
         var topics = pipeline.Topics;
         var parallelism = flink.EffectiveParallelism(pipeline);
         var kafka = Literal(flink.KafkaBootstrapServers);
+        // Every table's Kafka clients (consumer, producers, the enumerator's admin client) get the same security settings.
+        var client = string.Concat(flink.KafkaClient.Properties.Select(p => $"\n  {Literal("properties." + p.Key)} = {Literal(p.Value)},"));
         // An event time that cannot be right (not after the epoch, or further ahead of its Kafka timestamp than the skew
         // allows) neither counts nor moves the watermark: for it the watermark expression is NULL, which Flink's
         // watermark generator ignores.
@@ -63,7 +65,7 @@ public static class FlinkSqlJob
             ) WITH (
               'connector' = 'kafka',
               'topic' = {Literal(topics.Events)},
-              'properties.bootstrap.servers' = {kafka},
+              'properties.bootstrap.servers' = {kafka},{client}
               'properties.group.id' = {Literal(flink.GroupId)},
               'scan.startup.mode' = 'group-offsets',
               'properties.auto.offset.reset' = 'earliest',
@@ -126,7 +128,7 @@ public static class FlinkSqlJob
             ) WITH (
               'connector' = 'kafka',
               'topic' = {Literal(topics.Results)},
-              'properties.bootstrap.servers' = {kafka},
+              'properties.bootstrap.servers' = {kafka},{client}
               'key.format' = 'raw',
               'key.fields' = 'result_key',
               'value.format' = 'json',
@@ -141,7 +143,7 @@ public static class FlinkSqlJob
             ) WITH (
               'connector' = 'kafka',
               'topic' = {Literal(topics.DeadLetters)},
-              'properties.bootstrap.servers' = {kafka},
+              'properties.bootstrap.servers' = {kafka},{client}
               'key.format' = 'raw',
               'key.fields' = 'key',
               'value.format' = 'raw',
@@ -226,6 +228,14 @@ public static class FlinkSqlJob
 
     /// <summary>Stops a job with a savepoint in the session's savepoint directory; the gateway answers with its path.</summary>
     public static string StopWithSavepoint(string jobId) => $"STOP JOB {Literal(jobId)} WITH SAVEPOINT";
+
+    /// <summary>
+    /// <paramref name="text"/> (a statement, or Flink's error about one) with every Kafka secret as <c>***</c>, both as
+    /// given and as written in a SQL literal (quotes doubled).
+    /// </summary>
+    public static string Mask(string text, FlinkOptions flink) =>
+        flink.KafkaClient.Mask(flink.KafkaClient.Secrets.Aggregate(text, (masked, secret) =>
+            masked.Replace(secret.Replace("'", "''"), KafkaClientProperties.Masked, StringComparison.Ordinal)));
 
     /// <summary>A SQL string literal.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";

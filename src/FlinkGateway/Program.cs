@@ -25,7 +25,7 @@ return await WorkerHost.RunAsync(args, builder =>
     };
 });
 
-/// <summary>The statements the engine would submit, for the SQL client or a review; nothing is contacted.</summary>
+/// <summary>The statements the engine would submit, its Kafka secrets as ***, for the SQL client or a review; nothing is contacted.</summary>
 internal static class PrintSql
 {
     public static int Run(string[] settings)
@@ -36,7 +36,8 @@ internal static class PrintSql
             var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
             var options = configuration.BindSection<FlinkOptions>(FlinkOptions.Section).Resolve(configuration, pipeline, requireGateway: false);
             var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
-            Console.WriteLine(string.Join($";{Environment.NewLine}{Environment.NewLine}", FlinkSqlJob.Statements(pipeline, options, catalog)) + ";");
+            var statements = FlinkSqlJob.Statements(pipeline, options, catalog).Select(s => FlinkSqlJob.Mask(s, options));
+            Console.WriteLine(string.Join($";{Environment.NewLine}{Environment.NewLine}", statements) + ";");
             return 0;
         }
         catch (ConfigurationException e)

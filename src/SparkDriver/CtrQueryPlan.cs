@@ -1,5 +1,6 @@
 using System.Globalization;
 using CtrPipeline.Contracts;
+using Google.Protobuf;
 using SparkDriver.Connect;
 
 namespace SparkDriver;
@@ -38,6 +39,7 @@ public static class CtrQueryPlan
                 },
             },
         };
+        AddKafkaClient(events.Read.DataSource.Options, spark);
         var parsed = Project(events,
             $"from_json(CAST(value AS STRING), '{EventSchema}') AS e",
             "timestamp AS kafka_ts");
@@ -113,7 +115,7 @@ public static class CtrQueryPlan
             + "'computed_at', unix_millis(current_timestamp()), "
             + $"'final', {final})) AS value");
 
-        return new Command
+        var start = new Command
         {
             WriteStreamOperationStart = new WriteStreamOperationStart
             {
@@ -130,6 +132,26 @@ public static class CtrQueryPlan
                 QueryName = spark.QueryName,
             },
         };
+        AddKafkaClient(start.WriteStreamOperationStart.Options, spark);
+        return start;
+    }
+
+    /// <summary>
+    /// The plan as JSON (indented for a reader), every Kafka secret as <c>***</c>: each secret is found in the form
+    /// the formatter writes strings in (quotes and line breaks escaped).
+    /// </summary>
+    public static string Json(Command start, SparkOptions spark, bool indented = false)
+    {
+        var json = new JsonFormatter(indented ? JsonFormatter.Settings.Default.WithIndentation() : JsonFormatter.Settings.Default).Format(start);
+        foreach (var secret in spark.KafkaClient.Secrets)
+            json = json.Replace(JsonFormatter.Default.Format(new Google.Protobuf.WellKnownTypes.StringValue { Value = secret })[1..^1], KafkaClientProperties.Masked, StringComparison.Ordinal);
+        return json;
+    }
+
+    /// <summary>The Kafka source's and sink's clients take the client properties as kafka.&lt;Java name&gt; options.</summary>
+    private static void AddKafkaClient(IDictionary<string, string> options, SparkOptions spark)
+    {
+        foreach (var (name, value) in spark.KafkaClient.Properties) options["kafka." + name] = value;
     }
 
     /// <summary>A Spark interval string: "10 seconds", "500 milliseconds".</summary>

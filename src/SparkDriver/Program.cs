@@ -1,11 +1,10 @@
 using CtrPipeline.Contracts;
-using Google.Protobuf;
 using Grpc.Net.Client;
 using SparkDriver;
 
 // The Spark engine: starts the CTR query on a Spark Connect server as a Structured Streaming plan, follows its
 // progress, and stops it when stopped. Spark reads events from and writes results to Kafka itself.
-// `SparkDriver print-plan [--Pipeline:WindowSize=00:01:00 ...]` prints the plan for a configuration instead (JSON).
+// `SparkDriver print-plan [--Pipeline:WindowSize=00:01:00 ...]` prints the plan for a configuration instead (JSON, Kafka secrets as ***).
 if (args is ["print-plan", .. var settings])
 {
     var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(settings).Build();
@@ -13,7 +12,7 @@ if (args is ["print-plan", .. var settings])
     {
         var pipeline = configuration.BindSection<PipelineSettings>(PipelineSettings.Section).Validate();
         var options = configuration.BindSection<SparkOptions>(SparkOptions.Section).Resolve(configuration, pipeline, requireEndpoint: false);
-        Console.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation()).Format(CtrQueryPlan.StartCommand(pipeline, options)));
+        Console.WriteLine(CtrQueryPlan.Json(CtrQueryPlan.StartCommand(pipeline, options), options, indented: true));
         return 0;
     }
     catch (ConfigurationException e)

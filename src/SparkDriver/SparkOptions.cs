@@ -20,6 +20,15 @@ public sealed class SparkOptions
     /// <summary>Kafka as the Spark server reaches it; inside the AppHost's network that is not the address the host uses.</summary>
     public string KafkaBootstrapServers { get; set; } = "";
 
+    /// <summary>
+    /// Where the Spark server sees the files the Kafka client properties name by path (the CA certificates, a PKCS#12
+    /// key store); the AppHost mounts them there in containers mode.
+    /// </summary>
+    public string KafkaFilesFolder { get; set; } = JavaKafkaProperties.DefaultFilesFolder;
+
+    /// <summary>The Kafka client properties (Kafka:ConfigFile, Kafka:Properties) in the Java client's names; set by <see cref="Resolve"/>.</summary>
+    public JavaKafkaProperties KafkaClient { get; private set; } = JavaKafkaProperties.None;
+
     /// <summary>The campaign catalog as the Spark server reads it: CSV with a header line (ad_id, campaign_id, campaign_name, advertiser).</summary>
     public string CatalogPath { get; set; } = "/opt/ctr/campaigns.csv";
 
@@ -59,6 +68,9 @@ public sealed class SparkOptions
         }
         Require(KafkaBootstrapServers.Length > 0,
             "No Kafka address for Spark: set Spark:KafkaBootstrapServers (as the Spark server reaches Kafka) or ConnectionStrings:kafka.");
+        Require(KafkaFilesFolder.StartsWith('/'), $"Spark:KafkaFilesFolder must be an absolute path on the Spark server (got '{KafkaFilesFolder}').");
+        // spark-sql-kafka-0-10 uses kafka-clients as published, without relocating it.
+        KafkaClient = JavaKafkaProperties.From(configuration.KafkaClientProperties(), JavaKafkaProperties.KafkaClientsPackage, KafkaFilesFolder, File.ReadAllText);
         Require(CatalogPath.Length > 0, "Spark:CatalogPath must name the campaign catalog as the Spark server reads it.");
         Require(CheckpointLocation.Length > 0, "Spark:CheckpointLocation must not be empty.");
         Require(QueryName.Length > 0, "Spark:QueryName must not be empty.");

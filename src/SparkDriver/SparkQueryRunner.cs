@@ -1,5 +1,4 @@
 using CtrPipeline.Contracts;
-using Google.Protobuf;
 using Grpc.Core;
 
 namespace SparkDriver;
@@ -18,8 +17,17 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
         logger.LogInformation("Spark {Version} over Spark Connect at {Address}", version, spark.Address);
 
         var start = CtrQueryPlan.StartCommand(pipeline, options);
-        logger.LogInformation("Spark Connect plan: {Plan}", JsonFormatter.Default.Format(start));
-        var query = await spark.StartAsync(start, stop);
+        logger.LogInformation("Spark Connect plan: {Plan}", CtrQueryPlan.Json(start, options));
+        StreamingQueryHandle query;
+        try
+        {
+            query = await spark.StartAsync(start, stop);
+        }
+        catch (SparkException e) when (options.KafkaClient.Mask(e.Message) != e.Message)
+        {
+            // Spark's analysis errors may quote the plan's options.
+            throw new SparkException(options.KafkaClient.Mask(e.Message));
+        }
         logger.LogInformation("Streaming query {Name} started (id {Id}, run {RunId}): {Window} tumbling windows, watermark {Watermark}, trigger {Trigger}, output mode {Mode}",
             query.Name, query.Id, query.RunId, pipeline.WindowSize, pipeline.WatermarkDelay, pipeline.TriggerInterval, options.OutputMode);
         logger.LogInformation(Engines.ReadyTemplate, Engines.Spark, $"streaming query {query.Name} started");
@@ -49,7 +57,7 @@ public sealed class SparkQueryRunner(SparkOptions options, PipelineSettings pipe
                         metrics.Update(active: false, progress: null);
                         var failure = (await spark.CommandAsync(query, c => c.Exception = true, stop)).Exception;
                         throw new SparkException($"The streaming query {query.Name} stopped: "
-                            + (failure?.HasExceptionMessage == true ? failure.ExceptionMessage : status.StatusMessage));
+                            + options.KafkaClient.Mask(failure?.HasExceptionMessage == true ? failure.ExceptionMessage : status.StatusMessage));
                     }
                     var reports = (await spark.CommandAsync(query, c => c.LastProgress = true, stop)).RecentProgress?.RecentProgressJson;
                     SparkProgress? progress = null;

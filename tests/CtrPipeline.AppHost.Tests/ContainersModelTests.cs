@@ -239,6 +239,51 @@ public sealed class ContainersModelTests
     }
 
     [Fact]
+    public async Task The_files_of_the_kafka_client_properties_are_mounted_read_only_where_flink_and_spark_read_them()
+    {
+        // A bare builder, as Program.cs does not pass client properties yet; nothing is built or started.
+        var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+        {
+            Args = [], ProjectDirectory = Path.Combine(Repository, "src", "CtrPipeline.AppHost"), AssemblyName = typeof(ApacheFlink).Assembly.GetName().Name, DisableDashboard = true,
+        });
+        var parameters = PipelineParameters.From(builder.Configuration);
+        // Two files of one name: the CA and a PKCS#12 key store. The client certificate and key are given inline, not mounted.
+        var client = KafkaClientProperties.Parse(
+            "security.protocol=SSL\nssl.ca.location=/certs/a/kafka.pem\nssl.keystore.location=/certs/b/kafka.pem\nssl.keystore.password=k\n", "client.properties");
+
+        var flink = builder.AddFlinkCluster(parameters, client);
+        var spark = builder.AddSparkConnectServer(parameters, client);
+
+        (string, string, bool, ContainerMountType)[] expected =
+        [
+            ("/certs/a/kafka.pem", "/etc/ctr/kafka/kafka.pem", true, ContainerMountType.BindMount),
+            ("/certs/b/kafka.pem", "/etc/ctr/kafka/2-kafka.pem", true, ContainerMountType.BindMount),
+        ];
+        foreach (var name in new[] { ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheSpark.Server })
+            Assert.Equal(expected, KafkaMounts(Single(builder, name)));
+        Assert.Empty(KafkaMounts(Single(builder, ApacheFlink.SqlGateway))); // it plans the job; Kafka is read and written in the cluster
+        Assert.Equal((JavaKafkaProperties.DefaultFilesFolder, JavaKafkaProperties.DefaultFilesFolder), (flink.KafkaFilesFolder, spark.KafkaFilesFolder));
+    }
+
+    [Fact]
+    public async Task In_containers_mode_the_engines_are_told_where_the_clusters_see_the_kafka_files_and_nothing_is_mounted_without_any()
+    {
+        await using var builder = await Model();
+
+        Assert.Equal("/etc/ctr/kafka", (await Environment(Resource(builder, Engines.Flink)))["Flink__KafkaFilesFolder"]);
+        Assert.Equal("/etc/ctr/kafka", (await Environment(Resource(builder, Engines.Spark)))["Spark__KafkaFilesFolder"]);
+        foreach (var name in new[] { ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheSpark.Server })
+            Assert.Empty(KafkaMounts(Container(builder, name)));
+    }
+
+    private static ContainerResource Single(IDistributedApplicationBuilder builder, string name) =>
+        Assert.IsAssignableFrom<ContainerResource>(Assert.Single(builder.Resources, r => r.Name == name));
+
+    private static List<(string, string, bool, ContainerMountType)> KafkaMounts(ContainerResource container) =>
+        [.. container.Annotations.OfType<ContainerMountAnnotation>().Where(m => m.Target.StartsWith("/etc/ctr/kafka/", StringComparison.Ordinal))
+            .Select(m => (m.Source!, m.Target, m.IsReadOnly, m.Type))];
+
+    [Fact]
     public async Task The_sql_engine_gets_a_postgresql_container_with_the_ctrdb_database_and_waits_for_it()
     {
         await using var builder = await Model();

@@ -33,6 +33,12 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
     /// <summary>Statements whose text contains this fail as Flink fails an invalid statement.</summary>
     public string? FailStatementsContaining { get; init; }
 
+    /// <summary>
+    /// A failing statement's error lists its table's options, as Flink's FactoryUtil does when it cannot create a
+    /// table ("Table options are: 'key'='value' ..."), every value shown: the worst case for a secret in an option.
+    /// </summary>
+    public bool ErrorsListTableOptions { get; init; }
+
     /// <summary>The job's state from this poll of /jobs/{id} on (null: it keeps RUNNING).</summary>
     public (int Poll, string State)? JobStateChange { get; init; }
 
@@ -85,7 +91,8 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
     }
 
     public static Func<DocumentedFlinkRestServer> Configure(
-        string? failStatementsContaining = null, (int, string)? jobStateChange = null, bool withLeftoverJob = false, TimeSpan? sessionIdleTimeout = null) =>
+        string? failStatementsContaining = null, (int, string)? jobStateChange = null, bool withLeftoverJob = false, TimeSpan? sessionIdleTimeout = null,
+        bool errorsListTableOptions = false) =>
         () =>
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -97,6 +104,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
                 JobStateChange = jobStateChange,
                 WithLeftoverJob = withLeftoverJob,
                 SessionIdleTimeout = sessionIdleTimeout,
+                ErrorsListTableOptions = errorsListTableOptions,
             };
             server.MapRoutes();
             return server;
@@ -157,7 +165,7 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
         {
             if (rowFormat != "JSON") return Error(400, "Required query parameter rowFormat is missing or not JSON.");
             var op = _operations[operation];
-            if (op.Fails) return Error(500, "Internal server error.", FlinkValidationError);
+            if (op.Fails) return Error(500, "Internal server error.", ErrorsListTableOptions ? TableOptionsError(op.Statement) : FlinkValidationError);
             if (token > 0) return Json(new JsonObject { ["resultType"] = "EOS", ["isQueryResult"] = false, ["resultKind"] = "SUCCESS_WITH_CONTENT" });
 
             var insert = op.Statement.TrimStart().StartsWith("INSERT", StringComparison.OrdinalIgnoreCase)
@@ -268,6 +276,17 @@ public sealed class DocumentedFlinkRestServer : IAsyncDisposable
     };
 
     private static IResult Json(JsonNode body) => Results.Content(body.ToJsonString(), "application/json");
+
+    /// <summary>FactoryUtil's error for a table it cannot create: the options of the statement's WITH clause, unquoted, one a line.</summary>
+    private static string TableOptionsError(string statement)
+    {
+        var options = System.Text.RegularExpressions.Regex.Matches(statement, @"^\s*'([^']+)' = '((?:[^']|'')*)',?$", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => $"'{m.Groups[1].Value}'='{m.Groups[2].Value.Replace("''", "'")}'");
+        return "<Exception on server side:\norg.apache.flink.table.gateway.service.utils.SqlExecutionException: Failed to execute the operation 1c5e.\n"
+            + "Caused by: org.apache.flink.table.api.ValidationException: Unable to create a source for reading table 'default_catalog.default_database.events'.\n\n"
+            + "Table options are:\n\n" + string.Join("\n", options) + "\n"
+            + "\tat org.apache.flink.table.factories.FactoryUtil.createDynamicTableSource(FactoryUtil.java:228)\n\nEnd of exception on server side>";
+    }
 
     private static IResult Error(int status, params string[] errors) =>
         Results.Content(new JsonObject { ["errors"] = new JsonArray([.. errors.Select(e => (JsonNode)e)]) }.ToJsonString(), "application/json", statusCode: status);

@@ -1,4 +1,5 @@
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
 
 namespace FlinkGateway.Tests;
 
@@ -475,4 +476,110 @@ public sealed class FlinkSqlJobTests
     [InlineData(60_000, "60 s")]
     public void Configuration_durations_are_seconds_or_milliseconds(int milliseconds, string expected) =>
         Assert.Equal(expected, FlinkSqlJob.Duration(TimeSpan.FromMilliseconds(milliseconds)));
+
+    /// <summary>Options for a secured cluster: Kafka:Properties:&lt;name&gt; in librdkafka's names.</summary>
+    internal static FlinkOptions Secured(params (string Name, string Value)[] properties) => Secured(new FlinkOptions(), properties);
+
+    private static FlinkOptions Secured(FlinkOptions options, params (string Name, string Value)[] properties)
+    {
+        options.KafkaBootstrapServers = "kafka:9093";
+        options.GatewayUrl = "http://localhost:8083";
+        return options.Resolve(new ConfigurationBuilder().AddInMemoryCollection(
+            properties.Select(p => KeyValuePair.Create($"Kafka:Properties:{p.Name}", (string?)p.Value))).Build(), new PipelineSettings());
+    }
+
+    /// <summary>The default job with these options after each Kafka table's (events, ctr_results, events_dlq) bootstrap servers, and nothing else changed.</summary>
+    private static List<string> DefaultJobWith(params string[] options)
+    {
+        const string bootstrap = "'properties.bootstrap.servers' = 'kafka:9093',\n";
+        var job = Statements(new PipelineSettings(), Options());
+        Assert.Equal(3, job.Count(s => s.Contains(bootstrap)));
+        return [.. job.Select(s => s.Replace(bootstrap, bootstrap + string.Concat(options.Select(o => $"  {o},\n"))))];
+    }
+
+    [Fact]
+    public void Sasl_plain_gives_every_kafka_table_the_jaas_config_with_the_login_module_the_sql_connector_jar_relocates()
+    {
+        var options = Secured(("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "PLAIN"), ("sasl.username", "ctr"), ("sasl.password", "it's-s3cret"));
+
+        Assert.Equal(DefaultJobWith(
+            "'properties.security.protocol' = 'SASL_SSL'",
+            "'properties.sasl.mechanism' = 'PLAIN'",
+            "'properties.sasl.jaas.config' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ctr\" password=\"it''s-s3cret\";'"),
+            Statements(new PipelineSettings(), options));
+    }
+
+    [Fact]
+    public void Scram_sha_512_over_ssl_trusts_the_ca_file_where_the_containers_see_it()
+    {
+        var options = Secured(("security.protocol", "sasl_ssl"), ("sasl.mechanism", "SCRAM-SHA-512"), ("sasl.username", "ctr"), ("sasl.password", "pw"),
+            ("ssl.ca.location", "/home/me/kafka/ca.pem"));
+
+        Assert.Equal(DefaultJobWith(
+            "'properties.security.protocol' = 'SASL_SSL'",
+            "'properties.sasl.mechanism' = 'SCRAM-SHA-512'",
+            "'properties.sasl.jaas.config' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ctr\" password=\"pw\";'",
+            "'properties.ssl.truststore.type' = 'PEM'",
+            "'properties.ssl.truststore.location' = '/etc/ctr/kafka/ca.pem'"),
+            Statements(new PipelineSettings(), options));
+        Assert.Equal([new KafkaFileMount("/home/me/kafka/ca.pem", "/etc/ctr/kafka/ca.pem")], options.KafkaClient.Mounts);
+    }
+
+    [Fact]
+    public void Ssl_with_a_ca_in_another_folder_and_no_host_name_check()
+    {
+        var options = Secured(new FlinkOptions { KafkaFilesFolder = "/opt/kafka-certs/" },
+            ("security.protocol", "SSL"), ("ssl.ca.location", "ca.crt"), ("ssl.endpoint.identification.algorithm", "none"));
+
+        Assert.Equal(DefaultJobWith(
+            "'properties.security.protocol' = 'SSL'",
+            "'properties.ssl.truststore.type' = 'PEM'",
+            "'properties.ssl.truststore.location' = '/opt/kafka-certs/ca.crt'",
+            "'properties.ssl.endpoint.identification.algorithm' = ''"),
+            Statements(new PipelineSettings(), options));
+    }
+
+    [Fact]
+    public void Mutual_tls_gives_the_certificate_and_key_inline_read_from_their_files_at_submission()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-flink-mtls").FullName;
+        var (certificate, key) = JavaKafkaPropertiesTests.ClientCertificate();
+        File.WriteAllText(Path.Combine(folder, "client.pem"), certificate);
+        File.WriteAllText(Path.Combine(folder, "client.key"), key);
+
+        var options = Secured(("security.protocol", "SSL"), ("ssl.ca.location", Path.Combine(folder, "ca.pem")),
+            ("ssl.certificate.location", Path.Combine(folder, "client.pem")), ("ssl.key.location", Path.Combine(folder, "client.key")));
+
+        Assert.Equal(DefaultJobWith(
+            "'properties.security.protocol' = 'SSL'",
+            "'properties.ssl.truststore.type' = 'PEM'",
+            "'properties.ssl.truststore.location' = '/etc/ctr/kafka/ca.pem'",
+            "'properties.ssl.keystore.type' = 'PEM'",
+            $"'properties.ssl.keystore.certificate.chain' = '{certificate}'",
+            $"'properties.ssl.keystore.key' = '{key}'"),
+            Statements(new PipelineSettings(), options));
+        var masked = FlinkSqlJob.Mask(Statements(new PipelineSettings(), options)[9], options);
+        Assert.Contains("'properties.ssl.keystore.key' = '***'", masked);
+        Assert.Contains(certificate, masked);
+        Assert.DoesNotContain("PRIVATE KEY", masked);
+    }
+
+    [Fact]
+    public void Masking_hides_a_secret_as_written_in_a_sql_literal_and_as_flink_would_quote_it()
+    {
+        var options = Secured(("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanisms", "PLAIN"), ("sasl.username", "ctr"), ("sasl.password", "it's"));
+
+        Assert.Equal("'properties.sasl.jaas.config' = '***'", FlinkSqlJob.Mask(
+            "'properties.sasl.jaas.config' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ctr\" password=\"it''s\";'", options));
+        Assert.Equal("'sasl.jaas.config'='***', password ***", FlinkSqlJob.Mask(
+            "'sasl.jaas.config'='org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ctr\" password=\"it's\";', password it's", options));
+    }
+
+    [Fact]
+    public void A_librdkafka_property_flink_cannot_be_given_is_refused_when_the_options_are_resolved()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Secured(("security.protocol", "SSL"), ("enable.ssl.certificate.verification", "false")));
+
+        Assert.StartsWith("Kafka:Properties: the Kafka client property enable.ssl.certificate.verification cannot be given to Flink or Spark", e.Message);
+    }
 }

@@ -35,6 +35,28 @@ public sealed class ProgramTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Print_sql_shows_the_kafka_client_settings_with_their_secrets_as_stars()
+    {
+        // The password from the environment, as the AppHost passes a secret parameter; the rest on the command line.
+        var (exitCode, stdout, stderr) = await RunAsync(Worker("", "Kafka__Properties__sasl.password=n0t-shown", "print-sql",
+            "--Flink:KafkaBootstrapServers=kafka:9093", "--Flink:KafkaFilesFolder=/opt/certs", "--Kafka:Properties:security.protocol=SASL_SSL",
+            "--Kafka:Properties:sasl.mechanisms=SCRAM-SHA-512", "--Kafka:Properties:sasl.username=ctr", "--Kafka:Properties:ssl.ca.location=/home/me/ca.pem"));
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Equal(3, stdout.Split("'properties.sasl.jaas.config' = '***',").Length - 1);
+        Assert.Equal(3, stdout.Split("'properties.ssl.truststore.location' = '/opt/certs/ca.pem',").Length - 1);
+        Assert.DoesNotContain("n0t-shown", stdout);
+        Assert.DoesNotContain("ScramLoginModule", stdout);
+    }
+
+    [Fact]
+    public async Task A_kafka_client_property_flink_cannot_be_given_ends_with_one_clear_line_and_exit_code_2()
+    {
+        WorkerProcess.AssertConfigurationError(await RunAsync(Worker("http://127.0.0.1:9", "Kafka__Properties__ssl.crl.location=/crl.pem")),
+            "Kafka:Properties: the Kafka client property ssl.crl.location cannot be given to Flink or Spark");
+    }
+
+    [Fact]
     public async Task A_statement_flink_rejects_ends_the_process_with_exit_code_1_and_flinks_message_in_its_log()
     {
         await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE `ctr_results`"));

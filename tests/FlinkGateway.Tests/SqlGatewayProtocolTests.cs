@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
 
 namespace FlinkGateway.Tests;
@@ -15,7 +16,7 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
-    private static FlinkOptions Options(Uri gateway, Uri? rest) => new FlinkOptions
+    private static FlinkOptions Options(Uri gateway, Uri? rest, params (string Name, string Value)[] kafkaProperties) => new FlinkOptions
     {
         GatewayUrl = gateway.ToString(),
         RestUrl = rest?.ToString() ?? "",
@@ -23,7 +24,12 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         PollInterval = TimeSpan.FromMilliseconds(50),
         StartupTimeout = TimeSpan.FromSeconds(2),
         SavepointStore = Path.Combine(Path.GetTempPath(), "ctr-flink-tests", Guid.NewGuid().ToString("N")),
-    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), new PipelineSettings());
+    }.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(
+        kafkaProperties.Select(p => KeyValuePair.Create($"Kafka:Properties:{p.Name}", (string?)p.Value))).Build(), new PipelineSettings());
+
+    /// <summary>SASL PLAIN with a password and JAAS config that must never show: quotes in it, as users' passwords have.</summary>
+    private static readonly (string, string)[] SaslPlain =
+        [("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "PLAIN"), ("sasl.username", "ctr"), ("sasl.password", "n0t-'shown'")];
 
     /// <summary>The engine as Program.cs wires it, with its HTTP clients and meter disposed together.</summary>
     private sealed class Engine : IDisposable
@@ -121,6 +127,50 @@ public sealed class SqlGatewayProtocolTests(ITestOutputHelper output)
         Assert.EndsWith("CREATE TEMPORARY TABLE `events`", string.Join("|", flink.Statements.Select(s => s.Split(" (")[0])));
         Assert.Empty(flink.CancelledJobs);
         Assert.Single(flink.ClosedSessions);
+    }
+
+    [Fact]
+    public async Task Kafka_secrets_reach_the_gateway_but_never_the_log()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(DocumentedFlinkRestServer.Configure());
+        var options = Options(flink.Address, flink.Address, SaslPlain);
+        using var engine = new Engine(options, output);
+
+        using var stop = new CancellationTokenSource();
+        var run = engine.Runner.RunAsync(stop.Token);
+        while (flink.JobPolls < 1 && !run.IsCompleted) await Task.Delay(20).WaitAsync(Limit);
+        await stop.CancelAsync();
+        await run.WaitAsync(Limit);
+
+        const string jaas = "'properties.sasl.jaas.config' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ctr\" password=\"n0t-''shown''\";'";
+        Assert.Equal(3, flink.Statements.Count(s => s.Contains(jaas)));
+        var statementLines = engine.Log.Where(l => l.StartsWith("Flink SQL: CREATE TEMPORARY TABLE", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, statementLines.Count);
+        Assert.All(statementLines, l => Assert.Contains("'properties.sasl.jaas.config' = '***'", l));
+        Assert.All(engine.Log, l => Assert.DoesNotContain("n0t-", l));
+        Assert.All(engine.Log, l => Assert.DoesNotContain("LoginModule", l));
+    }
+
+    [Fact]
+    public async Task A_failing_statement_and_flinks_error_quoting_its_options_show_no_kafka_secret()
+    {
+        await using var flink = await DocumentedFlinkRestServer.StartAsync(
+            DocumentedFlinkRestServer.Configure(failStatementsContaining: "CREATE TEMPORARY TABLE `events`", errorsListTableOptions: true));
+        var options = Options(flink.Address, flink.Address, SaslPlain);
+        using var engine = new Engine(options, output);
+
+        var e = await Assert.ThrowsAsync<FlinkStatementException>(() => engine.Runner.RunAsync(CancellationToken.None).WaitAsync(Limit));
+
+        output.WriteLine(e.Message);
+        // Flink's error lists the options as they are ('n0t-'shown''), the statement quotes them as a SQL literal does.
+        Assert.Contains("n0t-'shown'", flink.Statements.Single(s => s.StartsWith("CREATE TEMPORARY TABLE `events`", StringComparison.Ordinal)).Replace("''", "'"));
+        Assert.StartsWith("Flink rejected a statement: ValidationException: Unable to create a source for reading table 'default_catalog.default_database.events'.", e.Message);
+        Assert.Contains("'properties.sasl.jaas.config'='***'", e.FlinkError);
+        Assert.Contains("'properties.sasl.jaas.config' = '***'", e.Statement);
+        Assert.Contains("'properties.sasl.mechanism'='PLAIN'", e.Message);
+        Assert.DoesNotContain("n0t-", e.Message);
+        Assert.DoesNotContain("LoginModule", e.Message);
+        Assert.All(engine.Log, l => Assert.DoesNotContain("n0t-", l));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
 using SparkDriver.Connect;
 
 namespace SparkDriver.Tests;
@@ -17,7 +18,7 @@ public sealed class CtrQueryPlanTests
         var write = command.WriteStreamOperationStart;
         Assert.NotNull(write);
         Assert.Equal("kafka", write.Format);
-        Assert.Equal(new Dictionary<string, string>
+        Assert.Equal(new Dictionary<string, string>(KafkaClient(spark))
         {
             ["kafka.bootstrap.servers"] = spark.KafkaBootstrapServers,
             ["topic"] = pipeline.Topics.Results,
@@ -72,10 +73,36 @@ public sealed class CtrQueryPlanTests
         var source = parsed.Input.Read;
         Assert.True(source.IsStreaming);
         Assert.Equal("kafka", source.DataSource.Format);
-        Assert.Equal(spark.KafkaBootstrapServers, source.DataSource.Options["kafka.bootstrap.servers"]);
-        Assert.Equal(pipeline.Topics.Events, source.DataSource.Options["subscribe"]);
-        Assert.Equal("earliest", source.DataSource.Options["startingOffsets"]);
+        Assert.Equal(new Dictionary<string, string>(KafkaClient(spark))
+        {
+            ["kafka.bootstrap.servers"] = spark.KafkaBootstrapServers,
+            ["subscribe"] = pipeline.Topics.Events,
+            ["startingOffsets"] = "earliest",
+            ["failOnDataLoss"] = "false",
+        }, source.DataSource.Options);
     }
+
+    /// <summary>The Kafka client properties as the source's and sink's kafka.* options.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> KafkaClient(SparkOptions spark) =>
+        spark.KafkaClient.Properties.Select(p => KeyValuePair.Create("kafka." + p.Key, p.Value));
+
+    /// <summary>Options for a secured cluster: Kafka:Properties:&lt;name&gt; in librdkafka's names.</summary>
+    internal static SparkOptions Secured(params (string Name, string Value)[] properties) =>
+        new SparkOptions { KafkaBootstrapServers = "kafka:9093" }.Resolve(new ConfigurationBuilder().AddInMemoryCollection(
+            properties.Select(p => KeyValuePair.Create($"Kafka:Properties:{p.Name}", (string?)p.Value))).Build(), new PipelineSettings(), requireEndpoint: false);
+
+    /// <summary>The kafka.* options (but the bootstrap servers) of the plan's Kafka source and of its sink, which must agree.</summary>
+    private static Dictionary<string, string> KafkaOptions(Command command)
+    {
+        static Dictionary<string, string> Client(IDictionary<string, string> options) =>
+            options.Where(o => o.Key.StartsWith("kafka.", StringComparison.Ordinal) && o.Key != "kafka.bootstrap.servers").ToDictionary();
+        var sink = Client(command.WriteStreamOperationStart.Options);
+        Assert.Equal(sink, Client(Source(command).Options));
+        return sink;
+    }
+
+    private static Read.Types.DataSource Source(Command command) =>
+        command.WriteStreamOperationStart.Input.Project.Input.Aggregate.Input.Join.Left.WithWatermark.Input.Filter.Input.Project.Input.Project.Input.Read.DataSource;
 
     [Fact]
     public void Default_configuration()
@@ -141,5 +168,109 @@ public sealed class CtrQueryPlanTests
     {
         var e = Assert.Throws<ConfigurationException>(() => SparkOptions.ParseEndpoint(endpoint));
         Assert.Contains("must be sc://host:port or http://host:port", e.Message);
+    }
+
+    [Fact]
+    public void Sasl_plain_names_the_login_module_of_kafka_clients_unrelocated()
+    {
+        var spark = Secured(("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "PLAIN"), ("sasl.username", "ctr"), ("sasl.password", "pw"));
+
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["kafka.security.protocol"] = "SASL_SSL",
+            ["kafka.sasl.mechanism"] = "PLAIN",
+            ["kafka.sasl.jaas.config"] = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ctr\" password=\"pw\";",
+        }, KafkaOptions(CtrQueryPlan.StartCommand(new PipelineSettings(), spark)));
+    }
+
+    [Fact]
+    public void Scram_sha_512_over_ssl_trusts_the_ca_file_where_the_server_sees_it()
+    {
+        var spark = Secured(("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "SCRAM-SHA-512"), ("sasl.username", "ctr"), ("sasl.password", "pw"),
+            ("ssl.ca.location", "/home/me/kafka/ca.pem"));
+
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["kafka.security.protocol"] = "SASL_SSL",
+            ["kafka.sasl.mechanism"] = "SCRAM-SHA-512",
+            ["kafka.sasl.jaas.config"] = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ctr\" password=\"pw\";",
+            ["kafka.ssl.truststore.type"] = "PEM",
+            ["kafka.ssl.truststore.location"] = "/etc/ctr/kafka/ca.pem",
+        }, KafkaOptions(CtrQueryPlan.StartCommand(new PipelineSettings(), spark)));
+    }
+
+    [Fact]
+    public void Ssl_with_a_ca_and_host_name_verification()
+    {
+        var spark = Secured(("security.protocol", "ssl"), ("ssl.ca.location", "/certs/ca.crt"), ("ssl.endpoint.identification.algorithm", "https"));
+
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["kafka.security.protocol"] = "SSL",
+            ["kafka.ssl.truststore.type"] = "PEM",
+            ["kafka.ssl.truststore.location"] = "/etc/ctr/kafka/ca.crt",
+            ["kafka.ssl.endpoint.identification.algorithm"] = "https",
+        }, KafkaOptions(CtrQueryPlan.StartCommand(new PipelineSettings(), spark)));
+    }
+
+    [Fact]
+    public void Mutual_tls_gives_the_certificate_and_key_inline_and_the_printed_plan_shows_no_key()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-spark-mtls").FullName;
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var key = rsa.ExportPkcs8PrivateKeyPem() + "\n";
+        using var certificate = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=ctr", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1).CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+        var chain = certificate.ExportCertificatePem() + "\n";
+        File.WriteAllText(Path.Combine(folder, "client.crt"), chain);
+        File.WriteAllText(Path.Combine(folder, "client.key"), key);
+        var spark = Secured(("security.protocol", "SSL"), ("ssl.ca.location", "/certs/ca.crt"),
+            ("ssl.certificate.location", Path.Combine(folder, "client.crt")), ("ssl.key.location", Path.Combine(folder, "client.key")));
+
+        var command = CtrQueryPlan.StartCommand(new PipelineSettings(), spark);
+
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["kafka.security.protocol"] = "SSL",
+            ["kafka.ssl.truststore.type"] = "PEM",
+            ["kafka.ssl.truststore.location"] = "/etc/ctr/kafka/ca.crt",
+            ["kafka.ssl.keystore.type"] = "PEM",
+            ["kafka.ssl.keystore.certificate.chain"] = chain,
+            ["kafka.ssl.keystore.key"] = key,
+        }, KafkaOptions(command));
+        foreach (var indented in new[] { false, true })
+        {
+            var json = CtrQueryPlan.Json(command, spark, indented);
+            Assert.Equal(2, json.Split("\"kafka.ssl.keystore.key\": \"***\"").Length - 1);
+            Assert.DoesNotContain("PRIVATE KEY", json);
+            Assert.Contains("BEGIN CERTIFICATE", json);
+        }
+    }
+
+    [Fact]
+    public void The_printed_plan_masks_a_jaas_config_whose_password_json_escapes()
+    {
+        var spark = Secured(("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "SCRAM-SHA-256"), ("sasl.username", "ctr"), ("sasl.password", "p\"w\\<x>"));
+        var command = CtrQueryPlan.StartCommand(new PipelineSettings(), spark);
+
+        var json = CtrQueryPlan.Json(command, spark);
+
+        Assert.Equal(2, json.Split("\"kafka.sasl.jaas.config\": \"***\"").Length - 1);
+        Assert.DoesNotContain("ScramLoginModule", json);
+        Assert.DoesNotContain("<x>", json);
+        // Nothing but the secrets changed.
+        var masked = Google.Protobuf.JsonParser.Default.Parse<Command>(json);
+        var jaas = command.WriteStreamOperationStart.Options["kafka.sasl.jaas.config"];
+        masked.WriteStreamOperationStart.Options["kafka.sasl.jaas.config"] = jaas;
+        Source(masked).Options["kafka.sasl.jaas.config"] = jaas;
+        Assert.Equal(command, masked);
+    }
+
+    [Fact]
+    public void A_librdkafka_property_spark_cannot_be_given_is_refused_when_the_options_are_resolved()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Secured(("security.protocol", "SSL"), ("ssl.crl.location", "/crl.pem")));
+
+        Assert.StartsWith("Kafka:Properties: the Kafka client property ssl.crl.location cannot be given to Flink or Spark", e.Message);
     }
 }

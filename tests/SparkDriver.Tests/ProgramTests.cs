@@ -45,6 +45,23 @@ public sealed class ProgramTests
         Assert.Equal(CtrQueryPlan.StartCommand(pipeline, options), printed);
     }
 
+    [Fact]
+    public async Task Print_plan_shows_the_kafka_client_settings_with_their_secrets_as_stars()
+    {
+        // The password from the environment, as the AppHost passes a secret parameter; the rest on the command line.
+        var (exitCode, stdout, stderr) = await RunAsync(Worker("", "Kafka__Properties__sasl.password=n0t-shown", "print-plan",
+            "--Spark:KafkaBootstrapServers=kafka:9093", "--Spark:KafkaFilesFolder=/opt/certs", "--Kafka:Properties:security.protocol=SASL_SSL",
+            "--Kafka:Properties:sasl.mechanisms=SCRAM-SHA-512", "--Kafka:Properties:sasl.username=ctr", "--Kafka:Properties:ssl.ca.location=/home/me/ca.pem"));
+
+        Assert.True(exitCode == 0, stderr);
+        var printed = JsonParser.Default.Parse<Command>(stdout);
+        Assert.Equal("***", printed.WriteStreamOperationStart.Options["kafka.sasl.jaas.config"]);
+        Assert.Equal("/opt/certs/ca.pem", printed.WriteStreamOperationStart.Options["kafka.ssl.truststore.location"]);
+        Assert.Equal(2, stdout.Split("\"kafka.sasl.jaas.config\": \"***\"").Length - 1);
+        Assert.DoesNotContain("n0t-shown", stdout);
+        Assert.DoesNotContain("ScramLoginModule", stdout);
+    }
+
     /// <summary>The worker with its endpoint, Kafka and a short startup timeout in the environment, plus one "Key=value" setting.</summary>
     private static ProcessStartInfo Worker(string endpoint, string setting = "", params string[] arguments)
     {

@@ -37,6 +37,8 @@ public sealed class RecordingSparkConnectServer : IAsyncDisposable
     public sealed class Script
     {
         public bool RejectStart { get; init; }
+        /// <summary>The start is refused with an error quoting the sink's kafka.* options, values and all: the worst case for a secret.</summary>
+        public bool RejectStartQuotingKafkaOptions { get; init; }
         /// <summary>The status poll from which the query reports itself inactive (null: it stays active).</summary>
         public int? InactiveFromPoll { get; init; }
         public ConcurrentQueue<ExecutePlanRequest> Executed { get; } = new();
@@ -88,6 +90,9 @@ public sealed class RecordingSparkConnectServer : IAsyncDisposable
             {
                 case Command.CommandTypeOneofCase.WriteStreamOperationStart:
                     if (behaviour.RejectStart) throw new RpcException(new Status(StatusCode.Internal, UnresolvedColumn));
+                    if (behaviour.RejectStartQuotingKafkaOptions)
+                        throw new RpcException(new Status(StatusCode.Internal, "[KAFKA_OPTIONS] Cannot create the Kafka sink with options "
+                            + string.Join(", ", command.WriteStreamOperationStart.Options.Where(o => o.Key.StartsWith("kafka.", StringComparison.Ordinal)).Select(o => $"{o.Key}={o.Value}"))));
                     response.WriteStreamOperationStartResult = new WriteStreamOperationStartResult { QueryId = id, Name = command.WriteStreamOperationStart.QueryName };
                     break;
                 case Command.CommandTypeOneofCase.StreamingQueryCommand:

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Configuration;
 using Grpc.Net.Client;
 using SparkDriver.Connect;
 using Xunit.Abstractions;
@@ -22,7 +23,8 @@ public sealed class SparkConnectProtocolTests(ITestOutputHelper output)
         private readonly GrpcChannel _channel;
         public readonly SparkMetrics Metrics = new();
 
-        public Driver(Uri address, ITestOutputHelper output, PipelineSettings? pipeline = null, Action<SparkOptions>? configure = null)
+        public Driver(Uri address, ITestOutputHelper output, PipelineSettings? pipeline = null, Action<SparkOptions>? configure = null,
+            params (string Name, string Value)[] kafkaProperties)
         {
             Options = CtrQueryPlanTests.Options();
             Options.Endpoint = address.ToString();
@@ -30,7 +32,8 @@ public sealed class SparkConnectProtocolTests(ITestOutputHelper output)
             Options.StartupTimeout = TimeSpan.FromSeconds(2);
             configure?.Invoke(Options);
             Pipeline = pipeline ?? new PipelineSettings();
-            Options.Resolve(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), Pipeline);
+            Options.Resolve(new ConfigurationBuilder().AddInMemoryCollection(
+                kafkaProperties.Select(p => KeyValuePair.Create($"Kafka:Properties:{p.Name}", (string?)p.Value))).Build(), Pipeline);
             _channel = GrpcChannel.ForAddress(Options.GrpcAddress);
             Client = new SparkConnectClient(_channel, Options.GrpcAddress);
             Logger = new TestOutputLogger(output);
@@ -103,6 +106,30 @@ public sealed class SparkConnectProtocolTests(ITestOutputHelper output)
 
         Assert.Equal(RecordingSparkConnectServer.UnresolvedColumn, e.Message);
         Assert.Single(spark.Commands); // nothing after the refused start
+    }
+
+    /// <summary>SASL PLAIN with a password that must never show.</summary>
+    private static readonly (string, string)[] SaslPlain =
+        [("security.protocol", "SASL_SSL"), ("sasl.mechanisms", "PLAIN"), ("sasl.username", "ctr"), ("sasl.password", "n0t-\"shown\"")];
+
+    [Fact]
+    public async Task Kafka_secrets_reach_the_server_but_never_the_log_nor_an_error_quoting_the_plan()
+    {
+        await using var spark = await RecordingSparkConnectServer.StartAsync(new RecordingSparkConnectServer.Script { RejectStartQuotingKafkaOptions = true });
+        using var driver = new Driver(spark.Address, output, kafkaProperties: SaslPlain);
+
+        var e = await Assert.ThrowsAsync<SparkException>(() => driver.Runner.RunAsync(CancellationToken.None).WaitAsync(Limit));
+
+        output.WriteLine(e.Message);
+        Assert.Equal("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ctr\" password=\"n0t-\\\"shown\\\"\";",
+            spark.Commands.Single().WriteStreamOperationStart.Options["kafka.sasl.jaas.config"]);
+        Assert.Contains("kafka.sasl.jaas.config=***", e.Message);
+        Assert.Contains("kafka.sasl.mechanism=PLAIN", e.Message);
+        Assert.DoesNotContain("n0t-", e.Message);
+        var plan = Assert.Single(driver.Logger.Lines, l => l.StartsWith("Spark Connect plan: ", StringComparison.Ordinal));
+        Assert.Contains("\"kafka.sasl.jaas.config\": \"***\"", plan);
+        Assert.All(driver.Logger.Lines, l => Assert.DoesNotContain("n0t-", l));
+        Assert.All(driver.Logger.Lines, l => Assert.DoesNotContain("LoginModule", l));
     }
 
     [Fact]
