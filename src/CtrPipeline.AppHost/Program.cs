@@ -37,8 +37,8 @@ Console.WriteLine($"Mode: {mode}. Kafka: {kafkaText}. Engines: {string.Join(", "
 var kafka = externalKafka ? builder.AddExternalKafka(parameters)
     : mode == PipelineMode.Containers ? builder.AddKafkaContainer(parameters)
     : builder.AddEmbeddedKafka(parameters);
-var flink = engines.Contains(Engines.Flink) ? builder.AddFlinkCluster(parameters) : null;
-var spark = engines.Contains(Engines.Spark) ? builder.AddSparkConnectServer(parameters) : null;
+var flink = engines.Contains(Engines.Flink) ? builder.AddFlinkCluster(parameters, kafka.ClientProperties) : null;
+var spark = engines.Contains(Engines.Spark) ? builder.AddSparkConnectServer(parameters, kafka.ClientProperties) : null;
 var sql = engines.Contains(Engines.Sql) ? builder.AddSqlDatabase(mode, kafka, parameters.TopicPrefix) : null;
 if (sql is not null) Console.WriteLine($"The sql engine's database: {sql.Display}.");
 builder.AddPipelineWorkers(kafka, parameters, engines, flink, spark, sql);

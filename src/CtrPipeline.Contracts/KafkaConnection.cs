@@ -142,8 +142,12 @@ public sealed class KafkaClientProperties : IReadOnlyDictionary<string, string>
         !SecurityProtocol.StartsWith("SASL", StringComparison.Ordinal) ? null
         : TryGetValue("sasl.mechanisms", out var m) || TryGetValue("sasl.mechanism", out m) ? m.ToUpperInvariant() : "GSSAPI";
 
-    /// <summary>The files the properties point to (ssl.ca.location, ssl.certificate.location, ...), which a container must see.</summary>
-    public IEnumerable<KeyValuePair<string, string>> Files => this.Where(p => p.Key.EndsWith(".location", StringComparison.Ordinal));
+    /// <summary>
+    /// The files the properties point to (ssl.ca.location, ssl.certificate.location, ...), which a container must see;
+    /// not ssl.ca.location=probe, librdkafka's word for the system's own CA certificates.
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, string>> Files =>
+        this.Where(p => p.Key.EndsWith(".location", StringComparison.Ordinal) && !(p.Key == "ssl.ca.location" && p.Value == "probe"));
 
     /// <summary><paramref name="text"/> with every secret value replaced by <c>***</c>: for a log line or message that may hold one.</summary>
     public string Mask(string text)
