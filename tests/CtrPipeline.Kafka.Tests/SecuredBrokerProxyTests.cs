@@ -28,7 +28,7 @@ public sealed class SecuredBrokerProxyTests : IDisposable
     public async Task Sasl_plaintext_clients_authenticate_then_produce_consume_and_read_metadata(string mechanism)
     {
         await using var cluster = SecuredCluster.Start(new ListenerSecurity(SecurityProtocol.SaslPlaintext, Users));
-        Roundtrip(cluster, Sasl("SASL_PLAINTEXT", mechanism, "alice", "alice-secret"));
+        KafkaRoundtrip.Roundtrip(cluster.Bootstrap, cluster.Ports, Sasl("SASL_PLAINTEXT", mechanism, "alice", "alice-secret"));
     }
 
     [Fact]
@@ -38,21 +38,21 @@ public sealed class SecuredBrokerProxyTests : IDisposable
         await using var cluster = SecuredCluster.Start(security, brokers: 2);
         var client = Sasl("SASL_SSL", "SCRAM-SHA-512", "bob", "bob-secret");
         client["ssl.ca.location"] = _tls.CaPath;
-        Roundtrip(cluster, client);
+        KafkaRoundtrip.Roundtrip(cluster.Bootstrap, cluster.Ports, client);
     }
 
     [Fact]
     public async Task Ssl_clients_that_trust_the_ca_get_through()
     {
         await using var cluster = SecuredCluster.Start(new ListenerSecurity(SecurityProtocol.Ssl, serverCertificate: _tls.Server));
-        Roundtrip(cluster, new() { ["security.protocol"] = "SSL", ["ssl.ca.location"] = _tls.CaPath });
+        KafkaRoundtrip.Roundtrip(cluster.Bootstrap, cluster.Ports, new() { ["security.protocol"] = "SSL", ["ssl.ca.location"] = _tls.CaPath });
     }
 
     [Fact]
     public async Task Mutual_tls_clients_with_a_certificate_from_the_ca_get_through()
     {
         await using var cluster = SecuredCluster.Start(MutualTls());
-        Roundtrip(cluster, new()
+        KafkaRoundtrip.Roundtrip(cluster.Bootstrap, cluster.Ports, new()
         {
             ["security.protocol"] = "SSL",
             ["ssl.ca.location"] = _tls.CaPath,
@@ -179,43 +179,6 @@ public sealed class SecuredBrokerProxyTests : IDisposable
         ["sasl.password"] = password,
     };
 
-    private static T With<T>(T config, IReadOnlyDictionary<string, string> settings) where T : ClientConfig
-    {
-        foreach (var (key, value) in settings) config.Set(key, value);
-        return config;
-    }
-
-    /// <summary>Metadata (every broker's proxy), CreateTopics, produce, and consume in a group with a commit.</summary>
-    private static void Roundtrip(SecuredCluster cluster, Dictionary<string, string> client)
-    {
-        using (var admin = new AdminClientBuilder(With(new AdminClientConfig { BootstrapServers = cluster.Bootstrap }, client)).Build())
-        {
-            var brokers = admin.GetMetadata(TimeSpan.FromSeconds(10)).Brokers;
-            Assert.Equal(cluster.Ports.Order(), brokers.Select(b => b.Port).Order());
-            admin.CreateTopicsAsync([new TopicSpecification { Name = "created", NumPartitions = 1, ReplicationFactor = 1 }]).Wait(TimeSpan.FromSeconds(10));
-        }
-
-        const int records = 40;
-        using (var producer = new ProducerBuilder<string, string>(With(KafkaClients.Producer(cluster.Bootstrap, "test"), client)).Build())
-        {
-            for (var i = 0; i < records; i++) producer.Produce(i % 2 == 0 ? "events" : "created", new Message<string, string> { Key = $"k{i}", Value = $"v{i}" });
-            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(20)));
-        }
-        using var consumer = new ConsumerBuilder<string, string>(With(KafkaClients.Consumer(cluster.Bootstrap, "secured", "test"), client)).Build();
-        consumer.Subscribe(["events", "created"]);
-        var seen = new HashSet<string>();
-        var clock = Stopwatch.StartNew();
-        while (seen.Count < records && clock.Elapsed < TimeSpan.FromSeconds(30))
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } r)
-            {
-                seen.Add(r.Message.Value);
-                consumer.StoreOffset(r);
-            }
-        Assert.Equal(records, seen.Count);
-        consumer.Commit();
-        Assert.Equal(records, consumer.Committed(TimeSpan.FromSeconds(10)).Sum(o => o.Offset.Value));
-    }
-
     /// <summary>The first error a producer reports (its error handler); it must come within 10 s.</summary>
     private static Error FirstError(SecuredCluster cluster, Dictionary<string, string> client) => FirstErrorAndLog(cluster, client).Error;
 
@@ -224,7 +187,7 @@ public sealed class SecuredBrokerProxyTests : IDisposable
     {
         var first = new TaskCompletionSource<Error>(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var config = With(new ProducerConfig { BootstrapServers = cluster.Bootstrap }, client);
+        var config = KafkaRoundtrip.With(new ProducerConfig { BootstrapServers = cluster.Bootstrap }, client);
         using var producer = new ProducerBuilder<Null, string>(config)
             .SetErrorHandler((_, e) => first.TrySetResult(e))
             .SetLogHandler((_, m) => log.Enqueue(m.Message))
