@@ -168,8 +168,11 @@ public sealed class SecuredBrokerProxyTests : IDisposable
         Assert.Contains("Disconnected: SSL connection closed by peer", log);
     }
 
-    private ListenerSecurity MutualTls() =>
-        new(SecurityProtocol.Ssl, serverCertificate: _tls.Server, clientCertificateIssuers: [_tls.Authority]);
+    /// <summary>Mutual TLS with the certificate and CA read back from their PEM files, as a user would give them.</summary>
+    private ListenerSecurity MutualTls() => new(
+        SecurityProtocol.Ssl,
+        serverCertificate: TlsCertificates.LoadCertificate(Path.Combine(_folder, TlsCertificates.ServerCertificateFile), Path.Combine(_folder, TlsCertificates.ServerKeyFile)),
+        clientCertificateIssuers: TlsCertificates.LoadAuthorities(_tls.CaPath));
 
     private static Dictionary<string, string> Sasl(string protocol, string mechanism, string user, string password) => new()
     {
