@@ -33,6 +33,6 @@ internal sealed class SaslCredentials
 
     public ScramCredential? Scram(string mechanism, string user) => _scram.GetValueOrDefault((mechanism, user));
 
-    public static HashAlgorithmName ScramHash(string mechanism) =>
+    private static HashAlgorithmName ScramHash(string mechanism) =>
         mechanism == "SCRAM-SHA-512" ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256;
 }

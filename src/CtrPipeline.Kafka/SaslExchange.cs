@@ -14,8 +14,6 @@ internal sealed class SaslExchange(SaslCredentials credentials, string mechanism
     private ScramCredential? _scram;
     private string? _gs2Header, _clientFirstBare, _serverFirst, _nonce;
 
-    public string Mechanism => mechanism;
-
     /// <summary>The user, once authenticated.</summary>
     public string? AuthenticatedUser { get; private set; }
 

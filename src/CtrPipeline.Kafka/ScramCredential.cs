@@ -14,7 +14,7 @@ internal sealed record ScramCredential(HashAlgorithmName Hash, byte[] Salt, byte
         return new(hash, salt, HashData(hash, clientKey), Hmac(hash, salted, "Server Key"u8));
     }
 
-    public static int HashSize(HashAlgorithmName hash) => hash == HashAlgorithmName.SHA512 ? 64 : 32;
+    private static int HashSize(HashAlgorithmName hash) => hash == HashAlgorithmName.SHA512 ? 64 : 32;
 
     public static byte[] Hmac(HashAlgorithmName hash, byte[] key, ReadOnlySpan<byte> data) =>
         hash == HashAlgorithmName.SHA512 ? HMACSHA512.HashData(key, data) : HMACSHA256.HashData(key, data);
