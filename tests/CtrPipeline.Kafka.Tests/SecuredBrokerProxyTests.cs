@@ -1,8 +1,6 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net.Sockets;
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 
 namespace CtrPipeline.Kafka.Tests;
 
