@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using Confluent.Kafka;
 
 namespace CtrPipeline.Kafka;
 
@@ -17,6 +20,11 @@ namespace CtrPipeline.Kafka;
 /// v0-layout UNSUPPORTED_VERSION response naming ApiVersions 0-2), and the client asks again with v2;
 /// and, given a <see cref="TopicCreator"/>, CreateTopics v0-4, which the mock lacks, is answered here and added to the
 /// mock's ApiVersions responses. See docs/embedded-broker.md.
+/// </para>
+/// <para>
+/// Given a <see cref="ListenerSecurity"/>, it requires of its clients what a secured Kafka listener does: a TLS
+/// handshake (with a client certificate when asked), then SASL authentication (SaslHandshake v1, SaslAuthenticate
+/// v0-1, KIP-43 and KIP-152) before anything reaches the mock but ApiVersions.
 /// </para>
 /// <para>
 /// Responses leave in request order, as clients require: each connection queues one entry per request, and an answer
@@ -43,16 +51,27 @@ public sealed class BrokerProxy : IAsyncDisposable
     private readonly string _targetHost;
     private readonly int _targetPort;
     private readonly TopicCreator? _createTopic;
+    private readonly ListenerSecurity _security;
+    /// <summary>The ApiKeys added to the mock's ApiVersions responses: the ones answered here.</summary>
+    private readonly IReadOnlyList<(short ApiKey, short Min, short Max)> _added;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
     /// <param name="createTopic">Answers CreateTopics; null: the proxy neither advertises nor answers it.</param>
-    public BrokerProxy(int port, string brokerAddress, TopicCreator? createTopic = null)
+    /// <param name="security">What clients must do before their requests reach the broker; null: nothing (PLAINTEXT).</param>
+    public BrokerProxy(int port, string brokerAddress, TopicCreator? createTopic = null, ListenerSecurity? security = null)
     {
         var colon = brokerAddress.LastIndexOf(':');
         _targetHost = brokerAddress[..colon];
         _targetPort = int.Parse(brokerAddress[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         _createTopic = createTopic;
+        _security = security ?? ListenerSecurity.Plaintext;
+        var added = new List<(short, short, short)>();
+        if (createTopic is not null) added.Add((KafkaWire.CreateTopicsKey, 0, KafkaWire.CreateTopicsMaxVersion));
+        // SaslHandshake v0 would be followed by bare SASL tokens instead of SaslAuthenticate requests: only v1 is
+        // offered, which every client since Kafka 1.0 (librdkafka 0.11) sends.
+        if (_security.UsesSasl) added.AddRange([(KafkaWire.SaslHandshakeKey, 1, 1), (KafkaWire.SaslAuthenticateKey, 0, 1)]);
+        _added = added;
         _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -79,22 +98,29 @@ public sealed class BrokerProxy : IAsyncDisposable
     {
         using var connectionStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
         Task? requests = null, responses = null;
+        SslStream? tls = null;
         using (client)
         using (var broker = new TcpClient { NoDelay = true })
         {
             client.NoDelay = true;
+            Stream clientStream = client.GetStream();
             try
             {
+                if (_security.UsesTls) clientStream = tls = await AcceptTlsAsync(clientStream, stop);
                 await broker.ConnectAsync(_targetHost, _targetPort, stop);
-                var connection = new Connection(client.GetStream(), broker.GetStream(), _createTopic);
-                requests = connection.PumpRequestsAsync(connectionStop.Token);
-                responses = connection.PumpResponsesAsync(connectionStop.Token);
-                // When either side closes, close both.
-                await Task.WhenAny(requests, responses);
+                // A client that fails to authenticate is not let through: its connection closes.
+                if (_security.Credentials is not { } credentials || await AuthenticateAsync(clientStream, broker.GetStream(), credentials, stop))
+                {
+                    var connection = new Connection(clientStream, broker.GetStream(), _createTopic, _added);
+                    requests = connection.PumpRequestsAsync(connectionStop.Token);
+                    responses = connection.PumpResponsesAsync(connectionStop.Token);
+                    // When either side closes, close both.
+                    await Task.WhenAny(requests, responses);
+                }
             }
-            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or AuthenticationException or InvalidDataException)
             {
-                // A dropped connection is the client's to retry.
+                // A dropped connection is the client's to retry; a failed TLS handshake or a malformed request closes it.
             }
             await connectionStop.CancelAsync();
         }
@@ -104,6 +130,88 @@ public sealed class BrokerProxy : IAsyncDisposable
             if (pump is not null)
                 try { await pump; }
                 catch (Exception) { }
+        if (tls is not null) await tls.DisposeAsync();
+    }
+
+    /// <summary>The server side of a TLS handshake; a client certificate, when asked for, must chain to the given issuers.</summary>
+    private async Task<SslStream> AcceptTlsAsync(Stream client, CancellationToken stop)
+    {
+        var tls = new SslStream(client, leaveInnerStreamOpen: false, (_, certificate, _, _) => _security.IsClientCertificateValid(certificate));
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = _security.ServerCertificate,
+                ClientCertificateRequired = _security.ClientCertificateIssuers is not null,
+                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            }, stop);
+            return tls;
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The SASL handshake, one request at a time as clients send it: ApiVersions goes to the mock (its answer with the
+    /// SASL ApiKeys added), SaslHandshake and SaslAuthenticate are answered here, and any other request closes the
+    /// connection, as a Kafka broker does, so that nothing else reaches the mock unauthenticated. A wrong password
+    /// or an unknown mechanism is answered with its error, then the connection closes. True: authenticated.
+    /// </summary>
+    private async Task<bool> AuthenticateAsync(Stream client, Stream broker, SaslCredentials credentials, CancellationToken stop)
+    {
+        SaslExchange? exchange = null;
+        while (true)
+        {
+            if (await ReadFrameAsync(client, stop) is not { } request) return false;
+            var (apiKey, version, correlationId, bodyOffset) = KafkaWire.ReadRequestHeader(request.AsSpan(4));
+            var body = request.AsMemory(4 + bodyOffset);
+            byte[] response;
+            var refused = false;
+            switch (apiKey)
+            {
+                case ApiVersionsKey when version > MockApiVersionsMax:
+                    response = UnsupportedApiVersionsResponse(correlationId);
+                    break;
+                case ApiVersionsKey:
+                    await broker.WriteAsync(request, stop);
+                    if (await ReadFrameAsync(broker, stop) is not { } versions) return false;
+                    response = KafkaWire.AddApiVersions(versions, version, _added) ?? versions;
+                    break;
+                case KafkaWire.SaslHandshakeKey when exchange is null && version == 1:
+                    var mechanism = KafkaWire.ReadSaslHandshake(body.Span);
+                    refused = !_security.Mechanisms.Contains(mechanism);
+                    if (!refused) exchange = new SaslExchange(credentials, mechanism);
+                    response = KafkaWire.SaslHandshakeResponse(correlationId, refused ? ErrorCode.UnsupportedSaslMechanism : ErrorCode.NoError, _security.Mechanisms);
+                    break;
+                case KafkaWire.SaslAuthenticateKey when exchange is not null && version <= 1:
+                    var answer = exchange.Step(KafkaWire.ReadSaslAuthenticate(body.Span));
+                    refused = answer is null;
+                    response = refused
+                        ? KafkaWire.SaslAuthenticateResponse(version, correlationId, ErrorCode.SaslAuthenticationFailed, exchange.FailureMessage, [])
+                        : KafkaWire.SaslAuthenticateResponse(version, correlationId, ErrorCode.NoError, null, answer!);
+                    break;
+                default:
+                    return false;
+            }
+            await client.WriteAsync(response, stop);
+            if (refused) return false;
+            if (exchange?.AuthenticatedUser is not null) return true;
+        }
+    }
+
+    /// <summary>One whole frame (with its size) of at most <see cref="MaxLocalFrame"/> bytes; null: the stream closed.</summary>
+    private static async Task<byte[]?> ReadFrameAsync(Stream stream, CancellationToken stop)
+    {
+        var size = new byte[4];
+        if (await stream.ReadAtLeastAsync(size, 4, throwOnEndOfStream: false, stop) < 4) return null;
+        var length = BinaryPrimitives.ReadInt32BigEndian(size);
+        if (length is < 8 or > MaxLocalFrame) throw new InvalidDataException($"A frame of {length} bytes during authentication.");
+        var frame = new byte[4 + length];
+        size.CopyTo(frame, 0);
+        return await stream.ReadAtLeastAsync(frame.AsMemory(4), length, throwOnEndOfStream: false, stop) < length ? null : frame;
     }
 
     /// <summary>
@@ -175,7 +283,7 @@ public sealed class BrokerProxy : IAsyncDisposable
         public void Dispose() => ArrayPool<byte>.Shared.Return(Data);
     }
 
-    private sealed class Connection(Stream client, Stream broker, TopicCreator? createTopic)
+    private sealed class Connection(Stream client, Stream broker, TopicCreator? createTopic, IReadOnlyList<(short ApiKey, short Min, short Max)> added)
     {
         /// <summary>Responses owed, in request order. Locked itself; an entry leaves it once its bytes are passed on.</summary>
         private readonly Queue<Owed> _owed = new();
@@ -315,7 +423,7 @@ public sealed class BrokerProxy : IAsyncDisposable
                             short version;
                             lock (_owed) version = _owed.Dequeue().ApiVersion;
                             var frame = buffer.Data.AsMemory(buffer.Start, length);
-                            var rewritten = KafkaWire.AddApiVersion(frame.Span, version, KafkaWire.CreateTopicsKey, 0, KafkaWire.CreateTopicsMaxVersion);
+                            var rewritten = KafkaWire.AddApiVersions(frame.Span, version, added);
                             await client.WriteAsync(rewritten ?? frame, stop);
                             buffer.Start += length;
                         }
@@ -368,7 +476,7 @@ public sealed class BrokerProxy : IAsyncDisposable
                 if (available < 4) return (forward, Next.NeedMore, 4);
                 var length = 4L + BinaryPrimitives.ReadInt32BigEndian(buffer.Data.AsSpan(position));
                 if (length < 8) throw new InvalidDataException($"A response frame of {length - 4} bytes.");
-                if (owed && createTopic is not null && head.ApiKey == ApiVersionsKey && head.ApiVersion <= MockApiVersionsMax && length <= MaxLocalFrame)
+                if (owed && added.Count > 0 && head.ApiKey == ApiVersionsKey && head.ApiVersion <= MockApiVersionsMax && length <= MaxLocalFrame)
                     return (forward, available >= length ? Next.Rewrite : Next.NeedMore, (int)length);
                 // Passed on as it comes. A response nobody asked for (no owed entry) is passed on too.
                 _responseRemaining = length;

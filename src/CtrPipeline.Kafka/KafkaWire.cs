@@ -19,13 +19,15 @@ public delegate (ErrorCode Code, string? Message) TopicCreator(TopicCreation top
 /// <summary>
 /// The few Kafka wire formats <see cref="BrokerProxy"/> reads or writes itself, checked against Apache Kafka's message
 /// definitions (clients/src/main/resources/common/message/*.json): request header v1/v2, Produce's acks,
-/// ApiVersions v0-2 responses, CreateTopics v0-4.
+/// ApiVersions v0-2 responses, CreateTopics v0-4, SaslHandshake v0-1 and SaslAuthenticate v0-1.
 /// </summary>
 internal static class KafkaWire
 {
     internal const short ProduceKey = 0;
     internal const short ApiVersionsKey = 18;
     internal const short CreateTopicsKey = 19;
+    internal const short SaslHandshakeKey = 17;
+    internal const short SaslAuthenticateKey = 36;
 
     /// <summary>Produce is flexible (request header v2, compact strings) from v9 on.</summary>
     private const short ProduceFirstFlexible = 9;
@@ -58,28 +60,84 @@ internal static class KafkaWire
     }
 
     /// <summary>
-    /// An ApiVersions v0-2 response frame (with its size) with one more entry, or null when it is an error, already
-    /// names <paramref name="apiKey"/>, or is not laid out as expected (then it is passed on unchanged).
+    /// An ApiVersions v0-2 response frame (with its size) with more entries (ApiKey, min, max), those it does not name
+    /// already; null when it is an error, names them all, or is not laid out as expected (then it is passed on unchanged).
     /// </summary>
-    internal static byte[]? AddApiVersion(ReadOnlySpan<byte> frame, short responseVersion, short apiKey, short min, short max)
+    internal static byte[]? AddApiVersions(ReadOnlySpan<byte> frame, short responseVersion, IReadOnlyList<(short ApiKey, short Min, short Max)> entries)
     {
         // size, correlation_id, error_code, [api_key, min, max] (int32 count), throttle_time_ms (v1+)
         if (frame.Length < 14 || BinaryPrimitives.ReadInt16BigEndian(frame[8..]) != 0) return null;
         var count = BinaryPrimitives.ReadInt32BigEndian(frame[10..]);
         var entriesEnd = 14 + 6L * count;
         if (count < 0 || entriesEnd + (responseVersion >= 1 ? 4 : 0) != frame.Length) return null;
-        for (var i = 14; i < entriesEnd; i += 6)
-            if (BinaryPrimitives.ReadInt16BigEndian(frame[i..]) == apiKey) return null;
-        var rewritten = new byte[frame.Length + 6];
-        frame[..(int)entriesEnd].CopyTo(rewritten);
-        frame[(int)entriesEnd..].CopyTo(rewritten.AsSpan((int)entriesEnd + 6));
+        var named = new HashSet<short>();
+        for (var i = 14; i < entriesEnd; i += 6) named.Add(BinaryPrimitives.ReadInt16BigEndian(frame[i..]));
+        var added = entries.Where(e => !named.Contains(e.ApiKey)).ToList();
+        if (added.Count == 0) return null;
+        var end = (int)entriesEnd;
+        var rewritten = new byte[frame.Length + 6 * added.Count];
+        frame[..end].CopyTo(rewritten);
+        frame[end..].CopyTo(rewritten.AsSpan(end + 6 * added.Count));
         var span = rewritten.AsSpan();
         BinaryPrimitives.WriteInt32BigEndian(span, rewritten.Length - 4);
-        BinaryPrimitives.WriteInt32BigEndian(span[10..], count + 1);
-        BinaryPrimitives.WriteInt16BigEndian(span[(int)entriesEnd..], apiKey);
-        BinaryPrimitives.WriteInt16BigEndian(span[((int)entriesEnd + 2)..], min);
-        BinaryPrimitives.WriteInt16BigEndian(span[((int)entriesEnd + 4)..], max);
+        BinaryPrimitives.WriteInt32BigEndian(span[10..], count + added.Count);
+        foreach (var (apiKey, min, max) in added)
+        {
+            BinaryPrimitives.WriteInt16BigEndian(span[end..], apiKey);
+            BinaryPrimitives.WriteInt16BigEndian(span[(end + 2)..], min);
+            BinaryPrimitives.WriteInt16BigEndian(span[(end + 4)..], max);
+            end += 6;
+        }
         return rewritten;
+    }
+
+    /// <summary>
+    /// A request's header (v1: ApiKey, version, correlation id, client id; <paramref name="request"/> is the frame
+    /// without its size) and where its body starts. The SASL requests this proxy answers all use header v1.
+    /// </summary>
+    internal static (short ApiKey, short Version, int CorrelationId, int BodyOffset) ReadRequestHeader(ReadOnlySpan<byte> request)
+    {
+        var r = new Reader(request);
+        var apiKey = r.Int16();
+        var version = r.Int16();
+        var correlationId = r.Int32();
+        r.Skip(Math.Max(0, (int)r.Int16())); // client_id
+        return (apiKey, version, correlationId, r.Position);
+    }
+
+    /// <summary>SaslHandshake v0-1 request body: the mechanism.</summary>
+    internal static string ReadSaslHandshake(ReadOnlySpan<byte> body) => new Reader(body).String() ?? "";
+
+    /// <summary>SaslHandshake v0-1 response: error_code, [mechanisms].</summary>
+    internal static byte[] SaslHandshakeResponse(int correlationId, ErrorCode error, IReadOnlyList<string> mechanisms)
+    {
+        var w = ResponseWriter(correlationId);
+        WriteInt16(w, (short)error);
+        WriteInt32(w, mechanisms.Count);
+        foreach (var mechanism in mechanisms) WriteString(w, mechanism);
+        return Frame(w);
+    }
+
+    /// <summary>SaslAuthenticate v0-1 request body: auth_bytes.</summary>
+    internal static byte[] ReadSaslAuthenticate(ReadOnlySpan<byte> body) => new Reader(body).Bytes();
+
+    /// <summary>
+    /// SaslAuthenticate v0-1 response: error_code, error_message, auth_bytes, and from v1 session_lifetime_ms (0: the
+    /// session does not expire, so the client never re-authenticates).
+    /// </summary>
+    internal static byte[] SaslAuthenticateResponse(short version, int correlationId, ErrorCode error, string? message, byte[] authBytes)
+    {
+        var w = ResponseWriter(correlationId);
+        WriteInt16(w, (short)error);
+        WriteString(w, message);
+        WriteInt32(w, authBytes.Length);
+        w.Write(authBytes);
+        if (version >= 1)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(w.GetSpan(8), 0);
+            w.Advance(8);
+        }
+        return Frame(w);
     }
 
     /// <summary>
@@ -131,9 +189,7 @@ internal static class KafkaWire
     /// <summary>CreateTopics response v0-4: [throttle_time_ms (v2+)], [name, error_code, error_message (v1+)].</summary>
     internal static byte[] CreateTopicsResponse(short version, int correlationId, IReadOnlyList<(string Name, ErrorCode Code, string? Message)> results)
     {
-        var w = new ArrayBufferWriter<byte>(256);
-        WriteInt32(w, 0); // size, set below
-        WriteInt32(w, correlationId);
+        var w = ResponseWriter(correlationId);
         if (version >= 2) WriteInt32(w, 0);
         WriteInt32(w, results.Count);
         foreach (var (name, code, message) in results)
@@ -142,6 +198,20 @@ internal static class KafkaWire
             WriteInt16(w, (short)code);
             if (version >= 1) WriteString(w, message);
         }
+        return Frame(w);
+    }
+
+    /// <summary>A response frame's start: its size (set by <see cref="Frame"/>) and response header v0, the correlation id.</summary>
+    private static ArrayBufferWriter<byte> ResponseWriter(int correlationId)
+    {
+        var w = new ArrayBufferWriter<byte>(256);
+        WriteInt32(w, 0);
+        WriteInt32(w, correlationId);
+        return w;
+    }
+
+    private static byte[] Frame(ArrayBufferWriter<byte> w)
+    {
         var frame = w.WrittenSpan.ToArray();
         BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
         return frame;
@@ -179,6 +249,8 @@ internal static class KafkaWire
     {
         private readonly ReadOnlySpan<byte> _bytes = bytes;
         private int _position;
+
+        public readonly int Position => _position;
 
         public bool TrySkip(int count)
         {
@@ -247,6 +319,16 @@ internal static class KafkaWire
             if (length < 0) return null;
             if (length > _bytes.Length - _position) throw Truncated();
             var value = Encoding.UTF8.GetString(_bytes.Slice(_position, length));
+            _position += length;
+            return value;
+        }
+
+        /// <summary>Bytes: int32 length, then the bytes.</summary>
+        public byte[] Bytes()
+        {
+            var length = Int32();
+            if (length < 0 || length > _bytes.Length - _position) throw Truncated();
+            var value = _bytes.Slice(_position, length).ToArray();
             _position += length;
             return value;
         }

@@ -3,7 +3,7 @@ using CtrPipeline.Kafka;
 
 // The embedded Kafka-protocol broker the AppHost starts when no container runtime is there: librdkafka's mock
 // cluster, in memory only, behind a fixed bootstrap port. HTTP: /health, GET /topics, POST /topics/reset, GET /bootstrap,
-// and for fault tests POST /brokers/{id}/down and /brokers/{id}/up (id 1..n, or "all").
+// GET /tls/ca (the generated CA, PEM), and for fault tests POST /brokers/{id}/down and /brokers/{id}/up (id 1..n, or "all").
 // `EmbeddedKafka reset --url http://127.0.0.1:PORT` empties the topics of a running instance from the command line.
 if (args is ["reset", ..])
     return await ResetCommand.RunAsync(args);
@@ -11,6 +11,7 @@ if (args is ["reset", ..])
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 PipelineSettings pipeline;
+SecuritySettings security;
 int brokers, port;
 try
 {
@@ -19,6 +20,7 @@ try
     port = builder.Configuration.GetValue("EmbeddedKafka:Port", 9092);
     if (brokers is < 1 or > 16) throw new ConfigurationException($"EmbeddedKafka:Brokers must be between 1 and 16 (got {brokers}).");
     if (port is < 0 or > 65535) throw new ConfigurationException($"EmbeddedKafka:Port must be a TCP port, or 0 for any free port (got {port}).");
+    security = SecuritySettings.Read(builder.Configuration);
 }
 catch (ConfigurationException e)
 {
@@ -29,13 +31,14 @@ catch (ConfigurationException e)
 using var cluster = EmbeddedKafkaCluster.Start(brokers, pipeline.Topics.All.Select(t => (t, pipeline.Partitions)));
 // Every client connection goes through a proxy, which answers the ApiVersions handshake the mock gets wrong for the
 // Java client, and CreateTopics, which the mock lacks (see BrokerProxy): broker 1's proxy on the fixed bootstrap port,
-// the others' on free ports.
+// the others' on free ports. Every proxy requires the same TLS and SASL of its clients; the mock's own ports behind
+// them stay unauthenticated, on 127.0.0.1 only.
 var proxies = new List<BrokerProxy>();
 try
 {
     foreach (var (id, listener) in cluster.Listeners)
     {
-        var proxy = new BrokerProxy(id == 1 ? port : 0, listener, cluster.TryCreateTopic);
+        var proxy = new BrokerProxy(id == 1 ? port : 0, listener, cluster.TryCreateTopic, security.Listener);
         proxies.Add(proxy);
         cluster.Advertise(id, "127.0.0.1", proxy.Port);
     }
@@ -62,6 +65,9 @@ app.MapPost("/topics/reset", () =>
 });
 
 app.MapGet("/bootstrap", () => bootstrap);
+app.MapGet("/tls/ca", () => security.Generated is { } generated
+    ? Results.Text(generated.Authority.ExportCertificatePem() + "\n", "application/x-pem-file")
+    : Results.NotFound("no generated CA: the broker's TLS certificate was given (EmbeddedKafka:Tls:Certificate), or it does not use TLS"));
 // Fault injection: a broker that is down drops its connections and refuses new ones, as a stopped Kafka broker would
 // (librdkafka's mock moves no partition leadership; with one broker the cluster is unreachable until it is up again).
 app.MapPost("/brokers/{id}/down", (string id) => SetBrokers(id, up: false));
@@ -70,6 +76,11 @@ app.MapPost("/brokers/{id}/up", (string id) => SetBrokers(id, up: true));
 app.Logger.LogWarning(
     "Embedded Kafka broker (librdkafka mock cluster, {Brokers} broker(s)) at {Bootstrap}: data is kept in memory only and lost when it stops; each partition keeps its newest 5 MiB. Topics: {Topics} x {Partitions} partitions.",
     brokers, bootstrap, string.Join(", ", pipeline.Topics.All), pipeline.Partitions);
+app.Logger.LogInformation("Clients connect with security.protocol {Security}.", security.Listener);
+if (security.Generated is { } tls)
+    app.Logger.LogInformation(
+        "TLS certificates generated in {Folder}: clients trust {CaFile} (ssl.ca.location){ClientCertificate}.",
+        tls.Folder, tls.CaPath, tls.HasClientCertificate ? $"; client certificate {tls.ClientCertificatePath}, key {tls.ClientKeyPath}" : "");
 try
 {
     await app.RunAsync();

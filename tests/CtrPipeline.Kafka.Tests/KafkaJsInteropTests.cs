@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Confluent.Kafka;
 using Xunit.Abstractions;
@@ -21,7 +19,7 @@ public sealed class KafkaJsInteropTests(ITestOutputHelper output)
     {
         // The bootstrap port is the broker's own pick (0): a port chosen here and passed on could be taken by another
         // test's listener before the broker binds it.
-        var httpPort = FreePort();
+        var httpPort = EmbeddedKafkaProcess.FreePort();
         var start = WorkerProcess.StartInfo("EmbeddedKafka", new Dictionary<string, string>
         {
             ["EmbeddedKafka__Port"] = "0",
@@ -32,7 +30,7 @@ public sealed class KafkaJsInteropTests(ITestOutputHelper output)
         var brokerLog = Task.WhenAll(broker.StandardOutput.ReadToEndAsync(), broker.StandardError.ReadToEndAsync());
         try
         {
-            var bootstrap = await WaitBootstrap(broker, httpPort);
+            var bootstrap = await EmbeddedKafkaProcess.WaitBootstrap(broker, httpPort);
 
             var (exitCode, stdout, stderr) = await WorkerProcess.RunAsync(Node(bootstrap, "events", Partitions), TimeSpan.FromMinutes(2));
             output.WriteLine($"node check.mjs -> {exitCode}\n{stdout}\n{stderr}");
@@ -87,36 +85,6 @@ public sealed class KafkaJsInteropTests(ITestOutputHelper output)
         foreach (var argument in new[] { "check.mjs", bootstrap, topic, partitions.ToString() }) start.ArgumentList.Add(argument);
         start.Environment["KAFKAJS_NO_PARTITIONER_WARNING"] = "1";
         return start;
-    }
-
-    /// <summary>The broker's bootstrap address, once its HTTP endpoint answers.</summary>
-    private static async Task<string> WaitBootstrap(Process broker, int httpPort)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            Assert.False(broker.HasExited, $"EmbeddedKafka exited with code {(broker.HasExited ? broker.ExitCode : 0)}");
-            try
-            {
-                using var response = await http.GetAsync($"http://127.0.0.1:{httpPort}/bootstrap");
-                if (response.IsSuccessStatusCode) return (await response.Content.ReadAsStringAsync()).Trim('"');
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // not listening yet
-            }
-            await Task.Delay(200);
-        }
-        Assert.Fail("EmbeddedKafka did not answer on its HTTP port within 60 s");
-        return "";
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 
