@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using CtrPipeline.Contracts;
 
 namespace CtrPipeline.Kafka.Tests;
 
@@ -15,11 +16,13 @@ internal static class KafkaRoundtrip
 
     /// <summary>
     /// Metadata (it names <paramref name="brokerPorts"/>), CreateTopics, produce to it and to "events", and consume
-    /// both in a group with a commit.
+    /// both in a group with a commit, with the pipeline's own clients (<see cref="KafkaClients"/>) given
+    /// <paramref name="client"/> as the cluster's client properties.
     /// </summary>
     public static void Roundtrip(string bootstrap, IEnumerable<int> brokerPorts, Dictionary<string, string> client)
     {
-        using (var admin = new AdminClientBuilder(With(new AdminClientConfig { BootstrapServers = bootstrap }, client)).Build())
+        var kafka = new KafkaConnection(bootstrap, KafkaClientProperties.From(client, "the test's client properties"));
+        using (var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "test")).Build())
         {
             var brokers = admin.GetMetadata(TimeSpan.FromSeconds(10)).Brokers;
             Assert.Equal(brokerPorts.Order(), brokers.Select(b => b.Port).Order());
@@ -28,12 +31,12 @@ internal static class KafkaRoundtrip
         }
 
         const int records = 40;
-        using (var producer = new ProducerBuilder<string, string>(With(KafkaClients.Producer(bootstrap, "test"), client)).Build())
+        using (var producer = new ProducerBuilder<string, string>(KafkaClients.Producer(kafka, "test")).Build())
         {
             for (var i = 0; i < records; i++) producer.Produce(i % 2 == 0 ? "events" : "created", new Message<string, string> { Key = $"k{i}", Value = $"v{i}" });
             Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(20)));
         }
-        using var consumer = new ConsumerBuilder<string, string>(With(KafkaClients.Consumer(bootstrap, "secured", "test"), client)).Build();
+        using var consumer = new ConsumerBuilder<string, string>(KafkaClients.Consumer(kafka, "secured", "test")).Build();
         consumer.Subscribe(["events", "created"]);
         var seen = new HashSet<string>();
         var clock = Stopwatch.StartNew();
