@@ -69,11 +69,12 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
 
     private void Run(CancellationToken cancel)
     {
+        KafkaRefusedException? refused = null; // credentials or certificate refused: retrying cannot mend it
         // The key is never read, so a record with a key that is not text cannot fail the consume call.
         using var consumer = new ConsumerBuilder<Ignore, byte[]>(KafkaClients.Consumer(kafka, options.GroupId, "analyzer"))
             .SetErrorHandler((_, e) =>
             {
-                if (KafkaRefusedException.From(e, kafka) is { } refused) throw refused;
+                if ((refused ??= KafkaRefusedException.From(e, kafka)) is not null) return;
                 logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", kafka.BootstrapServers, e.Reason);
             })
             .SetPartitionsAssignedHandler((_, _) => { _assigned.TrySetResult(); })
@@ -88,6 +89,7 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
         {
             while (!cancel.IsCancellationRequested)
             {
+                if (refused is not null) throw refused;
                 Poll(consumer);
                 if (clock.Elapsed >= nextCommit)
                 {

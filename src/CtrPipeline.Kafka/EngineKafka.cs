@@ -29,6 +29,7 @@ public sealed class EngineKafka : IDisposable
     /// </summary>
     private readonly IConsumer<Ignore, Ignore> _probeClient;
     private long _deliveryErrors;
+    private volatile KafkaRefusedException? _refused;
 
     /// <param name="onAssigned">
     /// Called on the consume thread when the group hands the consumer partitions of the events topic, with their
@@ -60,8 +61,7 @@ public sealed class EngineKafka : IDisposable
         consumerConfig.EnableAutoCommit = true;
         consumerConfig.AutoCommitIntervalMs = 1_000;
         var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
-            // A refusal thrown here leaves the consumer's next Consume call: the engine stops, with one line.
-            .SetErrorHandler((_, e) => { if (ReportError(e) is { } refused) throw refused; })
+            .SetErrorHandler((_, e) => ReportError(e))
             .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .SetPartitionsAssignedHandler((_, partitions) =>
             {
@@ -126,12 +126,22 @@ public sealed class EngineKafka : IDisposable
     public KafkaRefusedException? ReportError(Error error)
     {
         var refused = KafkaRefusedException.From(error, _kafka);
+        if (refused is not null) _refused ??= refused;
         if (error.IsFatal || refused is not null)
             _logger.LogCritical("Kafka at {Bootstrap} failed for good: {Reason} ({Code}).", _kafka.BootstrapServers, refused?.Message ?? error.Reason, error.Code);
         else if (_reportedErrors.TryAdd(error.Code, true))
             _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying; check that the broker is running and reachable.",
                 _kafka.BootstrapServers, error.Reason, error.Code);
         return refused;
+    }
+
+    /// <summary>
+    /// Throws the cluster's refusal (authentication, TLS, permissions) if any client reported one: the engine's loop
+    /// calls it before each poll, so it stops with one line instead of retrying what retrying cannot mend.
+    /// </summary>
+    public void ThrowIfRefused()
+    {
+        if (_refused is { } refused) throw refused;
     }
 
     /// <summary>Produces, waiting while the producer's queue is full (the broker is slower than the engine).</summary>

@@ -107,17 +107,11 @@ public static class KafkaClients
                 admin.GetMetadata(TimeSpan.FromSeconds(1));
                 if (refused is null) return true;
             }
-            catch (KafkaException e) when (refused is null && KafkaRefusedException.From(e.Error, kafka) is { } refusal)
+            catch (KafkaException e)
             {
-                refused = refusal;
-            }
-            catch (KafkaException) when (refused is null && DateTime.UtcNow < deadline)
-            {
-                // Not answered yet: the broker may be starting or away.
-            }
-            catch (KafkaException) when (refused is null)
-            {
-                return false;
+                refused ??= KafkaRefusedException.From(e.Error, kafka);
+                // Otherwise not answered yet: the broker may be starting or away.
+                if (refused is null && DateTime.UtcNow >= deadline) return false;
             }
             if (refused is not null) throw refused;
         }

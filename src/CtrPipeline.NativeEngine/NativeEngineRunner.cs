@@ -241,6 +241,7 @@ public sealed class NativeEngineRunner : IEngineRunner
 
         private ConsumeResult<byte[], byte[]>? Consume()
         {
+            _kafka.ThrowIfRefused();
             try
             {
                 return _consumer.Consume(PollTimeout);

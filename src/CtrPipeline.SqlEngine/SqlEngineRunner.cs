@@ -253,6 +253,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
         private void ConsumeOne()
         {
             ConsumeResult<byte[], byte[]>? record;
+            _kafka.ThrowIfRefused();
             try
             {
                 record = _consumer.Consume(PollTimeout);
