@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace CtrPipeline.Kafka.Tests;
+namespace CtrPipeline.Testing;
 
 /// <summary>The EmbeddedKafka process as the AppHost runs it (<see cref="WorkerProcess.StartInfo"/>): waiting for it to serve.</summary>
 internal static class EmbeddedKafkaProcess
