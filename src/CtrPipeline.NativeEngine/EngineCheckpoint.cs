@@ -65,7 +65,11 @@ public static class CheckpointStore
     /// </summary>
     public static void EnsureTopic(KafkaConnection kafka, string topic, ILogger logger)
     {
-        using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-checkpoint-topic")).Build();
+        KafkaRefusedException? refused = null;
+        using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-checkpoint-topic"))
+            .SetErrorHandler((_, e) => refused ??= KafkaRefusedException.From(e, kafka))
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .Build();
         try
         {
             admin.CreateTopicsAsync(
@@ -78,6 +82,7 @@ public static class CheckpointStore
         }
         catch (KafkaException e)
         {
+            if ((refused ?? KafkaRefusedException.From(e.Error, kafka)) is { } refusal) throw refusal;
             logger.LogDebug("Could not create {Topic} ({Reason}); the first checkpoint creates it.", topic, e.Error.Reason);
         }
     }
