@@ -18,7 +18,7 @@ namespace CtrPipeline.AppHost.Tests;
 [Collection(RunningAppHostCollection.Name)]
 public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
 {
-    private static readonly string[] ChromiumFlags =
+    internal static readonly string[] ChromiumFlags =
     [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         // This machine's network is closed: without these Chromium keeps trying to reach Google's services.
@@ -113,7 +113,7 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
     /// Opens the page until <paramref name="selector"/> shows. A fresh load also gets past the dashboard's occasional
     /// "An unhandled error has occurred" in a live table, which leaves it loading for good.
     /// </summary>
-    private static async Task OpenUntilAsync(IPage page, string url, string selector, TimeSpan within)
+    internal static async Task OpenUntilAsync(IPage page, string url, string selector, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;
         while (true)
