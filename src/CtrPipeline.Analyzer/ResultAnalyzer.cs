@@ -77,7 +77,7 @@ public sealed class ResultAnalyzer(AnalyzerOptions options, PipelineSettings pip
                 if ((refused ??= KafkaRefusedException.From(e, kafka)) is not null) return;
                 logger.LogWarning("Kafka at {Bootstrap}: {Reason}. The client keeps retrying.", kafka.BootstrapServers, e.Reason);
             })
-            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler(KafkaClients.LogTo(logger))
             .SetPartitionsAssignedHandler((_, _) => { _assigned.TrySetResult(); })
             .Build();
         consumer.Subscribe(pipeline.Topics.Results);

@@ -62,7 +62,7 @@ public sealed class EngineKafka : IDisposable
         consumerConfig.AutoCommitIntervalMs = 1_000;
         var consumer = new ConsumerBuilder<byte[], byte[]>(consumerConfig)
             .SetErrorHandler((_, e) => ReportError(e))
-            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler(KafkaClients.LogTo(logger))
             .SetPartitionsAssignedHandler((_, partitions) =>
             {
                 logger.LogInformation("{Engine} assigned {Partitions}", engine, string.Join(", ", partitions.Select(p => p.Partition.Value)));
@@ -98,13 +98,13 @@ public sealed class EngineKafka : IDisposable
         else producerConfig.MessageTimeoutMs = 0;
         Producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
             .SetErrorHandler((_, e) => ReportError(e))
-            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler(KafkaClients.LogTo(logger))
             .Build();
         var probeConfig = KafkaClients.Consumer(kafka, groupId, $"{engine}-backlog-probe");
         probeConfig.EnableAutoCommit = false; // it never subscribes: it only reads offsets, the group's committed ones included
         _probeClient = new ConsumerBuilder<Ignore, Ignore>(probeConfig)
             .SetErrorHandler((_, _) => { }) // the engine's own clients report the broker's errors
-            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler(KafkaClients.LogTo(logger))
             .Build();
         _backlog = new BacklogProbe(AskBroker);
     }

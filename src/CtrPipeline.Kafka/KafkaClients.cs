@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using CtrPipeline.Contracts;
+using Microsoft.Extensions.Logging;
 
 namespace CtrPipeline.Kafka;
 
@@ -70,7 +71,7 @@ public static class KafkaClients
 
     /// <summary>
     /// Checks that librdkafka takes the client properties (a misspelt name, a value it refuses, a mechanism this build
-    /// lacks), without connecting: a <see cref="ConfigurationException"/> naming where the properties came from.
+    /// lacks), before any request: a <see cref="ConfigurationException"/> naming where the properties came from.
     /// </summary>
     public static KafkaConnection Validated(KafkaConnection kafka)
     {
@@ -116,6 +117,10 @@ public static class KafkaClients
             if (refused is not null) throw refused;
         }
     }
+
+    /// <summary>librdkafka's own log lines, at debug level in <paramref name="logger"/> rather than on stderr.</summary>
+    public static Action<IClient, LogMessage> LogTo(ILogger logger) =>
+        (_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message);
 
     private static T With<T>(KafkaConnection kafka, T config) where T : ClientConfig
     {

@@ -68,7 +68,7 @@ public static class CheckpointStore
         KafkaRefusedException? refused = null;
         using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-checkpoint-topic"))
             .SetErrorHandler((_, e) => refused ??= KafkaRefusedException.From(e, kafka))
-            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler(KafkaClients.LogTo(logger))
             .Build();
         try
         {

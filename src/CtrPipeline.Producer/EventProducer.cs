@@ -91,7 +91,7 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
         };
         using var producer = new ProducerBuilder<byte[], byte[]>(KafkaClients.Producer(kafka, "producer", options.Linger))
             .SetErrorHandler((_, e) => ReportError(e))
-            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetLogHandler(KafkaClients.LogTo(logger))
             .Build();
 
         logger.LogInformation("Producing {Profile} traffic at {Rate:N0} events/s to {Topic} on {Bootstrap} for {Duration}",
