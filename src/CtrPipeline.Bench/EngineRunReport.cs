@@ -58,10 +58,18 @@ public sealed record EngineRunReport(
 
     public double FinalsAllowedMs { get; init; }
 
-    /// <summary>The machine-readable line the README documents; one per engine.</summary>
+    /// <summary>
+    /// The machine-readable line docs/benchmarking.md documents; one per engine. It says whether the rate was
+    /// sustained and how far the load and the final rows trailed, and a figure that was not measured reads
+    /// <c>none</c>, never 0: a latency with no measured row, a trail with no sample.
+    /// </summary>
     public string ResultLine() => string.Create(CultureInfo.InvariantCulture,
-        $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} " +
-        $"l1_p50_ms={L1.P50:0.###} l1_p99_ms={L1.P99:0.###} l2_p99_ms={L2.P99:0.###} warmup_rows={WarmupResults} late={Late} bad={Bad} oracle={Oracle.VerdictText}");
+        $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} measured_rows={MeasuredResults} " +
+        $"l1_p50_ms={Ms(L1.P50, L1.Count)} l1_p99_ms={Ms(L1.P99, L1.Count)} l2_p99_ms={Ms(L2.P99, L2.Count)} warmup_rows={WarmupResults} late={Late} bad={Bad} " +
+        $"schedule_lag_max_ms={Ms(MaxScheduleLagMs, 1)} finals_behind_ms={Ms(FinalsBehindMs, 1)} sustained={(Sustained ? "true" : "false")} oracle={Oracle.VerdictText}");
+
+    private static string Ms(double value, long count) =>
+        count == 0 || !double.IsFinite(value) ? "none" : value.ToString("0.###", CultureInfo.InvariantCulture);
 
     public string ToJson() => JsonSerializer.Serialize(this, BenchJson.Default.EngineRunReport);
 }

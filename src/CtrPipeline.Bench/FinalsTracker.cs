@@ -29,8 +29,9 @@ public sealed class FinalsTracker(PipelineSettings pipeline, long loadStartMs)
     public void Sample(double seconds, long nowMs) =>
         _samples.Add((seconds, nowMs - Math.Max(loadStartMs, Interlocked.Read(ref _newestFinalEnd))));
 
-    /// <summary>The longest trail over the second half of the run, ms.</summary>
-    public double MaxBehindMs => _samples.Count == 0 ? 0 : _samples.Skip(_samples.Count / 2).Max(s => s.BehindMs);
+    /// <summary>The longest trail over the second half of the run, ms; NaN before any sample (not measured).</summary>
+    public double MaxBehindMs => _samples.Count == 0 ? double.NaN : _samples.Skip(_samples.Count / 2).Max(s => s.BehindMs);
 
+    /// <summary>Whether the trail stayed within <see cref="AllowedMs"/>; false when it was never sampled.</summary>
     public bool KeepsUp => MaxBehindMs <= AllowedMs;
 }

@@ -54,7 +54,7 @@ public sealed class PlainBenchmarkProgress : IBenchmarkProgress
     public void RunFinished(Reporting.RunData run, string kind)
     {
         _done++;
-        Console.WriteLine($"{kind}: {run.Report.ResultLine()} sustained={run.Report.Sustained}");
+        Console.WriteLine($"{kind}: {run.Report.ResultLine()}");
     }
 
     public void Producing(string engine, TimeSpan elapsed, TimeSpan duration, long sent, long consumed, long lag, long results) =>

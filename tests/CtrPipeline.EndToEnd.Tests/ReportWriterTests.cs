@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CtrPipeline.Bench;
 using CtrPipeline.Bench.Reporting;
+using CtrPipeline.Contracts;
 
 namespace CtrPipeline.EndToEnd.Tests;
 
@@ -136,6 +137,34 @@ public sealed class ReportWriterTests : IDisposable
         ],
         [new SearchStep(45_000, true, 35_000, 90, 1_500, "sustained")])],
         [new SkippedEngine("flink", "needs containers mode (a Flink cluster)")]);
+
+    [Fact]
+    public void The_result_line_says_whether_the_rate_was_sustained_and_what_the_trail_was()
+    {
+        var report = Run(Engines.NativeContinuous, "poisson", 20_000, 2_000, 300, 7).Report with { FinalsBehindMs = 14_250.5 };
+
+        var line = report.ResultLine();
+
+        Assert.StartsWith("RESULT engine=native-continuous profile=poisson rate=20000 events=1200000 results=340 measured_rows=300 l1_p50_ms=200 l1_p99_ms=2000 l2_p99_ms=6.2 ", line);
+        Assert.EndsWith(" schedule_lag_max_ms=1.5 finals_behind_ms=14250.5 sustained=true oracle=match", line);
+        Assert.Contains(" sustained=false ", (report with { Sustained = false }).ResultLine());
+    }
+
+    [Fact]
+    public void A_figure_that_was_not_measured_reads_none_never_zero()
+    {
+        var none = new Percentiles(0, 0, 0, 0, 0, 0);
+        var report = Run(EngineTarget.SqlSqlite, "poisson", 120_000, 2_000, 300, 7).Report with
+        {
+            MeasuredResults = 0, L1 = none, L2 = none, FinalsBehindMs = double.NaN, Sustained = false,
+        };
+
+        var line = report.ResultLine();
+
+        Assert.Contains(" measured_rows=0 l1_p50_ms=none l1_p99_ms=none l2_p99_ms=none ", line);
+        Assert.Contains(" finals_behind_ms=none sustained=false ", line);
+        Assert.DoesNotContain("_ms=0 ", line);
+    }
 
     /// <summary>A 60 s run: log-normal L1 around a tenth of <paramref name="l1P99"/>, L2 of a few ms, the offered rate every half second.</summary>
     private static RunData Run(string engine, string profile, double rate, double l1P99, int rows, int seed)
