@@ -18,6 +18,7 @@ public enum PipelineMode { Auto, Embedded, Containers }
 /// <param name="SparkCatalog">The campaign catalog as the Spark server reads it, when not the file the AppHost mounts.</param>
 /// <param name="FlinkParallelism">The Flink job's parallelism (Flink:Parallelism); 0 means one task per events partition.</param>
 /// <param name="Partitions">Partitions of every pipeline topic.</param>
+/// <param name="TriggerInterval">The micro-batch engines' processing-time trigger (Pipeline:TriggerInterval); null: the default.</param>
 /// <param name="TopicPrefix">
 /// Names every pipeline topic (and the exactly-once engine's state topic) &lt;prefix&gt;-&lt;name&gt;: the benchmark's
 /// fresh topics of one run on a shared Kafka cluster. Null: the default names.
@@ -29,7 +30,8 @@ public enum PipelineMode { Auto, Embedded, Containers }
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
     double TracesPerSecond, string? FlinkKafka = null, string? SparkKafka = null, string? SparkCatalog = null,
-    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null, string? KafkaConfig = null)
+    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null, string? KafkaConfig = null,
+    TimeSpan? TriggerInterval = null)
 {
     public const string Section = "Parameters";
 
@@ -94,7 +96,8 @@ public sealed record PipelineParameters(
             partitions,
             loadText == "external",
             prefix,
-            kafkaConfig);
+            kafkaConfig,
+            Durations.Parse(Get("trigger", Durations.Format(new PipelineSettings().TriggerInterval)), "Parameters:trigger"));
         parameters.Pipeline().Validate();
         return parameters;
     }
@@ -104,6 +107,7 @@ public sealed record PipelineParameters(
     {
         WindowSize = WindowSize,
         WatermarkDelay = WatermarkDelay,
+        TriggerInterval = TriggerInterval ?? new PipelineSettings().TriggerInterval,
         Partitions = Partitions,
         Topics = TopicPrefix is null ? new TopicNames() : new TopicNames().WithPrefix(TopicPrefix),
     };

@@ -138,16 +138,8 @@ public static class PipelineTopology
     internal static IResourceBuilder<ProjectResource> WithPipelineSettings(
         this IResourceBuilder<ProjectResource> project, IDistributedApplicationBuilder builder, PipelineParameters parameters)
     {
-        var settings = parameters.Pipeline();
-        return project
-            .WithEnvironment("Pipeline__Topics__Events", settings.Topics.Events)
-            .WithEnvironment("Pipeline__Topics__Results", settings.Topics.Results)
-            .WithEnvironment("Pipeline__Topics__DeadLetters", settings.Topics.DeadLetters)
-            .WithEnvironment("Pipeline__Topics__Late", settings.Topics.Late)
-            .WithEnvironment("Pipeline__WindowSize", settings.WindowSize.ToString("c", CultureInfo.InvariantCulture))
-            .WithEnvironment("Pipeline__WatermarkDelay", settings.WatermarkDelay.ToString("c", CultureInfo.InvariantCulture))
-            .WithEnvironment("Pipeline__Partitions", settings.Partitions.ToString(CultureInfo.InvariantCulture))
-            .WithEnvironment("Pipeline__CatalogPath", CatalogPath(builder));
+        foreach (var (name, value) in parameters.Pipeline().Environment(CatalogPath(builder))) project.WithEnvironment(name, value);
+        return project;
     }
 
     /// <summary>data/campaigns.csv in the repository: one catalog file for every engine and the producer.</summary>

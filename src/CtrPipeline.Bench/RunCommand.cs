@@ -204,8 +204,6 @@ internal sealed class CommonOptions
             return settings with { Kafka = await KafkaOf(parse, settings.Pipeline.Partitions) };
         }
         ConfigurationException.Require(parse.GetResult(Brokers) is null or { Implicit: true }, "--brokers sizes the in-process embedded broker; --host services uses the AppHost's.");
-        ConfigurationException.Require(settings.Pipeline.TriggerInterval == new PipelineSettings().TriggerInterval,
-            $"--trigger: the AppHost's services use the default {Durations.Format(new PipelineSettings().TriggerInterval)}; change it with --host inprocess.");
         if (mode == "auto") mode = ContainerRuntimeProbe() ? "containers" : "embedded";
         // Without --kafka the AppHost brings its own (embedded broker or Kafka container); with it, the cluster.
         var kafka = parse.GetValue(Kafka) is null && parse.GetValue(KafkaConfig) is null ? settings.Kafka : await KafkaOf(parse, settings.Pipeline.Partitions);

@@ -50,6 +50,32 @@ public sealed class PipelineSettings
         ? name
         : $"{name}-{string.Concat(Topics.Events.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_'))}";
 
+    /// <summary>
+    /// The environment variables a service binds back to these settings (Pipeline__WindowSize and so on): the one
+    /// translation the AppHost and the fault runner both give their workers, so none of them gets fewer settings.
+    /// <paramref name="catalogPath"/> is the catalog as the worker finds it, when not <see cref="CatalogPath"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Environment(string? catalogPath = null)
+    {
+        static string Duration(TimeSpan value) => value.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        const string prefix = Section + "__";
+        return new Dictionary<string, string>
+        {
+            [prefix + nameof(Partitions)] = Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [prefix + nameof(WindowSize)] = Duration(WindowSize),
+            [prefix + nameof(WatermarkDelay)] = Duration(WatermarkDelay),
+            [prefix + nameof(IdleTimeout)] = Duration(IdleTimeout),
+            [prefix + nameof(WatermarkInterval)] = Duration(WatermarkInterval),
+            [prefix + nameof(TriggerInterval)] = Duration(TriggerInterval),
+            [prefix + nameof(MaxEventTimeSkew)] = Duration(MaxEventTimeSkew),
+            [prefix + nameof(CatalogPath)] = catalogPath ?? CatalogPath,
+            [prefix + "Topics__" + nameof(TopicNames.Events)] = Topics.Events,
+            [prefix + "Topics__" + nameof(TopicNames.Results)] = Topics.Results,
+            [prefix + "Topics__" + nameof(TopicNames.DeadLetters)] = Topics.DeadLetters,
+            [prefix + "Topics__" + nameof(TopicNames.Late)] = Topics.Late,
+        };
+    }
+
     /// <summary>The same settings with other topics.</summary>
     public PipelineSettings WithTopics(TopicNames topics)
     {

@@ -51,7 +51,7 @@ public sealed class AppModelTests
     [Fact]
     public async Task Every_worker_gets_the_kafka_connection_and_the_same_pipeline_settings_and_waits_for_the_broker()
     {
-        await using var builder = await Model("--Parameters:window=5s", "--Parameters:watermark=750ms");
+        await using var builder = await Model("--Parameters:window=5s", "--Parameters:watermark=750ms", "--Parameters:trigger=2s");
         string[] workers = ["native-continuous", "native-microbatch", "sql", "analyzer", "producer"];
         var catalog = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "data", "campaigns.csv"));
         foreach (var name in workers)
@@ -61,6 +61,7 @@ public sealed class AppModelTests
             Assert.Equal("{kafka.connectionString}", env["ConnectionStrings__kafka"]);
             Assert.Equal("00:00:05", env["Pipeline__WindowSize"]);
             Assert.Equal("00:00:00.7500000", env["Pipeline__WatermarkDelay"]);
+            Assert.Equal("00:00:02", env["Pipeline__TriggerInterval"]); // the benchmark's --trigger reaches --host services
             Assert.Equal(catalog, env["Pipeline__CatalogPath"]);
             Assert.True(File.Exists(env["Pipeline__CatalogPath"]), $"{name}: the catalog it is given does not exist");
             Assert.Contains("embedded-kafka", WaitsFor(worker));

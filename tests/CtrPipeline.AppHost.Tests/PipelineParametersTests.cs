@@ -25,6 +25,24 @@ public sealed class PipelineParametersTests
         Assert.Equal(2, p.TracesPerSecond);
     }
 
+    [Fact]
+    public void The_environment_a_worker_gets_binds_back_to_the_same_settings()
+    {
+        var settings = From(("window", "5s"), ("watermark", "750ms"), ("trigger", "2s"), ("partitions", "16"), ("topic-prefix", "run-1")).Pipeline();
+        settings.IdleTimeout = TimeSpan.FromSeconds(3);
+        settings.MaxEventTimeSkew = TimeSpan.FromMinutes(1);
+
+        var bound = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Environment("/data/campaigns.csv").Select(v => KeyValuePair.Create(v.Key.Replace("__", ":"), (string?)v.Value)))
+            .Build().GetSection(PipelineSettings.Section).Get<PipelineSettings>()!;
+
+        Assert.Equal(
+            (settings.WindowSize, settings.WatermarkDelay, settings.TriggerInterval, settings.IdleTimeout, settings.WatermarkInterval, settings.MaxEventTimeSkew, settings.Partitions),
+            (bound.WindowSize, bound.WatermarkDelay, bound.TriggerInterval, bound.IdleTimeout, bound.WatermarkInterval, bound.MaxEventTimeSkew, bound.Partitions));
+        Assert.Equal(settings.Topics.All, bound.Topics.All);
+        Assert.Equal("/data/campaigns.csv", bound.CatalogPath);
+    }
+
     [Theory]
     [InlineData("rate", "-5", "Parameters:rate must be a positive number")]
     [InlineData("rate", "fast", "Parameters:rate must be a positive number")]

@@ -67,7 +67,6 @@ public sealed class BenchCommandLineTests
     [InlineData("run --mode containers", "--mode goes with --host services")]
     [InlineData("run --host services --mode cluster", "--mode must be auto, embedded or containers (got 'cluster')")]
     [InlineData("run --host services --kafka localhost", "--kafka: 'localhost' is not host:port")]
-    [InlineData("benchmark --host services --trigger 2s", "--trigger: the AppHost's services use the default 1s")]
     public async Task Invalid_configuration_ends_with_one_clear_message_and_a_nonzero_exit(string arguments, string expected)
     {
         var error = new StringWriter();

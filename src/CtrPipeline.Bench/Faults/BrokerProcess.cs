@@ -29,16 +29,11 @@ public sealed class BrokerProcess : IDisposable
     public static async Task<BrokerProcess> StartAsync(PipelineSettings pipeline, int brokers, string logFile, CancellationToken cancel)
     {
         var port = FreePort();
-        var process = ChildProcess.Start("embedded-kafka", "EmbeddedKafka", new Dictionary<string, string>
+        var process = ChildProcess.Start("embedded-kafka", "EmbeddedKafka", new Dictionary<string, string>(pipeline.Environment())
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["EmbeddedKafka__Port"] = "0", // no fixed bootstrap port: clients use the brokers' own listeners
             ["EmbeddedKafka__Brokers"] = brokers.ToString(CultureInfo.InvariantCulture),
-            ["Pipeline__Partitions"] = pipeline.Partitions.ToString(CultureInfo.InvariantCulture),
-            ["Pipeline__Topics__Events"] = pipeline.Topics.Events,
-            ["Pipeline__Topics__Results"] = pipeline.Topics.Results,
-            ["Pipeline__Topics__DeadLetters"] = pipeline.Topics.DeadLetters,
-            ["Pipeline__Topics__Late"] = pipeline.Topics.Late,
         }, logFile);
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using CtrPipeline.Contracts;
 using CtrPipeline.NativeEngine;
 using CtrPipeline.SqlEngine;
@@ -19,21 +18,7 @@ public sealed record EngineWorker(string Name, string Engine, string Project, st
 
     public static EngineWorker For(EngineTarget target, PipelineSettings pipeline, string bootstrap, string catalogPath, string runFolder, string? postgres, string? guarantee)
     {
-        var environment = new Dictionary<string, string>
-        {
-            ["ConnectionStrings__kafka"] = bootstrap,
-            ["Pipeline__WindowSize"] = Format(pipeline.WindowSize),
-            ["Pipeline__WatermarkDelay"] = Format(pipeline.WatermarkDelay),
-            ["Pipeline__TriggerInterval"] = Format(pipeline.TriggerInterval),
-            ["Pipeline__IdleTimeout"] = Format(pipeline.IdleTimeout),
-            ["Pipeline__MaxEventTimeSkew"] = Format(pipeline.MaxEventTimeSkew),
-            ["Pipeline__Partitions"] = pipeline.Partitions.ToString(CultureInfo.InvariantCulture),
-            ["Pipeline__CatalogPath"] = catalogPath,
-            ["Pipeline__Topics__Events"] = pipeline.Topics.Events,
-            ["Pipeline__Topics__Results"] = pipeline.Topics.Results,
-            ["Pipeline__Topics__DeadLetters"] = pipeline.Topics.DeadLetters,
-            ["Pipeline__Topics__Late"] = pipeline.Topics.Late,
-        };
+        var environment = new Dictionary<string, string>(pipeline.Environment(catalogPath)) { ["ConnectionStrings__kafka"] = bootstrap };
         switch (target.Name)
         {
             case Engines.NativeContinuous or Engines.NativeMicroBatch:
@@ -67,5 +52,4 @@ public sealed record EngineWorker(string Name, string Engine, string Project, st
 
     public ChildProcess Start(string instance, string logFile) => ChildProcess.Start(instance, Project, Environment, logFile);
 
-    private static string Format(TimeSpan value) => value.ToString("c", CultureInfo.InvariantCulture);
 }

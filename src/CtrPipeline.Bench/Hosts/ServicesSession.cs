@@ -75,6 +75,7 @@ internal sealed class ServicesSession : IEngineSession
             "--Parameters:traces=0",
             $"--Parameters:window={Durations.Format(pipeline.WindowSize)}",
             $"--Parameters:watermark={Durations.Format(pipeline.WatermarkDelay)}",
+            $"--Parameters:trigger={Durations.Format(pipeline.TriggerInterval)}",
             string.Create(CultureInfo.InvariantCulture, $"--Parameters:partitions={pipeline.Partitions}"),
             .. target.ServiceArguments,
             .. settings.ServiceConnections.Select(c => $"--ConnectionStrings:{c.Key}={c.Value}"),
