@@ -96,10 +96,9 @@ public static class ApacheFlink
             .WithHttpHealthCheck("/v1/info", endpointName: "http")
             .WaitFor(jobManager);
 
-        return new FlinkCluster(
-            builder.AddConnectionString(GatewayConnection, ReferenceExpression.Create($"{gateway.GetEndpoint("http")}")),
-            builder.AddConnectionString(RestConnection, ReferenceExpression.Create($"{jobManager.GetEndpoint("http")}")),
-            [jobManager, taskManager, gateway]) { KafkaFilesFolder = JavaKafkaProperties.DefaultFilesFolder };
+        var gatewayConnection = builder.AddConnectionString(GatewayConnection, ReferenceExpression.Create($"{gateway.GetEndpoint("http")}"));
+        var restConnection = builder.AddConnectionString(RestConnection, ReferenceExpression.Create($"{jobManager.GetEndpoint("http")}"));
+        return new FlinkCluster(gatewayConnection, restConnection, [jobManager, taskManager, gateway]) { KafkaFilesFolder = JavaKafkaProperties.DefaultFilesFolder };
     }
 
     /// <summary>The "flink" engine: the FlinkGateway project, started once Kafka's topics exist and the cluster is up.</summary>

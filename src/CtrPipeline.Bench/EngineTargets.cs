@@ -63,13 +63,13 @@ public sealed record EngineTarget(string Name, string Engine, string Description
     /// <summary>Whether this host can run the target, and if not, why (<see cref="SkipReason"/> is about the in-process host).</summary>
     public string? SkipReasonOn(Hosts.EngineHost host, string mode, IReadOnlyDictionary<string, string> connections) =>
         (host, Clustered: Engine is Engines.Flink or Engines.Spark) switch
-    {
-        (Hosts.EngineHost.InProcess, true) => $"{SkipReason}: run it as a service in containers mode (--host services --mode containers)",
-        (_, true) => mode == "containers" || connections.ContainsKey(CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)) ? null
-            : $"needs its cluster: containers mode (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} does not run here), " +
-              $"or --connection-string {CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)}=... naming an existing one",
-        _ => SkipReason, // sql-postgres without a PostgreSQL server, whatever the host
-    };
+        {
+            (Hosts.EngineHost.InProcess, true) => $"{SkipReason}: run it as a service in containers mode (--host services --mode containers)",
+            (_, true) => mode == "containers" || connections.ContainsKey(CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)) ? null
+                : $"needs its cluster: containers mode (a container runtime; {CtrPipeline.AppHost.ContainerRuntime.Name} does not run here), " +
+                  $"or --connection-string {CtrPipeline.AppHost.PipelineParameters.ClusterConnection(Engine)}=... naming an existing one",
+            _ => SkipReason, // sql-postgres without a PostgreSQL server, whatever the host
+        };
 
     /// <summary>"all", or target names separated by commas; "sql" means sql-sqlite.</summary>
     public static IReadOnlyList<EngineTarget> Parse(string text, string? postgres)

@@ -130,8 +130,8 @@ public sealed class KafkaClientProperties : IReadOnlyDictionary<string, string>
         var extra = From(overrides, source);
         if (BootstrapServers is not null && extra.BootstrapServers is not null && BootstrapServers != extra.BootstrapServers)
             throw new ConfigurationException($"{source}: bootstrap.servers {extra.BootstrapServers} differs from {BootstrapServers} in {Source}.");
-        return new KafkaClientProperties(this.Concat(extra), BootstrapServers ?? extra.BootstrapServers,
-            Count == 0 ? extra.Source : extra.Count == 0 ? Source : $"{Source} and {extra.Source}") { File = File };
+        var both = Count == 0 ? extra.Source : extra.Count == 0 ? Source : $"{Source} and {extra.Source}";
+        return new KafkaClientProperties(this.Concat(extra), BootstrapServers ?? extra.BootstrapServers, both) { File = File };
     }
 
     /// <summary>The security protocol, upper case (PLAINTEXT when the properties do not say).</summary>

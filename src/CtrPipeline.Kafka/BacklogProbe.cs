@@ -76,7 +76,9 @@ public sealed class BacklogProbe : IDisposable
             {
                 _asking.TryRemove(partition, out _);
             }
-        }) { IsBackground = true, Name = $"backlog-probe-{partition.Partition.Value}" };
+        });
+        thread.IsBackground = true;
+        thread.Name = $"backlog-probe-{partition.Partition.Value}";
         if (_asking.TryAdd(partition, thread)) thread.Start();
     }
 

@@ -180,13 +180,14 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
         span.SetTag("ctr.event.key", record.KeyText).SetTag("ctr.event.malformed", record.Malformed);
         var headers = new Headers();
         KafkaTracing.Inject(span, headers);
-        return (headers, report =>
+        void OnDelivery(DeliveryReport<byte[], byte[]> report)
         {
             probe?.Invoke(report);
             if (report.Error.IsError) span.SetStatus(ActivityStatusCode.Error, report.Error.Reason);
             else span.SetRecordPosition(report.Partition.Value, report.Offset.Value);
             span.Stop();
-        });
+        }
+        return (headers, OnDelivery);
     }
 
     private void Send(IProducer<byte[], byte[]> producer, GeneratedRecord record, (Headers? Headers, Action<DeliveryReport<byte[], byte[]>>? OnDelivery) delivery)

@@ -114,7 +114,9 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
         // An existing Flink cluster named the way the AppHost takes it brings flink, not spark.
         (runnable, skipped) = Benchmark.Plan(targets, settings with
         {
-            Host = EngineHost.Services, Mode = "embedded", ServiceConnections = new Dictionary<string, string> { ["flink-gateway"] = "http://flink:8083" },
+            Host = EngineHost.Services,
+            Mode = "embedded",
+            ServiceConnections = new Dictionary<string, string> { ["flink-gateway"] = "http://flink:8083" },
         });
         Assert.Contains(runnable, t => t.Name == Engines.Flink);
         Assert.Contains(skipped, s => s.Engine == Engines.Spark && s.Reason.Contains("--connection-string spark-connect=", StringComparison.Ordinal));

@@ -46,27 +46,31 @@ public sealed class OracleEndToEndTests(ITestOutputHelper output)
         new(settings, EngineTarget.Parse(target, PostgresServer.ConnectionString).Single(), CampaignCatalog.Load(null), NullLoggerFactory.Instance,
             new TestProgress(output), Directory.CreateTempSubdirectory("ctr-experiment-").FullName);
 
-    internal static ExperimentSettings ShortRun(string profile) => new ExperimentSettings(
-        new ProducerOptions
-        {
-            Profile = profile,
-            Rate = 3_000,
-            Duration = TimeSpan.FromSeconds(6),
-            Seed = 7,
-            OutOfOrderFraction = 0.1,
-            OutOfOrderMeanDelay = TimeSpan.FromMilliseconds(200),
-            OutOfOrderMaxDelay = TimeSpan.FromMilliseconds(800),
-            MalformedFraction = 0.002,
-        },
-        new PipelineSettings
-        {
-            WindowSize = TimeSpan.FromSeconds(2),
-            WatermarkDelay = TimeSpan.FromSeconds(1),
-            TriggerInterval = TimeSpan.FromMilliseconds(500),
-            Partitions = 3,
-        },
-        Verify: true,
-        Brokers: 1) { Warmup = TimeSpan.FromSeconds(2) }.Validate();
+    internal static ExperimentSettings ShortRun(string profile)
+    {
+        var settings = new ExperimentSettings(
+            new ProducerOptions
+            {
+                Profile = profile,
+                Rate = 3_000,
+                Duration = TimeSpan.FromSeconds(6),
+                Seed = 7,
+                OutOfOrderFraction = 0.1,
+                OutOfOrderMeanDelay = TimeSpan.FromMilliseconds(200),
+                OutOfOrderMaxDelay = TimeSpan.FromMilliseconds(800),
+                MalformedFraction = 0.002,
+            },
+            new PipelineSettings
+            {
+                WindowSize = TimeSpan.FromSeconds(2),
+                WatermarkDelay = TimeSpan.FromSeconds(1),
+                TriggerInterval = TimeSpan.FromMilliseconds(500),
+                Partitions = 3,
+            },
+            Verify: true,
+            Brokers: 1);
+        return (settings with { Warmup = TimeSpan.FromSeconds(2) }).Validate();
+    }
 }
 
 internal static class TestContext

@@ -156,7 +156,11 @@ public sealed class ReportWriterTests : IDisposable
         var none = new Percentiles(0, 0, 0, 0, 0, 0);
         var report = Run(EngineTarget.SqlSqlite, "poisson", 120_000, 2_000, 300, 7).Report with
         {
-            MeasuredResults = 0, L1 = none, L2 = none, FinalsBehindMs = double.NaN, Sustained = false,
+            MeasuredResults = 0,
+            L1 = none,
+            L2 = none,
+            FinalsBehindMs = double.NaN,
+            Sustained = false,
         };
 
         var line = report.ResultLine();

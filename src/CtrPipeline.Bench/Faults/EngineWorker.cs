@@ -29,18 +29,18 @@ public sealed record EngineWorker(string Name, string Engine, string Project, st
                     ExactlyOnce = (guarantee ?? FaultSettings.NativeDefaultGuarantee) == FaultSettings.ExactlyOnce,
                 };
             case EngineTarget.SqlSqlite:
-            {
-                var sql = new SqlEngineOptions { SqliteFile = Path.Combine(runFolder, "sql-engine.db") };
-                environment["Sql__SqliteFile"] = sql.SqliteFile;
-                return new EngineWorker(target.Name, target.Engine, "SqlEngine.Worker", sql.GroupId, environment, null, sql);
-            }
+                {
+                    var sql = new SqlEngineOptions { SqliteFile = Path.Combine(runFolder, "sql-engine.db") };
+                    environment["Sql__SqliteFile"] = sql.SqliteFile;
+                    return new EngineWorker(target.Name, target.Engine, "SqlEngine.Worker", sql.GroupId, environment, null, sql);
+                }
             case EngineTarget.SqlPostgres when postgres is not null:
-            {
-                var sql = new SqlEngineOptions { Schema = $"faults_{Guid.NewGuid():N}"[..24] };
-                environment["ConnectionStrings__ctrdb"] = postgres;
-                environment["Sql__Schema"] = sql.Schema;
-                return new EngineWorker(target.Name, target.Engine, "SqlEngine.Worker", sql.GroupId, environment, postgres, sql);
-            }
+                {
+                    var sql = new SqlEngineOptions { Schema = $"faults_{Guid.NewGuid():N}"[..24] };
+                    environment["ConnectionStrings__ctrdb"] = postgres;
+                    environment["Sql__Schema"] = sql.Schema;
+                    return new EngineWorker(target.Name, target.Engine, "SqlEngine.Worker", sql.GroupId, environment, postgres, sql);
+                }
             default:
                 throw new ConfigurationException($"The faults command cannot run {target.Name} as a worker process here{(target.SkipReason is null ? "" : $": {target.SkipReason}")}.");
         }
