@@ -87,8 +87,7 @@ public static class ApacheKafka
             : null;
         var binding = new KafkaBinding(connection, null, null, builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection))
         {
-            ClientConfigFile = parameters.KafkaConfig,
-            ClientProperties = parameters.KafkaConfig is { } file ? KafkaClientProperties.Load(file) : KafkaClientProperties.None,
+            ClientProperties = parameters.KafkaClient ?? KafkaClientProperties.None,
             Password = password,
         };
         return binding with { Setup = builder.AddKafkaSetup(parameters, binding) };

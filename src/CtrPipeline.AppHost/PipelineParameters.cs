@@ -30,7 +30,7 @@ public enum PipelineMode { Auto, Embedded, Containers }
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
     double TracesPerSecond, string? FlinkKafka = null, string? SparkKafka = null, string? SparkCatalog = null,
-    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null, string? KafkaConfig = null,
+    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null, KafkaClientProperties? KafkaClient = null,
     TimeSpan? TriggerInterval = null)
 {
     public const string Section = "Parameters";
@@ -75,9 +75,8 @@ public sealed record PipelineParameters(
         if (prefix is not null && !System.Text.RegularExpressions.Regex.IsMatch(prefix, "^[a-zA-Z0-9._-]{1,200}$"))
             throw new ConfigurationException($"Parameters:topic-prefix must be letters, digits, '.', '_' or '-', at most 200 (got '{prefix}').");
 
-        // A client properties file for an existing cluster (ConnectionStrings:kafka): read now, so a bad one stops the AppHost.
-        var kafkaConfig = Optional("kafka-config") is { } file ? Path.GetFullPath(file) : null;
-        if (kafkaConfig is not null) KafkaClientProperties.Load(kafkaConfig);
+        // A client properties file for an existing cluster (ConnectionStrings:kafka): read once, now, so a bad one stops the AppHost.
+        var kafkaClient = Optional("kafka-config") is { } file ? KafkaClientProperties.Load(Path.GetFullPath(file)) : null;
 
         var engines = Get("engine", "all");
         var parameters = new PipelineParameters(
@@ -96,7 +95,7 @@ public sealed record PipelineParameters(
             partitions,
             loadText == "external",
             prefix,
-            kafkaConfig,
+            kafkaClient,
             Durations.Parse(Get("trigger", Durations.Format(new PipelineSettings().TriggerInterval)), "Parameters:trigger"));
         parameters.Pipeline().Validate();
         return parameters;

@@ -129,7 +129,7 @@ public static class PipelineTopology
     /// </summary>
     internal static IResourceBuilder<ProjectResource> WithKafkaClientProperties(this IResourceBuilder<ProjectResource> project, KafkaBinding kafka)
     {
-        if (kafka.ClientConfigFile is { } file) project.WithEnvironment("Kafka__ConfigFile", file);
+        if (kafka.ClientProperties.File is { } file) project.WithEnvironment("Kafka__ConfigFile", file);
         if (kafka.Password is { } password) project.WithEnvironment("Kafka__Properties__sasl.password", password);
         return project;
     }
@@ -164,10 +164,10 @@ public sealed record KafkaBinding(
     /// <summary>The load producer's linger this Kafka needs, when not the producer's default (the embedded broker's).</summary>
     public TimeSpan? ProducerLinger { get; init; }
 
-    /// <summary>The client properties file of an existing cluster (Parameters:kafka-config), read by every service.</summary>
-    public string? ClientConfigFile { get; init; }
-
-    /// <summary>The cluster's client properties as that file gives them (the password parameter aside).</summary>
+    /// <summary>
+    /// The cluster's client properties as its file (Parameters:kafka-config) gives them, the password parameter aside;
+    /// every service reads the same file.
+    /// </summary>
     public KafkaClientProperties ClientProperties { get; init; } = KafkaClientProperties.None;
 
     /// <summary>The secret parameter kafka-password, each service's sasl.password; the dashboard shows it masked.</summary>

@@ -20,7 +20,7 @@ try
     parameters = PipelineParameters.From(builder.Configuration);
     mode = parameters.Resolve(() => ContainerRuntime.IsHealthy(TimeSpan.FromSeconds(5)));
     engines = parameters.EnginesFor(mode, externalClusters);
-    ConfigurationException.Require(externalKafka || (parameters.KafkaConfig is null && builder.Configuration[$"{PipelineParameters.Section}:{PipelineParameters.KafkaPasswordParameter}"] is null),
+    ConfigurationException.Require(externalKafka || (parameters.KafkaClient is null && builder.Configuration[$"{PipelineParameters.Section}:{PipelineParameters.KafkaPasswordParameter}"] is null),
         $"Parameters:kafka-config and Parameters:{PipelineParameters.KafkaPasswordParameter} are for an existing cluster: give it with ConnectionStrings:kafka.");
 }
 catch (ConfigurationException e)
@@ -29,7 +29,7 @@ catch (ConfigurationException e)
     return 2;
 }
 var kafkaText = externalKafka ? $"the cluster at {builder.Configuration.GetConnectionString(PipelineTopology.KafkaConnection)} (ConnectionStrings:kafka" +
-        (parameters.KafkaConfig is { } config ? $", client properties {config}: {KafkaClientProperties.Load(config)})" : ")")
+        (parameters.KafkaClient is { } client ? $", client properties {client.File}: {client})" : ")")
     : mode == PipelineMode.Containers ? "a Kafka container" : "the embedded broker";
 Console.WriteLine($"Mode: {mode}. Kafka: {kafkaText}. Engines: {string.Join(", ", engines)}. Load: " +
     (parameters.ExternalLoad ? "external (no producer, no analyzer: the benchmark sends and measures)." : $"{parameters.Profile} at {parameters.Rate:N0} events/s."));

@@ -120,10 +120,10 @@ public sealed class EngineKafka : IDisposable
     public Action<DeliveryReport<byte[], byte[]>> OnDelivery { get; }
 
     /// <summary>
-    /// Says once per kind of error what went wrong; a fatal error every time. Returns the refusal an error stands for
-    /// (authentication, TLS, permissions), which retrying cannot mend.
+    /// Says once per kind of error what went wrong; a fatal error every time. A refusal (authentication, TLS,
+    /// permissions), which retrying cannot mend, is kept for <see cref="ThrowIfRefused"/>.
     /// </summary>
-    public KafkaRefusedException? ReportError(Error error)
+    public void ReportError(Error error)
     {
         var refused = KafkaRefusedException.From(error, _kafka);
         if (refused is not null) _refused ??= refused;
@@ -132,7 +132,6 @@ public sealed class EngineKafka : IDisposable
         else if (_reportedErrors.TryAdd(error.Code, true))
             _logger.LogWarning("Kafka at {Bootstrap}: {Reason} ({Code}). The client keeps retrying; check that the broker is running and reachable.",
                 _kafka.BootstrapServers, error.Reason, error.Code);
-        return refused;
     }
 
     /// <summary>

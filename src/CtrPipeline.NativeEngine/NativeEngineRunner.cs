@@ -248,7 +248,7 @@ public sealed class NativeEngineRunner : IEngineRunner
             }
             catch (ConsumeException error)
             {
-                if (_kafka.ReportError(error.Error) is { } refused) throw refused;
+                _kafka.ReportError(error.Error); // a refusal ends the loop at the next poll
                 return null;
             }
         }

@@ -260,7 +260,7 @@ public sealed class SqlEngineRunner(SqlEngineOptions options, DatabaseTarget tar
             }
             catch (ConsumeException error)
             {
-                if (_kafka.ReportError(error.Error) is { } refused) throw refused;
+                _kafka.ReportError(error.Error); // a refusal ends the loop at the next poll
                 return;
             }
             if (record is null) return;

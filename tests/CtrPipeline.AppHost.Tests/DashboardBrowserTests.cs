@@ -18,7 +18,7 @@ namespace CtrPipeline.AppHost.Tests;
 [Collection(RunningAppHostCollection.Name)]
 public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
 {
-    internal static readonly string[] ChromiumFlags =
+    private static readonly string[] ChromiumFlags =
     [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         // This machine's network is closed: without these Chromium keeps trying to reach Google's services.
@@ -49,12 +49,7 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         output.WriteLine($"pipeline running; dashboard at {dashboard}");
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = RequiresExecutableFactAttribute.FindOnPath("chromium"),
-            Headless = true,
-            Args = ChromiumFlags,
-        });
+        await using var browser = await LaunchChromiumAsync(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1400, Height = 1000 } });
         Directory.CreateDirectory(ArtifactsFolder);
         try
@@ -105,6 +100,14 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         Assert.True(new FileInfo(screenshot).Length > 10_000, "the chart screenshot is (nearly) empty");
         output.WriteLine($"screenshot: {screenshot}");
     }
+
+    /// <summary>Debian's Chromium, headless, kept off the network this machine does not have.</summary>
+    internal static Task<IBrowser> LaunchChromiumAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new()
+    {
+        ExecutablePath = RequiresExecutableFactAttribute.FindOnPath("chromium"),
+        Headless = true,
+        Args = ChromiumFlags,
+    });
 
     /// <summary>The n-th data row of the dashboard's table view (row 1 is the header's next).</summary>
     private static string DataRow(int n) => $"tr.fluent-data-grid-row[aria-rowindex='{n + 1}']";

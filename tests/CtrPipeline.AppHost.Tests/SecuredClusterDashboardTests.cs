@@ -30,15 +30,7 @@ public sealed class SecuredClusterDashboardTests(ITestOutputHelper output) : IDi
         var password = $"dash-{Guid.NewGuid():N}";
         var tls = Path.Combine(_folder, "tls");
         var httpPort = EmbeddedKafkaProcess.FreePort();
-        using var broker = Process.Start(WorkerProcess.StartInfo("EmbeddedKafka", new Dictionary<string, string>
-        {
-            ["EmbeddedKafka__Port"] = "0",
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{httpPort}",
-            ["EmbeddedKafka__Security__Protocol"] = "SASL_SSL",
-            ["EmbeddedKafka__Security__Mechanisms"] = "SCRAM-SHA-512",
-            ["EmbeddedKafka__Security__Users__bench"] = password,
-            ["EmbeddedKafka__Tls__Folder"] = tls,
-        }))!;
+        using var broker = EmbeddedKafkaProcess.StartScramOverTls(password, tls, httpPort);
         var brokerOutput = Task.WhenAll(broker.StandardOutput.ReadToEndAsync(cancel), broker.StandardError.ReadToEndAsync(cancel));
         try
         {
@@ -63,12 +55,7 @@ public sealed class SecuredClusterDashboardTests(ITestOutputHelper output) : IDi
             var dashboard = app.GetEndpoint("aspire-dashboard", "http").ToString().TrimEnd('/');
 
             using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchAsync(new()
-            {
-                ExecutablePath = RequiresExecutableFactAttribute.FindOnPath("chromium"),
-                Headless = true,
-                Args = DashboardBrowserTests.ChromiumFlags,
-            });
+            await using var browser = await DashboardBrowserTests.LaunchChromiumAsync(playwright);
             var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1400, Height = 900 } });
             // The parameter in the dashboard: its details, with its value masked and the services that use it.
             await DashboardBrowserTests.OpenUntilAsync(page, $"{dashboard}/?resource={PipelineParameters.KafkaPasswordParameter}",

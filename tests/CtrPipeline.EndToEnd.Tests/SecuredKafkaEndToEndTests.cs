@@ -22,15 +22,7 @@ public sealed class SecuredKafkaEndToEndTests(ITestOutputHelper output) : IDispo
     {
         var httpPort = EmbeddedKafkaProcess.FreePort();
         var tls = Path.Combine(_folder, "tls");
-        using var broker = Process.Start(WorkerProcess.StartInfo("EmbeddedKafka", new Dictionary<string, string>
-        {
-            ["EmbeddedKafka__Port"] = "0",
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{httpPort}",
-            ["EmbeddedKafka__Security__Protocol"] = "SASL_SSL",
-            ["EmbeddedKafka__Security__Mechanisms"] = "SCRAM-SHA-512",
-            ["EmbeddedKafka__Security__Users__bench"] = _password,
-            ["EmbeddedKafka__Tls__Folder"] = tls,
-        }))!;
+        using var broker = EmbeddedKafkaProcess.StartScramOverTls(_password, tls, httpPort);
         var brokerOutput = Task.WhenAll(broker.StandardOutput.ReadToEndAsync(), broker.StandardError.ReadToEndAsync());
         var outputs = new List<string>();
         try

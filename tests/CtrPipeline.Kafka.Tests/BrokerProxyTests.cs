@@ -1,7 +1,8 @@
-using CtrPipeline.Contracts;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Confluent.Kafka;
+using CtrPipeline.Contracts;
+using static CtrPipeline.Kafka.Tests.RawKafkaFrames;
 
 namespace CtrPipeline.Kafka.Tests;
 
@@ -17,9 +18,6 @@ public sealed class BrokerProxyTests
     /// </summary>
     private static readonly byte[] JavaApiVersionsV3 = Convert.FromHexString(
         "000000330012000300000000000d61646d696e636c69656e742d3100126170616368652d6b61666b612d6a61766108756e6b6e6f776e00");
-
-    /// <summary>ApiVersions v2 (no body), correlation id 1, client id "probe".</summary>
-    private static readonly byte[] ApiVersionsV2 = Convert.FromHexString("0000000f" + "0012" + "0002" + "00000001" + "0005" + "70726f6265");
 
     [Fact]
     public async Task The_mocks_own_answer_to_ApiVersions_v3_reads_as_a_20_minute_throttle()
@@ -90,43 +88,5 @@ public sealed class BrokerProxyTests
             consumer.Commit();
             Assert.Equal(100, consumer.Committed(TimeSpan.FromSeconds(10)).Sum(o => o.Offset.Value));
         }
-    }
-
-    private static async Task<byte[]> Exchange(string address, byte[] request)
-    {
-        var colon = address.LastIndexOf(':');
-        using var connection = new TcpClient();
-        await connection.ConnectAsync(address[..colon], int.Parse(address[(colon + 1)..]));
-        return await Exchange(connection.GetStream(), request);
-    }
-
-    /// <summary>Sends one request frame; returns the response frame without its size.</summary>
-    private static async Task<byte[]> Exchange(NetworkStream stream, byte[] request)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await stream.WriteAsync(request, timeout.Token);
-        var size = new byte[4];
-        await stream.ReadExactlyAsync(size, timeout.Token);
-        var response = new byte[BinaryPrimitives.ReadInt32BigEndian(size)];
-        await stream.ReadExactlyAsync(response, timeout.Token);
-        return response;
-    }
-
-    /// <summary>ApiVersions response v2: correlation id, error, [ApiKey, Min, Max] with a 4-byte count, throttle.</summary>
-    private static Dictionary<short, (int Min, int Max)> ParseApiVersionsV2(byte[] response)
-    {
-        var span = response.AsSpan();
-        Assert.Equal(1, BinaryPrimitives.ReadInt32BigEndian(span));
-        Assert.Equal(0, BinaryPrimitives.ReadInt16BigEndian(span[4..]));
-        var count = BinaryPrimitives.ReadInt32BigEndian(span[6..]);
-        var versions = new Dictionary<short, (int, int)>();
-        for (var i = 0; i < count; i++)
-        {
-            var entry = span[(10 + 6 * i)..];
-            versions[BinaryPrimitives.ReadInt16BigEndian(entry)] =
-                (BinaryPrimitives.ReadInt16BigEndian(entry[2..]), BinaryPrimitives.ReadInt16BigEndian(entry[4..]));
-        }
-        Assert.Equal(10 + 6 * count + 4, response.Length); // and the throttle time
-        return versions;
     }
 }

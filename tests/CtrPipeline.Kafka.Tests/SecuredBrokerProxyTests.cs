@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Confluent.Kafka;
+using static CtrPipeline.Kafka.Tests.RawKafkaFrames;
 
 namespace CtrPipeline.Kafka.Tests;
 
@@ -128,9 +129,7 @@ public sealed class SecuredBrokerProxyTests : IDisposable
         AssertClosedAfterTlsHandshake(error, log);
     }
 
-    /// <summary>ApiVersions v2 (correlation id 1, client id "probe") and Metadata v1 for all topics (correlation id 2).</summary>
-    private static readonly byte[] ApiVersionsV2 = Convert.FromHexString("0000000f" + "0012" + "0002" + "00000001" + "0005" + "70726f6265");
-
+    /// <summary>Metadata v1 for all topics, correlation id 2, client id "probe".</summary>
     private static readonly byte[] MetadataV1 = Convert.FromHexString("00000013" + "0003" + "0001" + "00000002" + "0005" + "70726f6265" + "ffffffff");
 
     [Fact]
@@ -146,7 +145,7 @@ public sealed class SecuredBrokerProxyTests : IDisposable
         await using var cluster = SecuredCluster.Start(new ListenerSecurity(SecurityProtocol.SaslPlaintext, Users));
         using var connection = await Connect(cluster.Bootstrap);
         var stream = connection.GetStream();
-        var versions = ApiVersions(await Exchange(stream, ApiVersionsV2));
+        var versions = ParseApiVersionsV2(await Exchange(stream, ApiVersionsV2));
         Assert.Equal((1, 1), versions[17]); // SaslHandshake
         Assert.Equal((0, 1), versions[36]); // SaslAuthenticate
         Assert.Equal((0, 4), versions[19]); // CreateTopics
@@ -203,31 +202,5 @@ public sealed class SecuredBrokerProxyTests : IDisposable
         var connection = new TcpClient();
         await connection.ConnectAsync("127.0.0.1", int.Parse(address[(address.LastIndexOf(':') + 1)..]));
         return connection;
-    }
-
-    /// <summary>Sends one request frame; returns the response frame without its size.</summary>
-    private static async Task<byte[]> Exchange(NetworkStream stream, byte[] request)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await stream.WriteAsync(request, timeout.Token);
-        var size = new byte[4];
-        await stream.ReadExactlyAsync(size, timeout.Token);
-        var response = new byte[BinaryPrimitives.ReadInt32BigEndian(size)];
-        await stream.ReadExactlyAsync(response, timeout.Token);
-        return response;
-    }
-
-    /// <summary>ApiVersions response v2: correlation id, error, [ApiKey, Min, Max], throttle.</summary>
-    private static Dictionary<short, (int Min, int Max)> ApiVersions(byte[] response)
-    {
-        var span = response.AsSpan();
-        Assert.Equal(0, BinaryPrimitives.ReadInt16BigEndian(span[4..]));
-        var versions = new Dictionary<short, (int, int)>();
-        for (var i = 0; i < BinaryPrimitives.ReadInt32BigEndian(span[6..]); i++)
-        {
-            var entry = span[(10 + 6 * i)..];
-            versions[BinaryPrimitives.ReadInt16BigEndian(entry)] = (BinaryPrimitives.ReadInt16BigEndian(entry[2..]), BinaryPrimitives.ReadInt16BigEndian(entry[4..]));
-        }
-        return versions;
     }
 }

@@ -7,6 +7,21 @@ namespace CtrPipeline.Testing;
 /// <summary>The EmbeddedKafka process as the AppHost runs it (<see cref="WorkerProcess.StartInfo"/>): waiting for it to serve.</summary>
 internal static class EmbeddedKafkaProcess
 {
+    /// <summary>
+    /// The process requiring SASL/SCRAM-SHA-512 over TLS of one user, "bench", with its certificates generated in
+    /// <paramref name="tlsFolder"/> (clients trust ca.pem there); its HTTP endpoint on <paramref name="httpPort"/>.
+    /// </summary>
+    public static Process StartScramOverTls(string password, string tlsFolder, int httpPort) =>
+        Process.Start(WorkerProcess.StartInfo("EmbeddedKafka", new Dictionary<string, string>
+        {
+            ["EmbeddedKafka__Port"] = "0",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{httpPort}",
+            ["EmbeddedKafka__Security__Protocol"] = "SASL_SSL",
+            ["EmbeddedKafka__Security__Mechanisms"] = "SCRAM-SHA-512",
+            ["EmbeddedKafka__Security__Users__bench"] = password,
+            ["EmbeddedKafka__Tls__Folder"] = tlsFolder,
+        }))!;
+
     /// <summary>The broker's bootstrap address, once its HTTP endpoint answers.</summary>
     public static async Task<string> WaitBootstrap(Process broker, int httpPort)
     {
