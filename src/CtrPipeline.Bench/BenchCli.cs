@@ -10,5 +10,6 @@ public static class BenchCli
         BenchmarkCommand.Create(),
         Faults.FaultsCommand.Create(),
         Catchup.CatchupCommand.Create(),
+        Verification.TapCommand.Create(),
     };
 }

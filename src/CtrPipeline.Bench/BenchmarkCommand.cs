@@ -31,6 +31,7 @@ public static class BenchmarkCommand
             workloadFile, engine, profiles, rates, durations, noSearch, searchStart, searchMax, searchDuration, searchConfirm, noVerify, output,
         };
         common.AddTo(command);
+        command.Options.Add(common.OracleRead);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
         {
             var file = parse.GetValue(workloadFile) is { } path ? Workload.Load(path) : Workload.Default;

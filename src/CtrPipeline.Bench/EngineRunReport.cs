@@ -58,15 +58,27 @@ public sealed record EngineRunReport(
 
     public double FinalsAllowedMs { get; init; }
 
+    /// <summary>The rows the engine says it published (its own count in process, its output topic's as a service).</summary>
+    public long EngineRows { get; init; }
+
+    /// <summary>How the oracle read the events: live (a tap process while the run happened), after-load, or none (not verified).</summary>
+    public string OracleRead { get; init; } = "none";
+
+    /// <summary>
+    /// Whether the latencies cover what the engine did: complete; short, when the analyzer read fewer rows than the
+    /// engine published; or no-rows-past-warmup, when it measured none.
+    /// </summary>
+    public string Measurement => Results < EngineRows ? "short" : MeasuredResults == 0 ? "no-rows-past-warmup" : "complete";
+
     /// <summary>
     /// The machine-readable line docs/benchmarking.md documents; one per engine. It says whether the rate was
     /// sustained and how far the load and the final rows trailed, and a figure that was not measured reads
     /// <c>none</c>, never 0: a latency with no measured row, a trail with no sample.
     /// </summary>
     public string ResultLine() => string.Create(CultureInfo.InvariantCulture,
-        $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} measured_rows={MeasuredResults} " +
+        $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} engine_rows={EngineRows} measured_rows={MeasuredResults} measurement={Measurement} " +
         $"l1_p50_ms={Ms(L1.P50, L1.Count)} l1_p99_ms={Ms(L1.P99, L1.Count)} l2_p99_ms={Ms(L2.P99, L2.Count)} warmup_rows={WarmupResults} late={Late} bad={Bad} " +
-        $"schedule_lag_max_ms={Ms(MaxScheduleLagMs, 1)} finals_behind_ms={Ms(FinalsBehindMs, 1)} sustained={(Sustained ? "true" : "false")} oracle={Oracle.VerdictText}");
+        $"schedule_lag_max_ms={Ms(MaxScheduleLagMs, 1)} finals_behind_ms={Ms(FinalsBehindMs, 1)} sustained={(Sustained ? "true" : "false")} oracle={Oracle.VerdictText} oracle_read={OracleRead}");
 
     private static string Ms(double value, long count) =>
         count == 0 || !double.IsFinite(value) ? "none" : value.ToString("0.###", CultureInfo.InvariantCulture);

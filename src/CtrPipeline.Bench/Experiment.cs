@@ -8,6 +8,7 @@ using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Producer;
 using CtrPipeline.Bench.Hosts;
+using CtrPipeline.Bench.Verification;
 
 namespace CtrPipeline.Bench;
 
@@ -65,8 +66,19 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         var producerOptions = kafka.Embedded ? settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger) : settings.Producer;
         var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
-        using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics, pipeline.Topics.Events) : null;
+        // The engine's output is small and read live here; the events, the heavy read, as the cluster allows (EventsRead).
+        using var outputTap = settings.Verify ? new TopicTap(bootstrap, kafka.OutputTopics) : null;
+        using var eventsRead = settings.Verify ? await EventsRecordings.StartAsync(settings.OracleRead, kafka, settings, workFolder) : null;
+        if (eventsRead is not null)
+            progress.Phase(name, $"the oracle reads the events {(eventsRead.Read == EventsRead.Live ? "live, in a tap process of its own" : "after the load")}: {eventsRead.Reason}");
         var analyzing = analyzer.RunAsync(stop.Token);
+        // However the run ends, the analyzer and the load stop before the engine and its Kafka go.
+        await using var stopping = new Deferred(async () =>
+        {
+            await stop.CancelAsync();
+            try { await analyzing; }
+            catch (Exception) { } // a fault of its own is reported by the run's path that saw it
+        });
         var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
         progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
@@ -122,7 +134,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         if (caughtUp)
         {
             await Task.Delay(pipeline.TriggerInterval + pipeline.WatermarkInterval, cancel);
-            await Require(() => ResultsSeen(analyzer) >= session.Progress.ResultsPublished, "the analyzer to read every result", processing, analyzing, cancel);
+            await AnalyzerReadsAll(() => session.Progress.ResultsPublished);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
             Volatile.Write(ref measuring, false);
 
@@ -130,7 +142,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             progress.Phase(name, settings.Verify ? "draining and verifying" : "draining");
             var end = await session.EndInputAsync(loadStartMs, loadEndMs, settings.CatchUpTimeout, cancel);
             engineProgress = session.Progress;
-            await Require(() => ResultsSeen(analyzer) >= engineProgress.ResultsPublished, "the analyzer to read the drained results", processing, analyzing, cancel);
+            await AnalyzerReadsAll(() => engineProgress.ResultsPublished);
             if (!end.Complete)
             {
                 caughtUp = false;
@@ -138,10 +150,15 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
                 progress.Phase(name, reason);
                 oracle = OracleReport.Skipped with { Examples = [reason] };
             }
+            else if (outputTap is null || eventsRead is null)
+                oracle = OracleReport.Skipped;
             else
-                oracle = tap is null
-                    ? OracleReport.Skipped
-                    : Oracle.Verify(await tap.CompleteAsync(settings.CatchUpTimeout), pipeline, catalog, engine, end.Windows);
+            {
+                var output = await outputTap.CompleteAsync(settings.CatchUpTimeout);
+                var recorded = await eventsRead.CompleteAsync(settings.CatchUpTimeout, cancel);
+                var tapped = output with { Events = recorded.Events, EventRecords = recorded.EventRecords, Lost = output.Lost + recorded.Lost };
+                oracle = Oracle.Verify(tapped, pipeline, catalog, engine, end.Windows);
+            }
         }
         else
         {
@@ -155,6 +172,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             oracle = OracleReport.Skipped with { Examples = [reason] };
         }
         var allResults = ResultsSeen(analyzer);
+        engineProgress = session.Progress;
 
         await stop.CancelAsync();
         await IgnoreCancellation(analyzing);
@@ -193,12 +211,18 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             Database: session.Database)
         {
             Host = EngineHosts.Name(settings.Host),
+            EngineRows = engineProgress.ResultsPublished,
+            OracleRead = eventsRead is null ? "none" : EventsReads.Name(eventsRead.Read),
             FinalsBehindMs = finals.MaxBehindMs,
             FinalsAllowedMs = finals.AllowedMs,
         };
         lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);
+
+        // A row the analyzer has not read is not measured; the report counts both, and says when they differ.
+        Task<bool> AnalyzerReadsAll(Func<long> published) =>
+            WaitUntil(() => ResultsSeen(analyzer) >= published(), settings.CatchUpTimeout, processing, analyzing, cancel);
     }
 
     private static Percentiles ToPercentiles(LatencyPercentiles? p) =>
@@ -217,16 +241,15 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         return true;
     }
 
-    private async Task Require(Func<bool> condition, string what, Task processing, Task analyzing, CancellationToken cancel)
-    {
-        if (!await WaitUntil(condition, settings.CatchUpTimeout, processing, analyzing, cancel))
-            throw new TimeoutException($"Gave up waiting for {what} after {settings.CatchUpTimeout.TotalSeconds:0} s.");
-    }
-
     private static void ThrowIfFaulted(params Task[] tasks)
     {
         foreach (var t in tasks)
             if (t.IsFaulted) t.GetAwaiter().GetResult();
+    }
+
+    private sealed class Deferred(Func<Task> action) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await action();
     }
 
     private static async Task IgnoreCancellation(Task task)

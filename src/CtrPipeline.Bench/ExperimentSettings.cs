@@ -26,6 +26,9 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
     /// <summary>With the services host: existing clusters for the AppHost (flink-gateway, flink-rest, spark-connect), as ConnectionStrings:name.</summary>
     public IReadOnlyDictionary<string, string> ServiceConnections { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>How the oracle reads the run's events (--oracle-read): after the load where the cluster keeps the run, else live.</summary>
+    public Verification.EventsRead OracleRead { get; init; } = Verification.EventsRead.Auto;
+
     /// <summary>The start of the load whose rows the percentiles leave out (at least its first window); see Analyzer:Warmup.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
 

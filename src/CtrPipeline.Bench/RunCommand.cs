@@ -3,6 +3,7 @@ using System.Globalization;
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Bench.Hosts;
+using CtrPipeline.Bench.Verification;
 using CtrPipeline.Producer;
 
 namespace CtrPipeline.Bench;
@@ -29,6 +30,7 @@ public static class RunCommand
             engine, profile, rate, duration, outOfOrder, malformed, skewedPartitions, skew, verify, output,
         };
         common.AddTo(command);
+        command.Options.Add(common.OracleRead);
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
         {
             var producer = new ProducerOptions
@@ -134,6 +136,11 @@ internal sealed class CommonOptions
     {
         Description = "A client properties file in librdkafka's names (as kcat -F reads it: security.protocol, sasl.*, ssl.*) for the --kafka cluster; every client of the run uses it, the engines and Flink and Spark included. Its bootstrap.servers may stand for --kafka.",
     };
+    public Option<string> OracleRead { get; } = new("--oracle-read")
+    {
+        Description = "With --verify, how the oracle reads the run's events: auto (after the load where the cluster's retention keeps the run, else live), live (a tap in its own process while the run happens) or after-load.",
+        DefaultValueFactory = _ => "auto",
+    };
     public Option<bool> KeepTopics { get; } = new("--keep-topics") { Description = "With --kafka: keep each run's topics instead of deleting them afterwards." };
     public Option<string> Host { get; } = new("--host")
     {
@@ -185,6 +192,9 @@ internal sealed class CommonOptions
     public async Task<ExperimentSettings> PlaceAsync(ParseResult parse, ExperimentSettings settings)
     {
         var host = EngineHosts.Parse(parse.GetValue(Host)!);
+        ConfigurationException.Require(settings.Verify || parse.GetResult(OracleRead) is null or { Implicit: true },
+            "--oracle-read goes with --verify: it is how the oracle reads the run's events.");
+        settings = settings with { OracleRead = EventsReads.Parse(parse.GetValue(OracleRead)!) };
         var mode = parse.GetValue(Mode)!.Trim();
         ConfigurationException.Require(mode is "auto" or "embedded" or "containers", $"--mode must be auto, embedded or containers (got '{mode}').");
         var connections = new Dictionary<string, string>();

@@ -69,6 +69,9 @@ public sealed class RunTopics(KafkaConnection kafka, PipelineSettings pipeline, 
     /// <summary>The four pipeline topics and their partitions, for the oracle's tap.</summary>
     public IReadOnlyDictionary<string, int> Topics => pipeline.Topics.All.ToDictionary(t => t, _ => pipeline.Partitions);
 
+    /// <summary>The engines' output topics (all but the events topic) and their partitions.</summary>
+    public IReadOnlyDictionary<string, int> OutputTopics => pipeline.Topics.All.Where(t => t != pipeline.Topics.Events).ToDictionary(t => t, _ => pipeline.Partitions);
+
     /// <summary>A consumer group or topic name of this run: <paramref name="name"/> itself on an embedded cluster of its own.</summary>
     public string Scoped(string name) => TopicNames.Scoped(scope, name);
 

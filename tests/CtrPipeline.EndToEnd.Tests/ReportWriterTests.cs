@@ -141,13 +141,23 @@ public sealed class ReportWriterTests : IDisposable
     [Fact]
     public void The_result_line_says_whether_the_rate_was_sustained_and_what_the_trail_was()
     {
-        var report = Run(Engines.NativeContinuous, "poisson", 20_000, 2_000, 300, 7).Report with { FinalsBehindMs = 14_250.5 };
+        var report = Run(Engines.NativeContinuous, "poisson", 20_000, 2_000, 300, 7).Report with { FinalsBehindMs = 14_250.5, EngineRows = 340, OracleRead = "live" };
 
         var line = report.ResultLine();
 
-        Assert.StartsWith("RESULT engine=native-continuous profile=poisson rate=20000 events=1200000 results=340 measured_rows=300 l1_p50_ms=200 l1_p99_ms=2000 l2_p99_ms=6.2 ", line);
-        Assert.EndsWith(" schedule_lag_max_ms=1.5 finals_behind_ms=14250.5 sustained=true oracle=match", line);
+        Assert.StartsWith("RESULT engine=native-continuous profile=poisson rate=20000 events=1200000 results=340 engine_rows=340 measured_rows=300 measurement=complete l1_p50_ms=200 l1_p99_ms=2000 l2_p99_ms=6.2 ", line);
+        Assert.Contains(" schedule_lag_max_ms=1.5 finals_behind_ms=14250.5 sustained=true oracle=match oracle_read=live", line);
         Assert.Contains(" sustained=false ", (report with { Sustained = false }).ResultLine());
+    }
+
+    [Fact]
+    public void The_result_line_says_when_the_analyzer_read_fewer_rows_than_the_engine_published_or_none_past_the_warmup()
+    {
+        var report = Run(Engines.NativeContinuous, "poisson", 20_000, 2_000, 300, 7).Report with { EngineRows = 340 };
+
+        Assert.Contains(" results=340 engine_rows=340 measured_rows=300 measurement=complete ", report.ResultLine());
+        Assert.Contains(" results=340 engine_rows=512 measured_rows=300 measurement=short ", (report with { EngineRows = 512 }).ResultLine());
+        Assert.Contains(" measured_rows=0 measurement=no-rows-past-warmup ", (report with { MeasuredResults = 0 }).ResultLine());
     }
 
     [Fact]
@@ -165,7 +175,7 @@ public sealed class ReportWriterTests : IDisposable
 
         var line = report.ResultLine();
 
-        Assert.Contains(" measured_rows=0 l1_p50_ms=none l1_p99_ms=none l2_p99_ms=none ", line);
+        Assert.Contains(" measured_rows=0 measurement=no-rows-past-warmup l1_p50_ms=none l1_p99_ms=none l2_p99_ms=none ", line);
         Assert.Contains(" finals_behind_ms=none sustained=false ", line);
         Assert.DoesNotContain("_ms=0 ", line);
     }

@@ -38,17 +38,24 @@ public sealed class ChildProcess : IDisposable
         get { lock (_gate) return [.. _errorLines]; }
     }
 
-    /// <summary>Starts src/<paramref name="project"/> with <paramref name="environment"/>; output is appended to <paramref name="logFile"/>.</summary>
-    public static ChildProcess Start(string name, string project, IReadOnlyDictionary<string, string> environment, string logFile)
+    /// <summary>
+    /// Starts src/<paramref name="project"/> with <paramref name="environment"/> (and <paramref name="arguments"/>); output
+    /// is appended to <paramref name="logFile"/>. With <paramref name="keepInputOpen"/> its standard input stays open
+    /// until <see cref="CloseInput"/>: a signal the process can wait for, which also comes when this process ends.
+    /// </summary>
+    public static ChildProcess Start(string name, string project, IReadOnlyDictionary<string, string> environment, string logFile,
+        IEnumerable<string>? arguments = null, bool keepInputOpen = false)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
+            RedirectStandardInput = keepInputOpen,
             UseShellExecute = false,
         };
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(Executable(project));
+        foreach (var argument in arguments ?? []) start.ArgumentList.Add(argument);
         // The worker must not inherit settings meant for this process (an OTLP endpoint, a development environment).
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OTEL_", StringComparison.Ordinal) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || k.StartsWith("DOTNET_ENVIRONMENT", StringComparison.Ordinal)).ToList())
             start.Environment.Remove(key);
@@ -87,6 +94,9 @@ public sealed class ChildProcess : IDisposable
     {
         lock (_gate) return _lines.Any(l => l.Contains(fragment, StringComparison.Ordinal));
     }
+
+    /// <summary>Closes the process's standard input (started with keepInputOpen).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
 
     /// <summary>SIGKILL: the process gets no chance to flush, commit or leave its consumer group.</summary>
     public void Kill()
