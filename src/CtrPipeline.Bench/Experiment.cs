@@ -8,6 +8,7 @@ using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Producer;
 using CtrPipeline.Bench.Hosts;
+using CtrPipeline.Bench.Load;
 
 namespace CtrPipeline.Bench;
 
@@ -63,7 +64,6 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             },
         };
         var producerOptions = kafka.Embedded ? settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger) : settings.Producer;
-        var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
         using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics, pipeline.Topics.Events) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
@@ -83,6 +83,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         analyzer.LoadStarted(loadStartMs);
         Volatile.Write(ref finals, new FinalsTracker(pipeline, loadStartMs));
+        await using var producer = await ILoad.StartAsync(settings, producerOptions, kafka, catalog, logs, workFolder, RunId, cancel);
         var producing = producer.RunAsync(stop.Token);
 
         // Production phase: sample the backlog the engine has not consumed yet, and the rates for the plots.

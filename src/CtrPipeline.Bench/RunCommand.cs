@@ -47,6 +47,7 @@ public static class RunCommand
             var settings = new ExperimentSettings(producer, pipeline, parse.GetValue(verify), parse.GetValue(common.Brokers))
             {
                 Warmup = common.WarmupOf(parse, workload: null),
+                Producers = parse.GetValue(common.Producers),
             }.Validate();
             settings = await common.PlaceAsync(parse, settings);
             return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);
@@ -134,6 +135,10 @@ internal sealed class CommonOptions
     {
         Description = "A client properties file in librdkafka's names (as kcat -F reads it: security.protocol, sasl.*, ssl.*) for the --kafka cluster; every client of the run uses it, the engines and Flink and Spark included. Its bootstrap.servers may stand for --kafka.",
     };
+    public Option<int?> Producers { get; } = new("--producers")
+    {
+        Description = "Producer processes that make the load, each its share of the rate: 0 makes it in this process; default one per 200,000 events/s.",
+    };
     public Option<bool> KeepTopics { get; } = new("--keep-topics") { Description = "With --kafka: keep each run's topics instead of deleting them afterwards." };
     public Option<string> Host { get; } = new("--host")
     {
@@ -163,7 +168,7 @@ internal sealed class CommonOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KafkaConfig, KeepTopics, Host, Mode, ConnectionStrings }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KafkaConfig, KeepTopics, Producers, Host, Mode, ConnectionStrings }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>
