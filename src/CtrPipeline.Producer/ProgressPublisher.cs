@@ -28,6 +28,7 @@ public sealed class ProgressPublisher(ProducerOptions options, KafkaConnection k
         }
 
         var producing = producer.RunAsync(stop);
+        Publish(done: false); // at once: the load has started
         while (!producing.IsCompleted)
         {
             await Task.WhenAny(producing, Task.Delay(Interval, CancellationToken.None));

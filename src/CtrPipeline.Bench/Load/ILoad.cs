@@ -10,7 +10,7 @@ namespace CtrPipeline.Bench.Load;
 /// </summary>
 public interface ILoad : IAsyncDisposable
 {
-    /// <summary>Sends the whole load; completes once every record is acknowledged or failed.</summary>
+    /// <summary>Sends the whole load, or follows processes already sending it; completes once every record is acknowledged or failed.</summary>
     Task RunAsync(CancellationToken cancel);
 
     /// <summary>The load's counters so far (of all its producers).</summary>
@@ -21,7 +21,8 @@ public interface ILoad : IAsyncDisposable
 
     /// <summary>
     /// The load of one run with <paramref name="options"/> on the run's topics: made in this process when the settings
-    /// say 0 producers, else by that many producer processes (their logs in <paramref name="workFolder"/>).
+    /// say 0 producers, else by that many producer processes (their logs in <paramref name="workFolder"/>), returned
+    /// once they all send: the load starts then.
     /// </summary>
     static async Task<ILoad> StartAsync(ExperimentSettings settings, ProducerOptions options, RunTopics kafka, CampaignCatalog catalog,
         ILoggerFactory logs, string workFolder, string runId, CancellationToken cancel)

@@ -19,9 +19,11 @@ namespace CtrPipeline.Bench.Load;
 public sealed class LoadProducers : ILoad
 {
     /// <summary>
-    /// Events/s one producer process is given by default. Measured (docs/measurements.md): one Producer.Worker took
-    /// 1.0 CPU s per million events at 100,000 and 250,000 events/s against an EmbeddedKafka process, its schedule lag
-    /// bounded at both; 200,000 events/s is a fifth of a core with room for a busy machine.
+    /// Events/s one producer process is given by default. Measured (docs/measurements.md, "Producer processes"): one
+    /// Producer.Worker against an EmbeddedKafka process, 16 partitions, 30 s, took 3.4 CPU-s per million events at
+    /// 100,000 events/s and 2.6 at 250,000 (start-up included), schedule lag bounded at both (at most 116 and 284 ms,
+    /// in the first seconds); an MMPP of mean 100,000 (bursts near 340,000) 3.5 CPU-s, at most 129 ms. So 200,000
+    /// events/s is about half a core, with room for an MMPP's bursts, which reach 3.4 times the mean.
     /// </summary>
     public const double RatePerProcess = 200_000;
 
@@ -29,6 +31,8 @@ public sealed class LoadProducers : ILoad
 
     /// <summary>How long after its duration a producer may take to flush and report done (its flush waits up to a minute).</summary>
     private static readonly TimeSpan DoneGrace = TimeSpan.FromSeconds(90);
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private readonly List<ChildProcess> _processes;
     private readonly LoadProgressRecord?[] _latest;
@@ -55,7 +59,7 @@ public sealed class LoadProducers : ILoad
 
     /// <summary>
     /// Creates the run's progress topic, starts <paramref name="count"/> producer processes with
-    /// <paramref name="options"/> (the linger already chosen for the cluster) and begins reading their progress.
+    /// <paramref name="options"/> (the linger already chosen for the cluster) and returns once each has started sending.
     /// </summary>
     public static async Task<LoadProducers> StartAsync(int count, ProducerOptions options, RunTopics kafka, string catalogPath, string logPrefix, CancellationToken cancel)
     {
@@ -85,7 +89,35 @@ public sealed class LoadProducers : ILoad
             consumer.Dispose();
             throw;
         }
-        return new LoadProducers(processes, consumer, options.Duration ?? throw new ConfigurationException("The producer processes need a duration."));
+        var load = new LoadProducers(processes, consumer, options.Duration ?? throw new ConfigurationException("The producer processes need a duration."));
+        try
+        {
+            await load.StartedAsync(cancel);
+        }
+        catch
+        {
+            await load.DisposeAsync();
+            throw;
+        }
+        return load;
+    }
+
+    /// <summary>
+    /// Waits for every instance's first record, which it publishes as it starts sending, so the run's load start is
+    /// not a process start-up early; one that exits first is left for <see cref="RunAsync"/> to report.
+    /// </summary>
+    private async Task StartedAsync(CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            lock (_gate)
+                if (_latest.Select((r, i) => r is not null || _processes[i].HasExited).All(started => started)) return;
+            if (_reading.IsFaulted) await _reading;
+            if (clock.Elapsed > StartTimeout)
+                throw new WorkerFailedException($"the producer processes did not start sending within {StartTimeout.TotalSeconds:0} s (their logs: {_processes[0].Name}.log and the others in the run's folder)");
+            await Task.Delay(20, cancel);
+        }
     }
 
     /// <summary>How a worker finds the run's cluster (KafkaConfiguration): its servers, and the client properties file.</summary>
