@@ -60,6 +60,7 @@ public static class BenchmarkCommand
             var settings = new ExperimentSettings(producer, pipeline, workload.Verify, parse.GetValue(common.Brokers))
             {
                 Warmup = common.WarmupOf(parse, workload),
+                Producers = parse.GetValue(common.Producers),
             }.Validate();
             settings = await common.PlaceAsync(parse, settings);
             var targets = EngineTarget.Parse(workload.Engines, common.Postgres(parse));

@@ -8,15 +8,17 @@ using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Producer;
 using CtrPipeline.Bench.Hosts;
+using CtrPipeline.Bench.Load;
 using CtrPipeline.Bench.Verification;
 
 namespace CtrPipeline.Bench;
 
 /// <summary>
 /// Runs one engine target end to end: the engine where the settings' host puts it (<see cref="IEngineSession"/>: in
-/// this process, or as a service of the AppHost), on the run's own topics, with the analyzer, the oracle's tap and the
-/// open-loop producer in this process. Once the engine is ready the load runs; then the engine catches up, the latency
-/// snapshot is taken, the input ends (a drain, or a trailer of events) and its rows are checked against the oracle.
+/// this process, or as a service of the AppHost), on the run's own topics, with the analyzer and the oracle's tap in
+/// this process and the open-loop load where the settings put it (<see cref="ILoad"/>: producer processes, or here).
+/// Once the engine is ready the load runs; then the engine catches up, the latency snapshot is taken, the input ends
+/// (a drain, or a trailer of events) and its rows are checked against the oracle.
 /// Every row measured before the end of input and the load every half second are kept for the report's plots.
 /// </summary>
 public sealed class Experiment(ExperimentSettings settings, EngineTarget target, CampaignCatalog catalog, ILoggerFactory logs, IRunProgress progress, string workFolder)
@@ -64,7 +66,6 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             },
         };
         var producerOptions = kafka.Embedded ? settings.Producer.WithLinger(EmbeddedBroker.ProducerLinger) : settings.Producer;
-        var producer = new EventProducer(producerOptions, pipeline, catalog, bootstrap, logs.CreateLogger<EventProducer>());
 
         // The engine's output is small and read live here; the events, the heavy read, as the cluster allows (EventsRead).
         using var outputTap = settings.Verify ? new TopicTap(bootstrap, kafka.OutputTopics) : null;
@@ -92,6 +93,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         {
             throw new WorkerFailedException($"{(session.Ready.IsCompleted ? "the analyzer" : name)} was not ready within {readyTimeout.TotalSeconds:0} s");
         }
+        await using var producer = await ILoad.StartAsync(settings, producerOptions, kafka, catalog, logs, workFolder, RunId, cancel);
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         analyzer.LoadStarted(loadStartMs);
         Volatile.Write(ref finals, new FinalsTracker(pipeline, loadStartMs));

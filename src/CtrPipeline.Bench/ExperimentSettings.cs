@@ -32,6 +32,15 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
     /// <summary>The start of the load whose rows the percentiles leave out (at least its first window); see Analyzer:Warmup.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Producer processes that make the load (--producers): 0 makes it in the benchmark's process; unset, one per
+    /// <see cref="Load.LoadProducers.RatePerProcess"/> events/s of the run's rate.
+    /// </summary>
+    public int? Producers { get; init; }
+
+    /// <summary>The producer processes of this run's rate (<see cref="Producers"/>).</summary>
+    public int ProducerProcesses => Producers ?? Load.LoadProducers.For(Producer.Rate);
+
     public TimeSpan Duration => Producer.Duration ?? throw new ConfigurationException("--duration is required for a headless run.");
 
     public ExperimentSettings Validate()
@@ -42,6 +51,8 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
             throw new ConfigurationException($"--duration must be positive (got {Producer.Duration}).");
         if (Warmup < TimeSpan.Zero) throw new ConfigurationException($"--warmup must not be negative (got {Durations.Format(Warmup)}).");
         if (Warmup >= Duration) throw new ConfigurationException($"--warmup ({Durations.Format(Warmup)}) must be shorter than the run ({Durations.Format(Duration)}): nothing would be measured.");
+        if (Producers is < 0 or > Load.LoadProducers.MaxProcesses)
+            throw new ConfigurationException($"--producers must be between 0 (the load in this process) and {Load.LoadProducers.MaxProcesses} (got {Producers}).");
         if (Brokers is < 1 or > 16) throw new ConfigurationException($"--brokers must be between 1 and 16 (got {Brokers}).");
         if (Producer.SkewedPartitions >= Pipeline.Partitions)
             throw new ConfigurationException($"--skewed-partitions ({Producer.SkewedPartitions}) must leave some of the {Pipeline.Partitions} partitions (--partitions) unskewed.");

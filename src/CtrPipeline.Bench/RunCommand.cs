@@ -49,6 +49,7 @@ public static class RunCommand
             var settings = new ExperimentSettings(producer, pipeline, parse.GetValue(verify), parse.GetValue(common.Brokers))
             {
                 Warmup = common.WarmupOf(parse, workload: null),
+                Producers = parse.GetValue(common.Producers),
             }.Validate();
             settings = await common.PlaceAsync(parse, settings);
             return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);
@@ -141,6 +142,10 @@ internal sealed class CommonOptions
         Description = "With --verify, how the oracle reads the run's events: auto (after the load where the cluster's retention keeps the run, else live), live (a tap in its own process while the run happens) or after-load.",
         DefaultValueFactory = _ => "auto",
     };
+    public Option<int?> Producers { get; } = new("--producers")
+    {
+        Description = "Producer processes that make the load, each its share of the rate: 0 makes it in this process; default one per 200,000 events/s.",
+    };
     public Option<bool> KeepTopics { get; } = new("--keep-topics") { Description = "With --kafka: keep each run's topics instead of deleting them afterwards." };
     public Option<string> Host { get; } = new("--host")
     {
@@ -170,7 +175,7 @@ internal sealed class CommonOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KafkaConfig, KeepTopics, Host, Mode, ConnectionStrings }) command.Options.Add(option);
+        foreach (var option in new Option[] { Seed, Window, Watermark, Trigger, Partitions, Brokers, Warmup, PostgresOption, Kafka, KafkaConfig, KeepTopics, Producers, Host, Mode, ConnectionStrings }) command.Options.Add(option);
     }
 
     public string? Postgres(ParseResult parse) =>

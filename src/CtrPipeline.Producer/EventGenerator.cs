@@ -20,6 +20,8 @@ public readonly record struct GeneratedRecord(byte[] Key, byte[] Value, long Eve
 /// the send time by an exponential delay, capped); a fraction of records is malformed, cycling through the kinds of
 /// bad input an engine must survive. With a skewed load (<see cref="ProducerOptions.SkewedPartitions"/>) each ad's
 /// events go to partition ad index modulo <c>partitions</c>, and those of the skewed partitions lag by the skew.
+/// The ads' CTRs come from the run's shared stream, so every producer instance agrees on them; the events come from
+/// the instance's <c>random</c>, with ids of its own: instance i of N numbers its events i + 1, i + 1 + N, ...
 /// </summary>
 public sealed class EventGenerator
 {
@@ -42,9 +44,10 @@ public sealed class EventGenerator
     private readonly double _maxDelayMs;
     private readonly int _partitions;
     private readonly long _skewMs;
-    private long _nextId;
+    private long _sent;
     private int _nextMalformedKind;
 
+    /// <param name="random">The instance's own stream (<see cref="ProducerOptions.InstanceRandom"/>) the events are drawn from.</param>
     /// <param name="partitions">Partitions of the events topic; a skewed load needs them.</param>
     public EventGenerator(ProducerOptions options, CampaignCatalog catalog, Random random, int partitions = 1)
     {
@@ -57,7 +60,8 @@ public sealed class EventGenerator
         _adIds = [.. catalog.Ads.Select(a => a.AdId)];
         _adKeys = [.. _adIds.Select(id => Encoding.UTF8.GetBytes(id.ToString(CultureInfo.InvariantCulture)))];
         var a = options.Ctr * BetaConcentration;
-        _adCtr = [.. _adIds.Select(_ => Beta.Sample(random, a, BetaConcentration - a))];
+        var shared = options.SharedRandom(SharedStream.AdCtrs);
+        _adCtr = [.. _adIds.Select(_ => Beta.Sample(shared, a, BetaConcentration - a))];
         _meanDelayMs = options.OutOfOrderMeanDelay.TotalMilliseconds;
         _maxDelayMs = options.OutOfOrderMaxDelay.TotalMilliseconds;
     }
@@ -67,7 +71,7 @@ public sealed class EventGenerator
     /// <summary>The next record for an event that happens at <paramref name="scheduledAt"/> (epoch ms).</summary>
     public GeneratedRecord Next(long scheduledAt)
     {
-        var id = ++_nextId;
+        var id = _sent++ * _options.Instances + _options.Instance + 1;
         if (_random.NextDouble() < _options.MalformedFraction)
         {
             var kind = MalformedKinds[_nextMalformedKind++ % MalformedKinds.Length];

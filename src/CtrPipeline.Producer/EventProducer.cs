@@ -70,11 +70,10 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
 
     private void Run(CancellationToken cancel)
     {
-        var random = new Random(options.Seed);
-        var arrivals = IArrivalProcess.Create(options, random);
-        var generator = new EventGenerator(options, catalog, random, pipeline.Partitions);
+        var (arrivals, generator) = InstanceLoad.Create(options, catalog, pipeline.Partitions);
         var profileTag = new KeyValuePair<string, object?>("profile", options.Profile);
-        var probeEvery = ProbeEvery(options.Rate, options.Linger, pipeline.Partitions);
+        var rate = options.Rate / options.Instances;
+        var probeEvery = ProbeEvery(rate, options.Linger, pipeline.Partitions);
 
         var reportedError = 0;
         Action<DeliveryReport<byte[], byte[]>> onDelivery = r =>
@@ -94,14 +93,15 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
             .SetLogHandler(KafkaClients.LogTo(logger))
             .Build();
 
-        logger.LogInformation("Producing {Profile} traffic at {Rate:N0} events/s to {Topic} on {Bootstrap} for {Duration}",
-            options.Profile, options.Rate, pipeline.Topics.Events, kafka, options.Duration?.ToString() ?? "ever");
+        logger.LogInformation("Producing {Profile} traffic at {Rate:N0} events/s (instance {Instance} of {Instances}) to {Topic} on {Bootstrap} for {Duration}",
+            options.Profile, rate, options.Instance, options.Instances, pipeline.Topics.Events, kafka, options.Duration?.ToString() ?? "ever");
 
         var startEpochMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var clock = Stopwatch.StartNew();
         var end = options.Duration?.TotalSeconds ?? double.PositiveInfinity;
         var due = arrivals.NextGapSeconds();
-        var traceEvery = options.TracedEventsPerSecond > 0 ? 1 / options.TracedEventsPerSecond : double.PositiveInfinity;
+        // Like the rate, the traces per second are the run's total, shared by its instances.
+        var traceEvery = options.TracedEventsPerSecond > 0 ? options.Instances / options.TracedEventsPerSecond : double.PositiveInfinity;
         var nextTraced = due;
         long sent = 0, malformed = 0, sentReported = 0;
         double lagMs = 0, maxLagMs = 0;

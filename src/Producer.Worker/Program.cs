@@ -9,5 +9,11 @@ return await WorkerHost.RunAsync(args, builder =>
     var catalog = CampaignCatalog.Load(pipeline.CatalogPath);
     var kafka = KafkaClients.Validated(builder.Configuration.KafkaConnection());
     return (services, stop) =>
-        new EventProducer(options, pipeline, catalog, kafka, services.GetRequiredService<ILogger<EventProducer>>()).RunAsync(stop);
+    {
+        var producer = new EventProducer(options, pipeline, catalog, kafka, services.GetRequiredService<ILogger<EventProducer>>());
+        // With a progress topic, whoever started this producer (the benchmark, maybe on another machine) follows it there.
+        return string.IsNullOrEmpty(options.ProgressTopic)
+            ? producer.RunAsync(stop)
+            : new ProgressPublisher(options, kafka, services.GetRequiredService<ILogger<ProgressPublisher>>()).RunAsync(producer, stop);
+    };
 });

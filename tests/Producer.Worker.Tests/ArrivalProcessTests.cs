@@ -70,7 +70,7 @@ public sealed class ArrivalProcessTests
     [Fact]
     public void A_silent_state_is_allowed_and_the_others_make_up_the_mean()
     {
-        var mmpp = new MmppArrivals(100, [0, 1], [0, 1, 1, 0], new Random(5));
+        var mmpp = new MmppArrivals(100, [0, 1], [0, 1, 1, 0], new Random(5), new Random(6));
         Assert.Equal(0, mmpp.StateRates[0]);
         Assert.Equal(200, mmpp.StateRates[1], 9);
         var elapsed = 0.0;

@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using CtrPipeline.Bench.Faults;
+using CtrPipeline.Contracts;
+using CtrPipeline.Kafka;
+using CtrPipeline.Producer;
+using Microsoft.Extensions.Configuration;
+
+namespace CtrPipeline.Bench.Load;
+
+/// <summary>
+/// The load made by N Producer.Worker processes (--producers N), each instance i of N sending its share of the rate
+/// (<see cref="ProducerOptions.Instance"/>), so the load generator does not compete with the engine inside the
+/// benchmark's process. The benchmark follows them the way it would follow producers on other machines: on the run's
+/// progress topic, where each reports its counters every half second and once more, done, after its flush
+/// (<see cref="LoadProgressRecord"/>). The processes' output goes to the run's folder; disposing kills them.
+/// </summary>
+public sealed class LoadProducers : ILoad
+{
+    /// <summary>
+    /// Events/s one producer process is given by default. Measured (docs/measurements.md, "Producer processes"): one
+    /// Producer.Worker against an EmbeddedKafka process, 16 partitions, 30 s, took 3.4 CPU-s per million events at
+    /// 100,000 events/s and 2.6 at 250,000 (start-up included), schedule lag bounded at both (at most 116 and 284 ms,
+    /// in the first seconds); an MMPP of mean 100,000 (bursts near 340,000) 3.5 CPU-s, at most 129 ms. So 200,000
+    /// events/s is about half a core, with room for an MMPP's bursts, which reach 3.4 times the mean.
+    /// </summary>
+    public const double RatePerProcess = 200_000;
+
+    public const int MaxProcesses = 64;
+
+    /// <summary>How long after its duration a producer may take to flush and report done (its flush waits up to a minute).</summary>
+    private static readonly TimeSpan DoneGrace = TimeSpan.FromSeconds(90);
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly List<ChildProcess> _processes;
+    private readonly LoadProgressRecord?[] _latest;
+    private readonly IConsumer<byte[], byte[]> _consumer;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _reading;
+    private readonly TimeSpan _duration;
+    private readonly Lock _gate = new();
+
+    private LoadProducers(List<ChildProcess> processes, IConsumer<byte[], byte[]> consumer, TimeSpan duration)
+    {
+        _processes = processes;
+        _latest = new LoadProgressRecord?[processes.Count];
+        _consumer = consumer;
+        _duration = duration;
+        _reading = Task.Factory.StartNew(Read, TaskCreationOptions.LongRunning);
+    }
+
+    /// <summary>The default number of producer processes for a rate: one per <see cref="RatePerProcess"/> events/s.</summary>
+    public static int For(double rate) => Math.Max(1, (int)Math.Ceiling(rate / RatePerProcess));
+
+    /// <summary>The run's progress topic: one of the run's own, so a cluster's copy goes with its other topics.</summary>
+    public static string ProgressTopic(RunTopics kafka) => kafka.Scoped("ctr-load-progress");
+
+    /// <summary>
+    /// Creates the run's progress topic, starts <paramref name="count"/> producer processes with
+    /// <paramref name="options"/> (the linger already chosen for the cluster) and returns once each has started sending.
+    /// </summary>
+    public static async Task<LoadProducers> StartAsync(int count, ProducerOptions options, RunTopics kafka, string catalogPath, string logPrefix, CancellationToken cancel)
+    {
+        ConfigurationException.Require(count is >= 1 and <= MaxProcesses, $"--producers must be between 0 and {MaxProcesses} (got {count}).");
+        var topic = ProgressTopic(kafka);
+        await CreateTopicAsync(kafka.Kafka, topic);
+        var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaClients.Consumer(kafka.Kafka, $"ctr-load-progress-{Guid.NewGuid():N}", "ctr-load-progress"))
+            .SetLogHandler((_, _) => { })
+            .Build();
+        // Every partition from its start: no consumer group to join, nothing to commit.
+        consumer.Assign(Enumerable.Range(0, await PartitionsAsync(kafka.Kafka, topic, cancel)).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+
+        var processes = new List<ChildProcess>();
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var environment = new Dictionary<string, string>(kafka.Pipeline.Environment(catalogPath));
+                foreach (var (name, value) in options.ForInstance(i, count, topic).Environment()) environment[name] = value;
+                foreach (var (name, value) in Connection(kafka.Kafka)) environment[name] = value;
+                processes.Add(ChildProcess.Start($"producer-{i}", "Producer.Worker", environment, $"{logPrefix}producer-{i}.log"));
+            }
+        }
+        catch
+        {
+            foreach (var p in processes) p.Dispose();
+            consumer.Dispose();
+            throw;
+        }
+        var load = new LoadProducers(processes, consumer, options.Duration ?? throw new ConfigurationException("The producer processes need a duration."));
+        try
+        {
+            await load.StartedAsync(cancel);
+        }
+        catch
+        {
+            await load.DisposeAsync();
+            throw;
+        }
+        return load;
+    }
+
+    /// <summary>
+    /// Waits for every instance's first record, which it publishes as it starts sending, so the run's load start is
+    /// not a process start-up early; one that exits first is left for <see cref="RunAsync"/> to report.
+    /// </summary>
+    private async Task StartedAsync(CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            lock (_gate)
+                if (_latest.Select((r, i) => r is not null || _processes[i].HasExited).All(started => started)) return;
+            if (_reading.IsFaulted) await _reading;
+            if (clock.Elapsed > StartTimeout)
+                throw new WorkerFailedException($"the producer processes did not start sending within {StartTimeout.TotalSeconds:0} s (their logs: {_processes[0].Name}.log and the others in the run's folder)");
+            await Task.Delay(20, cancel);
+        }
+    }
+
+    /// <summary>How a worker finds the run's cluster (KafkaConfiguration): its servers, and the client properties file.</summary>
+    private static Dictionary<string, string> Connection(KafkaConnection kafka)
+    {
+        var variables = new Dictionary<string, string> { ["ConnectionStrings__" + KafkaConfiguration.ConnectionName] = kafka.BootstrapServers };
+        if (kafka.Properties.File is { } file) variables[KafkaConfiguration.ConfigFileKey.Replace(":", "__")] = file;
+        else
+            foreach (var (name, value) in kafka.Properties) variables[$"{KafkaConfiguration.PropertiesSection.Replace(":", "__")}__{name}"] = value;
+        return variables;
+    }
+
+    public IReadOnlyList<int> ProcessIds => [.. _processes.Select(p => p.Id)];
+
+    /// <summary>Sums of all instances; the schedule lags are the worst instance's, the state and elapsed time the furthest.</summary>
+    public ProducerProgress Progress
+    {
+        get
+        {
+            List<ProducerProgress> all;
+            lock (_gate) all = [.. _latest.OfType<LoadProgressRecord>().Select(r => r.Progress)];
+            return new ProducerProgress(
+                all.Sum(p => p.Scheduled), all.Sum(p => p.Sent), all.Sum(p => p.Delivered), all.Sum(p => p.DeliveryErrors), all.Sum(p => p.Malformed),
+                all.Select(p => p.ScheduleLagMs).DefaultIfEmpty().Max(), all.Select(p => p.MaxScheduleLagMs).DefaultIfEmpty().Max(),
+                all.Select(p => p.State).DefaultIfEmpty().Max(), all.Sum(p => p.OfferedRate), all.Select(p => p.Elapsed).DefaultIfEmpty().Max());
+        }
+    }
+
+    /// <summary>
+    /// Completes when every instance has reported done; a <see cref="WorkerFailedException"/> naming the instance when
+    /// one exits before that or with an error, or has not reported done well after its duration.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancel)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            for (var i = 0; i < _processes.Count; i++)
+            {
+                var process = _processes[i];
+                bool done;
+                lock (_gate) done = _latest[i]?.Done == true;
+                if (process.ExitCode is { } code && (code != 0 || !done))
+                    throw new WorkerFailedException($"producer instance {i} of {_processes.Count} (process {process.Id}) exited with code {code}"
+                        + (done ? "" : " before reporting done") + LastErrors(process));
+            }
+            if (_reading.IsFaulted) await _reading;
+            lock (_gate)
+                if (_latest.All(r => r?.Done == true)) return;
+            if (deadline.Elapsed > _duration + DoneGrace)
+            {
+                var missing = Enumerable.Range(0, _processes.Count).Where(i => _latest[i]?.Done != true);
+                throw new WorkerFailedException($"producer instance(s) {string.Join(", ", missing)} did not report done within {(_duration + DoneGrace).TotalSeconds:0} s");
+            }
+            await Task.Delay(100, cancel);
+        }
+    }
+
+    private static string LastErrors(ChildProcess process) =>
+        process.ErrorLines is { Count: > 0 } lines ? ": " + string.Join(" | ", lines.TakeLast(5)) : "";
+
+    private void Read()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var result = _consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (result?.Message?.Value is not { } value) continue;
+            // Records of other instances or runs (a reused topic on a cluster) are not this load's.
+            if (LoadProgressRecord.Parse(value) is { } record && record.Instances == _processes.Count && record.Instance < _processes.Count)
+                lock (_gate) _latest[record.Instance] = record;
+        }
+    }
+
+    private static async Task CreateTopicAsync(KafkaConnection kafka, string topic)
+    {
+        using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-bench")).SetLogHandler((_, _) => { }).Build();
+        var timeout = TimeSpan.FromSeconds(15);
+        try
+        {
+            await admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = 1, ReplicationFactor = -1 }],
+                new CreateTopicsOptions { RequestTimeout = timeout, OperationTimeout = timeout });
+        }
+        catch (CreateTopicsException e) when (e.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))
+        {
+            // Another run's or an earlier attempt's: the records say which run they belong to.
+        }
+        catch (KafkaException e) when (e is not CreateTopicsException)
+        {
+            // librdkafka's mock in this process has no CreateTopics; it makes a topic when a metadata request names it.
+        }
+    }
+
+    /// <summary>The topic's partition count, once the cluster knows the topic.</summary>
+    private static async Task<int> PartitionsAsync(KafkaConnection kafka, string topic, CancellationToken cancel)
+    {
+        using var admin = new AdminClientBuilder(KafkaClients.Admin(kafka, "ctr-bench")).SetLogHandler((_, _) => { }).Build();
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(5)).Topics.FirstOrDefault(t => t.Topic == topic);
+            if (metadata is { Error.IsError: false, Partitions.Count: > 0 }) return metadata.Partitions.Count;
+            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+                throw new WorkerFailedException($"Kafka at {kafka} did not create the load's progress topic {topic}: {metadata?.Error.Reason ?? "no metadata"}");
+            await Task.Delay(200, cancel);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes) process.Dispose();
+        await _stop.CancelAsync();
+        await _reading;
+        _consumer.Close();
+        _consumer.Dispose();
+        _stop.Dispose();
+    }
+}
