@@ -8,6 +8,7 @@ using CtrPipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Producer;
 using CtrPipeline.Bench.Hosts;
+using CtrPipeline.Bench.Measurement;
 
 namespace CtrPipeline.Bench;
 
@@ -67,6 +68,11 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
 
         using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics, pipeline.Topics.Events) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
+        // What the run costs from the load's start to the end of its catch-up: the engine, and the apparatus (this
+        // process, with the AppHost's model, and the load's own processes once it has any).
+        IReadOnlyList<int> loadProcesses = [];
+        using var apparatus = ProcessCost.OfApparatus(loadProcesses);
+        var cost = new CostMeter(session.Cost, apparatus);
         var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
         progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
@@ -80,6 +86,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         {
             throw new WorkerFailedException($"{(session.Ready.IsCompleted ? "the analyzer" : name)} was not ready within {readyTimeout.TotalSeconds:0} s");
         }
+        cost.Start();
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         analyzer.LoadStarted(loadStartMs);
         Volatile.Write(ref finals, new FinalsTracker(pipeline, loadStartMs));
@@ -125,6 +132,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             await Require(() => ResultsSeen(analyzer) >= session.Progress.ResultsPublished, "the analyzer to read every result", processing, analyzing, cancel);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
             Volatile.Write(ref measuring, false);
+            cost.Stop();
 
             // End of input: the engine closes its remaining windows so the oracle can compare complete output.
             progress.Phase(name, settings.Verify ? "draining and verifying" : "draining");
@@ -152,6 +160,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             progress.Phase(name, reason);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
             Volatile.Write(ref measuring, false);
+            cost.Stop();
             oracle = OracleReport.Skipped with { Examples = [reason] };
         }
         var allResults = ResultsSeen(analyzer);
@@ -195,7 +204,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             Host = EngineHosts.Name(settings.Host),
             FinalsBehindMs = finals.MaxBehindMs,
             FinalsAllowedMs = finals.AllowedMs,
-        };
+        }.WithCost(cost.Engine, cost.Apparatus);
         lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);
