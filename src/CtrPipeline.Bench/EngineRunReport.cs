@@ -100,7 +100,8 @@ public sealed record EngineRunReport(
     private static string Ms(double value, long count) =>
         count == 0 || !double.IsFinite(value) ? "none" : value.ToString("0.###", CultureInfo.InvariantCulture);
 
-    private static string Figure(double? value, string format) =>
+    /// <summary>A figure, or none when it was not measured.</summary>
+    internal static string Figure(double? value, string format) =>
         value is { } v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "none";
 
     public string ToJson() => JsonSerializer.Serialize(this, BenchJson.Default.EngineRunReport);

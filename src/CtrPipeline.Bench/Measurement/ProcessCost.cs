@@ -14,9 +14,9 @@ namespace CtrPipeline.Bench.Measurement;
 /// that is at most a second's worth, and a root that exited keeps its last reading.
 /// </para>
 /// <para>
-/// Peak memory is the sum of the tree's processes' VmHWM (/proc/&lt;pid&gt;/status, each one's peak resident set
-/// since it started), the highest sum any poll saw: an upper bound on the tree's joint peak; a process that came and
-/// went between two polls is missed.
+/// Peak memory is the sum of the live processes' VmHWM (/proc/&lt;pid&gt;/status, each one's peak resident set
+/// since it started), the highest sum any poll saw: an upper bound on their joint peak; a process that came and went
+/// between two polls is missed.
 /// </para>
 /// The root list is read at every poll: a pid added to it later is counted from then on, whole if it started since.
 /// </summary>
@@ -58,15 +58,17 @@ public sealed class ProcessCost : IProcessCost
         lock (_gate)
         {
             var children = _descendants ? AllStats().ToLookup(s => s.ParentId) : null;
+            var alive = 0L;
             // By index: the list may grow while it is read.
             for (var i = 0; i < _roots.Count; i++)
             {
                 var root = _roots[i];
-                if (ReadStat(root) is not { } stat) continue; // gone: its last reading stands
+                if (ReadStat(root) is not { } stat) continue; // gone: its last CPU reading stands
                 if (_readings.TryGetValue(root, out var last) && last.StartTicks != stat.StartTicks) continue; // the pid now names another process
-                _readings[root] = children is null ? new Reading(stat.StartTicks, stat.OwnTicks, PeakRss(root)) : Tree(stat, children);
+                var reading = _readings[root] = children is null ? new Reading(stat.StartTicks, stat.OwnTicks, PeakRss(root)) : Tree(stat, children);
+                alive += reading.PeakRssBytes;
             }
-            _peak = Math.Max(_peak, _readings.Values.Sum(r => r.PeakRssBytes));
+            _peak = Math.Max(_peak, alive);
             return new CostSample(_readings.Values.Sum(r => r.CpuTicks) / TicksPerSecond, _peak, Stopwatch.GetTimestamp());
         }
     }
