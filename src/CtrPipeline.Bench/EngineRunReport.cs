@@ -70,7 +70,10 @@ public sealed record EngineRunReport(
 
     public double? AverageCores { get; init; }
 
-    /// <summary>The apparatus's cost over the same time: this benchmark process (with the AppHost's model) and the load's own processes.</summary>
+    /// <summary>
+    /// The apparatus's cost over the same time: this benchmark process (with the AppHost's model) and the load's own
+    /// processes. Null where not measured: in process too, where this process's CPU is the engine's as well.
+    /// </summary>
     public double? ApparatusCpuSecondsPerMillionEvents { get; init; }
 
     public double? ApparatusAverageCores { get; init; }

@@ -69,9 +69,10 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
         using var tap = settings.Verify ? new TopicTap(bootstrap, kafka.Topics, pipeline.Topics.Events) : null;
         var analyzing = analyzer.RunAsync(stop.Token);
         // What the run costs from the load's start to the end of its catch-up: the engine, and the apparatus (this
-        // process, with the AppHost's model, and the load's own processes once it has any).
+        // process, with the AppHost's model, and the load's own processes once it has any). In process neither: this
+        // process's CPU is the engine's too.
         IReadOnlyList<int> loadProcesses = [];
-        using var apparatus = ProcessCost.OfApparatus(loadProcesses);
+        using var apparatus = session.Cost is null ? null : ProcessCost.OfApparatus(loadProcesses);
         var cost = new CostMeter(session.Cost, apparatus);
         var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.

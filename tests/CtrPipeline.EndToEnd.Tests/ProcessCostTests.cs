@@ -75,6 +75,31 @@ public sealed partial class ProcessCostTests
         }
     }
 
+    [LinuxFact]
+    public async Task A_launchers_child_is_found_by_its_parent_pid()
+    {
+        // Not exec'ed: the shell waits for the sleep, as `dotnet run` waits for the project it started.
+        using var child = Shell("sleep 30; true");
+        try
+        {
+            var deadline = Stopwatch.StartNew();
+            var children = ProcessCost.Children(child.Id);
+            while (children.Count == 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(50);
+                children = ProcessCost.Children(child.Id);
+            }
+
+            var sleep = Assert.Single(children);
+            Assert.Equal("sleep", Process.GetProcessById(sleep).ProcessName);
+            Assert.Empty(ProcessCost.Children(sleep));
+        }
+        finally
+        {
+            child.Kill(entireProcessTree: true);
+        }
+    }
+
     [Fact]
     public void Off_linux_there_is_no_cost_rather_than_a_zero_one()
     {

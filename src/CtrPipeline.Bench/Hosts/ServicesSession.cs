@@ -141,8 +141,8 @@ internal sealed class ServicesSession : IEngineSession
 
     /// <summary>
     /// The engine's processes, from the app model: the project's process as DCP reports it (executable.pid), with its
-    /// descendants, should DCP start it through a launcher; in containers mode also its cluster's containers. Null when
-    /// DCP gives no pid, or a cluster container no id: a cost without them would be too low.
+    /// descendants; in containers mode also its cluster's containers. Null when DCP gives no pid, or a cluster
+    /// container no id: a cost without them would be too low.
     /// </summary>
     private static async Task<IProcessCost?> EngineCostAsync(DistributedApplication app, string engine, CancellationToken cancel)
     {
@@ -153,7 +153,7 @@ internal sealed class ServicesSession : IEngineSession
         try
         {
             var running = await notifications.WaitForResourceAsync(engine, e => Property(e, "executable.pid") is not null, wait.Token);
-            pid = int.Parse(Property(running, "executable.pid")!, CultureInfo.InvariantCulture);
+            pid = await EngineProcessAsync(int.Parse(Property(running, "executable.pid")!, CultureInfo.InvariantCulture), wait.Token);
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
         {
@@ -174,6 +174,32 @@ internal sealed class ServicesSession : IEngineSession
         }
         if (ProcessCost.Of([pid]) is not { } process) return null;
         return containers.Count == 0 ? process : new CostSum([process, new ContainerCost(ContainerRuntime.Name, containers)]);
+    }
+
+    /// <summary>
+    /// DCP starts a project through `dotnet run --no-build`, whose child is the engine: the launcher idles, and its
+    /// hundred-odd MB are not the engine's memory, so the child is measured. Any other process is measured itself.
+    /// </summary>
+    private static async Task<int> EngineProcessAsync(int pid, CancellationToken cancel)
+    {
+        if (!OperatingSystem.IsLinux() || !IsDotnetRun(pid)) return pid;
+        while (true)
+        {
+            if (ProcessCost.Children(pid) is [var engine]) return engine;
+            await Task.Delay(100, cancel); // the launcher starts it in a moment
+        }
+    }
+
+    private static bool IsDotnetRun(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0') is [var program, "run", ..] && Path.GetFileName(program) == "dotnet";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static string? Property(ResourceEvent resource, string name) =>

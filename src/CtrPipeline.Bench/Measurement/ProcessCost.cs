@@ -53,6 +53,9 @@ public sealed class ProcessCost : IProcessCost
     public static IProcessCost? OfApparatus(IReadOnlyList<int> others) =>
         OperatingSystem.IsLinux() ? new CostSum([new ProcessCost([Environment.ProcessId], descendants: false), new ProcessCost(others, descendants: true)]) : null;
 
+    /// <summary>The processes whose parent is <paramref name="parent"/> (Linux).</summary>
+    public static IReadOnlyList<int> Children(int parent) => [.. AllStats().Where(s => s.ParentId == parent).Select(s => s.Id)];
+
     public CostSample Sample()
     {
         lock (_gate)

@@ -51,7 +51,7 @@ internal static class MarkdownReport
         {
             md.AppendLine("## Cost").AppendLine()
                 .AppendLine("CPU and memory from the load's start to the end of its catch-up, per million events delivered. The engine's figures need it in " +
-                            "processes of its own (--host services); the apparatus is this benchmark's process (with the AppHost's model) and the load's own processes. " +
+                            "processes of its own (--host services), and so does the apparatus's: this benchmark's process (with the AppHost's model) and the load's own processes. " +
                             "The broker and the AppHost's orchestrator (DCP) count in neither. None: not measured.")
                 .AppendLine();
             Table(md, ["Engine", "Profile", "Offered (events/s)", "Host", "CPU s / M events", "Cores", "Peak RSS (MiB)", "Apparatus CPU s / M events", "Apparatus cores"],
