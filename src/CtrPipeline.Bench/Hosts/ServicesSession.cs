@@ -141,8 +141,8 @@ internal sealed class ServicesSession : IEngineSession
 
     /// <summary>
     /// The engine's processes, from the app model: the project's process as DCP reports it (executable.pid), with its
-    /// descendants; in containers mode also its cluster's containers. Null when DCP gives no pid, or a cluster
-    /// container no id: a cost without them would be too low.
+    /// descendants; for Flink and Spark also their cluster's containers. Null when DCP gives no pid, or the cluster is
+    /// not the app model's containers (an existing one): a cost without it would be far too low.
     /// </summary>
     private static async Task<IProcessCost?> EngineCostAsync(DistributedApplication app, string engine, CancellationToken cancel)
     {
@@ -159,7 +159,6 @@ internal sealed class ServicesSession : IEngineSession
         {
             return null;
         }
-        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
         string[] cluster = engine switch
         {
             Engines.Flink => [ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway],
@@ -167,8 +166,9 @@ internal sealed class ServicesSession : IEngineSession
             _ => [],
         };
         var containers = new List<string>();
-        foreach (var name in cluster.Where(n => model.Resources.Any(r => r.Name == n)))
+        foreach (var name in cluster)
         {
+            // An existing cluster (--connection-string) is not in the app model: its cost cannot be read from here.
             if (!notifications.TryGetCurrentState(name, out var state) || Property(state, "container.id") is not { } id) return null;
             containers.Add(id);
         }

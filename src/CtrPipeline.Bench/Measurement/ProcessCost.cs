@@ -60,7 +60,7 @@ public sealed class ProcessCost : IProcessCost
     {
         lock (_gate)
         {
-            var children = _descendants ? AllStats().ToLookup(s => s.ParentId) : null;
+            var children = _descendants && _roots.Count > 0 ? AllStats().ToLookup(s => s.ParentId) : null;
             var alive = 0L;
             // By index: the list may grow while it is read.
             for (var i = 0; i < _roots.Count; i++)
