@@ -60,7 +60,7 @@ public sealed class ProcessCost : IProcessCost
     {
         lock (_gate)
         {
-            var children = _descendants && _roots.Count > 0 ? AllStats().ToLookup(s => s.ParentId) : null;
+            ILookup<int, ProcStat>? children = null; // every process by its parent, read once a poll if needed
             var alive = 0L;
             // By index: the list may grow while it is read.
             for (var i = 0; i < _roots.Count; i++)
@@ -68,7 +68,9 @@ public sealed class ProcessCost : IProcessCost
                 var root = _roots[i];
                 if (ReadStat(root) is not { } stat) continue; // gone: its last CPU reading stands
                 if (_readings.TryGetValue(root, out var last) && last.StartTicks != stat.StartTicks) continue; // the pid now names another process
-                var reading = _readings[root] = children is null ? new Reading(stat.StartTicks, stat.OwnTicks, PeakRss(root)) : Tree(stat, children);
+                var reading = _readings[root] = _descendants
+                    ? Tree(stat, children ??= AllStats().ToLookup(s => s.ParentId))
+                    : new Reading(stat.StartTicks, stat.OwnTicks, PeakRss(root));
                 alive += reading.PeakRssBytes;
             }
             _peak = Math.Max(_peak, alive);
