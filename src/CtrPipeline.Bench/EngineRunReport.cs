@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CtrPipeline.Bench.Measurement;
 
 namespace CtrPipeline.Bench;
 
@@ -71,17 +72,52 @@ public sealed record EngineRunReport(
     public string Measurement => Results < EngineRows ? "short" : MeasuredResults == 0 ? "no-rows-past-warmup" : "complete";
 
     /// <summary>
+    /// The engine's cost from the load's start to the end of its catch-up: CPU seconds per million delivered events,
+    /// its peak resident memory in MiB (since it started) and how many cores it kept busy on average. Null where not
+    /// measured: in process (the engine's threads are the benchmark's), off Linux.
+    /// </summary>
+    public double? CpuSecondsPerMillionEvents { get; init; }
+
+    public double? PeakRssMb { get; init; }
+
+    public double? AverageCores { get; init; }
+
+    /// <summary>
+    /// The apparatus's cost over the same time: this benchmark process (with the AppHost's model) and the load's own
+    /// processes. Null where not measured: in process too, where this process's CPU is the engine's as well.
+    /// </summary>
+    public double? ApparatusCpuSecondsPerMillionEvents { get; init; }
+
+    public double? ApparatusAverageCores { get; init; }
+
+    /// <summary>This report with the engine's and the apparatus's cost (null: not measured) per its delivered events.</summary>
+    public EngineRunReport WithCost(Cost? engine, Cost? apparatus) => this with
+    {
+        CpuSecondsPerMillionEvents = engine?.CpuSecondsPerMillion(Events),
+        PeakRssMb = engine?.PeakRssMb,
+        AverageCores = engine?.AverageCores,
+        ApparatusCpuSecondsPerMillionEvents = apparatus?.CpuSecondsPerMillion(Events),
+        ApparatusAverageCores = apparatus?.AverageCores,
+    };
+
+    /// <summary>
     /// The machine-readable line docs/benchmarking.md documents; one per engine. It says whether the rate was
     /// sustained and how far the load and the final rows trailed, and a figure that was not measured reads
-    /// <c>none</c>, never 0: a latency with no measured row, a trail with no sample.
+    /// <c>none</c>, never 0: a latency with no measured row, a trail with no sample, a cost not measured.
     /// </summary>
     public string ResultLine() => string.Create(CultureInfo.InvariantCulture,
         $"RESULT engine={Engine} profile={Profile} rate={Rate:0} events={Events} results={Results} engine_rows={EngineRows} measured_rows={MeasuredResults} measurement={Measurement} " +
         $"l1_p50_ms={Ms(L1.P50, L1.Count)} l1_p99_ms={Ms(L1.P99, L1.Count)} l2_p99_ms={Ms(L2.P99, L2.Count)} warmup_rows={WarmupResults} late={Late} bad={Bad} " +
-        $"schedule_lag_max_ms={Ms(MaxScheduleLagMs, 1)} finals_behind_ms={Ms(FinalsBehindMs, 1)} sustained={(Sustained ? "true" : "false")} oracle={Oracle.VerdictText} oracle_read={OracleRead}");
+        $"schedule_lag_max_ms={Ms(MaxScheduleLagMs, 1)} finals_behind_ms={Ms(FinalsBehindMs, 1)} sustained={(Sustained ? "true" : "false")} oracle={Oracle.VerdictText} oracle_read={OracleRead} " +
+        $"cpu_s_per_million_events={Figure(CpuSecondsPerMillionEvents, "0.##")} peak_rss_mb={Figure(PeakRssMb, "0.#")} cores={Figure(AverageCores, "0.##")} " +
+        $"apparatus_cpu_s_per_million_events={Figure(ApparatusCpuSecondsPerMillionEvents, "0.##")} apparatus_cores={Figure(ApparatusAverageCores, "0.##")}");
 
     private static string Ms(double value, long count) =>
         count == 0 || !double.IsFinite(value) ? "none" : value.ToString("0.###", CultureInfo.InvariantCulture);
+
+    /// <summary>A figure, or none when it was not measured.</summary>
+    internal static string Figure(double? value, string format) =>
+        value is { } v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "none";
 
     public string ToJson() => JsonSerializer.Serialize(this, BenchJson.Default.EngineRunReport);
 }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using CtrPipeline.Producer;
 using CtrPipeline.Bench.Hosts;
 using CtrPipeline.Bench.Load;
+using CtrPipeline.Bench.Measurement;
 using CtrPipeline.Bench.Verification;
 
 namespace CtrPipeline.Bench;
@@ -80,6 +81,12 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             try { await analyzing; }
             catch (Exception) { } // a fault of its own is reported by the run's path that saw it
         });
+        // What the run costs from the load's start to the end of its catch-up: the engine, and the apparatus (this
+        // process, with the AppHost's model, the tap's and the load's own processes). In process neither: this
+        // process's CPU is the engine's too.
+        List<int> apparatusProcesses = [.. eventsRead?.ProcessIds ?? []];
+        using var apparatus = session.Cost is null ? null : ProcessCost.OfApparatus(apparatusProcesses);
+        var cost = new CostMeter(session.Cost, apparatus);
         var processing = session.Processing;
         // Load starts once both consumer groups have their partitions, so a group join is not measured as latency.
         progress.Phase(name, "waiting for the engine and the analyzer to join their consumer groups");
@@ -94,6 +101,8 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             throw new WorkerFailedException($"{(session.Ready.IsCompleted ? "the analyzer" : name)} was not ready within {readyTimeout.TotalSeconds:0} s");
         }
         await using var producer = await ILoad.StartAsync(settings, producerOptions, kafka, catalog, logs, workFolder, RunId, cancel);
+        apparatusProcesses.AddRange(producer.ProcessIds); // read by index, so it may grow while the sampler polls
+        cost.Start();
         loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         analyzer.LoadStarted(loadStartMs);
         Volatile.Write(ref finals, new FinalsTracker(pipeline, loadStartMs));
@@ -139,6 +148,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             await AnalyzerReadsAll(() => session.Progress.ResultsPublished);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
             Volatile.Write(ref measuring, false);
+            cost.Stop();
 
             // End of input: the engine closes its remaining windows so the oracle can compare complete output.
             progress.Phase(name, settings.Verify ? "draining and verifying" : "draining");
@@ -171,6 +181,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             progress.Phase(name, reason);
             latency = analyzer.Snapshot().SingleOrDefault(s => s.Engine == engine);
             Volatile.Write(ref measuring, false);
+            cost.Stop();
             oracle = OracleReport.Skipped with { Examples = [reason] };
         }
         var allResults = ResultsSeen(analyzer);
@@ -217,7 +228,7 @@ public sealed class Experiment(ExperimentSettings settings, EngineTarget target,
             OracleRead = eventsRead is null ? "none" : EventsReads.Name(eventsRead.Read),
             FinalsBehindMs = finals.MaxBehindMs,
             FinalsAllowedMs = finals.AllowedMs,
-        };
+        }.WithCost(cost.Engine, cost.Apparatus);
         lock (latencies) return new RunData(report, [.. latencies], load);
 
         long ResultsSeen(ResultAnalyzer a) => a.Snapshot().Where(s => s.Engine == engine).Sum(s => s.Results);

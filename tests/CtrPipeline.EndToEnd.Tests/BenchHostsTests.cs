@@ -32,6 +32,7 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
             Assert.Equal(OracleVerdict.Match, report.Oracle.Verdict);
             Assert.Equal(report.Events, report.Oracle.EventsRead); // exactly this run's events are in its topic
             Assert.Equal("cluster", report.Mode);
+            Assert.Null(report.CpuSecondsPerMillionEvents); // in process, the engine's cost is not told apart from the benchmark's
             // An EmbeddedKafka process: known by its cluster id as the mock, and said so.
             Assert.Contains($"librdkafka mock cluster (an EmbeddedKafka process, in memory, not Kafka) at {broker.BootstrapServers}", report.Broker);
         }
@@ -86,6 +87,13 @@ public sealed class BenchHostsTests(ITestOutputHelper output)
         Assert.Equal(0, exit);
         Assert.Equal(OracleVerdict.Match, report.Oracle.Verdict);
         Assert.Equal(("services", "cluster"), (report.Host, report.Mode));
+        if (OperatingSystem.IsLinux())
+        {
+            // The engine's own process, found through the app model, and this process as the apparatus, both measured.
+            Assert.True(report.CpuSecondsPerMillionEvents > 0, "the engine's CPU was not measured");
+            Assert.InRange(report.PeakRssMb!.Value, 20, 2_000);
+            Assert.True(report.ApparatusCpuSecondsPerMillionEvents > 0, "the apparatus's CPU was not measured");
+        }
         // The run's own topic: the load and the end-of-input trailer (a few hundred events), nothing from another topic.
         Assert.InRange(report.Oracle.EventsRead - report.Events, 1, report.Events / 10);
 

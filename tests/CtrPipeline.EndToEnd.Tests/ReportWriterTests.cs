@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CtrPipeline.Bench;
+using CtrPipeline.Bench.Measurement;
 using CtrPipeline.Bench.Reporting;
 using CtrPipeline.Contracts;
 
@@ -17,14 +18,14 @@ public sealed class ReportWriterTests : IDisposable
     public void Writes_every_file_with_the_numbers_it_was_given()
     {
         var results = Results(
-            Run("native-continuous", "mmpp", 20_000, l1P99: 1_234.4, rows: 5_000, seed: 1),
+            Run("native-continuous", "mmpp", 20_000, l1P99: 1_234.4, rows: 5_000, seed: 1, cost: true),
             Run("sql-sqlite", "poisson", 5_000, l1P99: 8_765.4, rows: 2_000, seed: 2));
 
         var written = ReportWriter.Write(results, _folder);
 
         string[] expected =
         [
-            "report.md", "results.json", "runs.csv", "l1-cdf.png", "l2-cdf.png", "throughput.png",
+            "report.md", "results.json", "runs.csv", "l1-cdf.png", "l2-cdf.png", "throughput.png", "cpu-cost.png",
             "l1-over-time-native-continuous-mmpp-20000.png", "l1-over-time-sql-sqlite-poisson-5000.png",
             "samples/native-continuous-mmpp-20000-latency.csv", "samples/native-continuous-mmpp-20000-load.csv",
             "samples/sql-sqlite-poisson-5000-latency.csv", "samples/sql-sqlite-poisson-5000-load.csv",
@@ -39,7 +40,7 @@ public sealed class ReportWriterTests : IDisposable
         }
 
         var report = File.ReadAllText(Full("report.md"));
-        var rows = report.Split('\n').Where(l => l.StartsWith("| native-continuous |", StringComparison.Ordinal) || l.StartsWith("| sql-sqlite |", StringComparison.Ordinal)).ToList();
+        var rows = report.Split("## Cost")[0].Split('\n').Where(l => l.StartsWith("| native-continuous |", StringComparison.Ordinal) || l.StartsWith("| sql-sqlite |", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, rows.Count);
         Assert.Contains("| 20,000 |", rows[0]);
         Assert.Contains("| 1,234 |", rows[0]);       // L1 p99, ms
@@ -64,7 +65,11 @@ public sealed class ReportWriterTests : IDisposable
         Assert.StartsWith("native-continuous-mmpp-20000,native-continuous,mmpp,", csv[1]);
         Assert.Contains(",1234.4,", csv[1]);
         Assert.Contains(",31,17,12,true,", csv[1]); // warm-up rows, late, bad, sustained
-        Assert.EndsWith(",CreateTime,inprocess,0", csv[1]); // the timestamp type behind L2, the host, how far final rows trailed
+        Assert.EndsWith(",CreateTime,services,0,25,300.5,0.5,5,0.1", csv[1]); // timestamps behind L2, host, finals' trail, cost
+        Assert.EndsWith(",CreateTime,inprocess,0,,,,,", csv[2]); // no cost measured
+        Assert.Contains("| native-continuous | mmpp | 20,000 | services | 25 | 0.5 | 301 | 5 | 0.1 |", report);
+        Assert.Contains("| sql-sqlite | poisson | 5,000 | inprocess | none | none | none | none | none |", report);
+        Assert.Contains("![CPU per million events](cpu-cost.png)", report);
         Assert.Equal(5_001, File.ReadAllLines(Full("samples/native-continuous-mmpp-20000-latency.csv")).Length);
 
         var json = JsonSerializer.Deserialize(File.ReadAllText(Full("results.json")), BenchJson.Default.BenchmarkResults)!;
@@ -178,10 +183,25 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Contains(" measured_rows=0 measurement=no-rows-past-warmup l1_p50_ms=none l1_p99_ms=none l2_p99_ms=none ", line);
         Assert.Contains(" finals_behind_ms=none sustained=false ", line);
         Assert.DoesNotContain("_ms=0 ", line);
+        // In process, the engine's cost is not told apart from the benchmark's; off Linux nothing is measured.
+        Assert.EndsWith(" cpu_s_per_million_events=none peak_rss_mb=none cores=none apparatus_cpu_s_per_million_events=none apparatus_cores=none", line);
+    }
+
+    [Fact]
+    public void The_result_line_gives_the_engines_and_the_apparatuss_cost_per_million_events()
+    {
+        var report = Run(Engines.NativeContinuous, "poisson", 20_000, 2_000, 300, 7).Report; // 1,200,000 events
+
+        var measured = report.WithCost(new Cost(CpuSeconds: 30, WallSeconds: 60, PeakRssBytes: 300L * 1024 * 1024 + 512 * 1024), new Cost(6, 60, 1));
+        var engineOnly = report.WithCost(new Cost(30, 60, 1024 * 1024), apparatus: null);
+
+        Assert.EndsWith(" cpu_s_per_million_events=25 peak_rss_mb=300.5 cores=0.5 apparatus_cpu_s_per_million_events=5 apparatus_cores=0.1", measured.ResultLine());
+        Assert.Contains(" peak_rss_mb=1 cores=0.5 apparatus_cpu_s_per_million_events=none ", engineOnly.ResultLine());
+        Assert.Contains(" cpu_s_per_million_events=none ", (measured with { Events = 0 }).WithCost(new Cost(30, 60, 1), null).ResultLine());
     }
 
     /// <summary>A 60 s run: log-normal L1 around a tenth of <paramref name="l1P99"/>, L2 of a few ms, the offered rate every half second.</summary>
-    private static RunData Run(string engine, string profile, double rate, double l1P99, int rows, int seed)
+    private static RunData Run(string engine, string profile, double rate, double l1P99, int rows, int seed, bool cost = false)
     {
         var random = new Random(seed);
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
@@ -197,6 +217,8 @@ public sealed class ReportWriterTests : IDisposable
             (long)(rate * 60), 12, rate * 0.998, 1.5, rows + 40, rows, WarmupSeconds: 10, WarmupResults: 31, l1, l2, l2, "CreateTime",
             Late: 17, Bad: 12, MaxConsumerLag: 4_999, EndConsumerLag: 0, LagTrendPerSecond: 0.4, Sustained: true,
             new OracleReport(OracleVerdict.Match, (long)(rate * 60), 720, 720, 0, []));
+        // As a service: its 1,200,000 events cost the engine 30 s of CPU in 60 s, the apparatus 6 s.
+        if (cost) report = report.WithCost(new Cost(30, 60, 300L * 1024 * 1024 + 512 * 1024), new Cost(6, 60, 1)) with { Host = "services" };
         return new RunData(report, latencies, load);
     }
 }

@@ -28,8 +28,17 @@ public sealed record FaultResult(string Engine, string Scenario, int Kills, Faul
     /// <summary>Every judged window right (and, for an exactly-once engine, no duplicate final row), nothing lost by the broker.</summary>
     public bool Passed => Counts.MissingWindows == 0 && Counts.WrongWindows == 0 && Counts.LostRecords == 0 && (!ExactlyOnce || Counts.DuplicateFinals == 0);
 
+    /// <summary>
+    /// The engine processes' cost from the load's start until their results settled: CPU seconds per million delivered
+    /// events and peak resident memory (MiB, of the instances alive together); null off Linux.
+    /// </summary>
+    public double? CpuSecondsPerMillionEvents { get; init; }
+
+    public double? PeakRssMb { get; init; }
+
     public string Line => string.Create(CultureInfo.InvariantCulture,
-        $"FAULTS engine={Engine} scenario={Scenario} kills={Kills} missing_windows={Counts.MissingWindows} wrong_windows={Counts.WrongWindows} duplicate_finals={Counts.DuplicateFinals} dlq={Counts.Dlq} late={Counts.Late}");
+        $"FAULTS engine={Engine} scenario={Scenario} kills={Kills} missing_windows={Counts.MissingWindows} wrong_windows={Counts.WrongWindows} duplicate_finals={Counts.DuplicateFinals} dlq={Counts.Dlq} late={Counts.Late} " +
+        $"cpu_s_per_million_events={EngineRunReport.Figure(CpuSecondsPerMillionEvents, "0.##")} peak_rss_mb={EngineRunReport.Figure(PeakRssMb, "0.#")}");
 
     /// <summary>Everything a reader needs to see why a line failed: notes, the dead-letter expectation, the first differences.</summary>
     public IEnumerable<string> Details()

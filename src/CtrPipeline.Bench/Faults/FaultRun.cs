@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
+using CtrPipeline.Bench.Measurement;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,8 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     private readonly Stopwatch _clock = new();
     private readonly List<string> _notes = [];
     private readonly List<ChildProcess> _processes = [];
+    /// <summary>Every engine instance's pid, the killed, restarted and refused ones too: their cost is the engine's.</summary>
+    private readonly List<int> _enginePids = [];
     private ChildProcess? _engine;
     private bool _killedOnPurpose;
     private int _kills;
@@ -77,6 +80,9 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await Task.Delay(TimeSpan.FromMilliseconds((now / windowMs + 1) * windowMs - now), cancel);
         var loadStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using var engineCost = ProcessCost.Of(_enginePids);
+        var cost = new CostMeter(engineCost, apparatus: null);
+        cost.Start();
         _clock.Start();
         var producing = producer.RunAsync(cancel);
         SecondInstanceOutcome? second = null;
@@ -117,6 +123,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             _notes.Add($"the results had not settled {settings.DrainTimeout.TotalSeconds:0} s after the load ended");
         WatchEngine();
         NoteRetentionDrops(committed);
+        cost.Stop();
         foreach (var p in _processes) p.Kill();
 
         progress.Phase(Name, "verifying against the DuckDB recount");
@@ -127,7 +134,11 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
             _notes.Add($"{p.Name} error output: {string.Join(" | ", p.ErrorLines.Take(3))}");
         _notes.Add($"process logs: {folder}");
         return new FaultResult(target.Name, FaultScenarios.Name(scenarios), _kills, counts, worker.ExactlyOnce, _notes, second,
-            HostileOutcomes(records[pipeline.Topics.DeadLetters], worker.Engine));
+            HostileOutcomes(records[pipeline.Topics.DeadLetters], worker.Engine))
+        {
+            CpuSecondsPerMillionEvents = cost.Engine?.CpuSecondsPerMillion(produced.Delivered),
+            PeakRssMb = cost.Engine?.PeakRssMb,
+        };
     }
 
     /// <summary>Per kind of hostile record: how many went in, and the reasons of the engine's dead-letter records of that kind.</summary>
@@ -151,6 +162,7 @@ public sealed class FaultRun(FaultSettings settings, EngineTarget target, IReadO
     {
         var process = worker.Start(instance, Path.Combine(folder, $"{instance}.log"));
         _processes.Add(process);
+        _enginePids.Add(process.Id);
         return process;
     }
 

@@ -1,3 +1,4 @@
+using CtrPipeline.Bench.Measurement;
 using CtrPipeline.Contracts;
 using CtrPipeline.Streaming;
 
@@ -66,6 +67,12 @@ public interface IEngineSession : IAsyncDisposable
 
     /// <summary>The database the SQL engine wrote to (product and version), where known.</summary>
     string? Database { get; }
+
+    /// <summary>
+    /// The engine's own processes (or containers), whose CPU and memory the run reports; null where they cannot be told
+    /// apart: in process, the engine's threads are the benchmark's.
+    /// </summary>
+    IProcessCost? Cost { get; }
 }
 
 /// <summary>Whether every window the load touched became final in time, and which windows the oracle judges (null: all).</summary>

@@ -1,3 +1,4 @@
+using CtrPipeline.Bench.Measurement;
 using CtrPipeline.Streaming;
 using CtrPipeline.SqlEngine;
 
@@ -44,6 +45,9 @@ internal sealed class InProcessSession : IEngineSession
     public bool KnowsConsumed => true;
 
     public string? Database => (_runner as SqlEngineRunner)?.DatabaseProduct;
+
+    /// <summary>None: the engine's threads cannot be told apart from the benchmark's.</summary>
+    public IProcessCost? Cost => null;
 
     /// <summary>The runner closes every remaining window itself, so the oracle judges them all.</summary>
     public async Task<EndOfInputResult> EndInputAsync(long loadStartMs, long loadEndMs, TimeSpan timeout, CancellationToken cancel)

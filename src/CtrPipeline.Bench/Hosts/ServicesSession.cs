@@ -4,6 +4,7 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Confluent.Kafka;
 using CtrPipeline.AppHost;
+using CtrPipeline.Bench.Measurement;
 using CtrPipeline.Contracts;
 using CtrPipeline.Kafka;
 using CtrPipeline.SqlEngine;
@@ -41,9 +42,10 @@ internal sealed class ServicesSession : IEngineSession
     private DateTime _committedAt;
 
     private ServicesSession(DistributedApplication app, RunTopics kafka, EngineTarget target, ExperimentSettings settings, CampaignCatalog catalog,
-        DatabaseTarget? runDatabase)
+        DatabaseTarget? runDatabase, IProcessCost? cost)
     {
         _app = app;
+        Cost = cost;
         _runDatabase = runDatabase;
         _engine = target.Engine;
         _settings = settings;
@@ -99,7 +101,8 @@ internal sealed class ServicesSession : IEngineSession
             await app.StartAsync(starting.Token);
             await app.Services.GetRequiredService<ResourceNotificationService>().WaitForResourceAsync(target.Engine, KnownResourceStates.Running, starting.Token);
             var kafka = cluster ?? await AppHostKafkaAsync(app, pipeline, settings.Mode, starting.Token);
-            return new ServicesSession(app, kafka, target, settings, context.Catalog, runDatabase);
+            var cost = await EngineCostAsync(app, target.Engine, starting.Token);
+            return new ServicesSession(app, kafka, target, settings, context.Catalog, runDatabase, cost);
         }
         catch (Exception e)
         {
@@ -137,6 +140,72 @@ internal sealed class ServicesSession : IEngineSession
     }
 
     /// <summary>
+    /// The engine's processes, from the app model: the project's process as DCP reports it (executable.pid), with its
+    /// descendants; for Flink and Spark also their cluster's containers. Null when DCP gives no pid, or the cluster is
+    /// not the app model's containers (an existing one): a cost without it would be far too low.
+    /// </summary>
+    private static async Task<IProcessCost?> EngineCostAsync(DistributedApplication app, string engine, CancellationToken cancel)
+    {
+        var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        wait.CancelAfter(TimeSpan.FromSeconds(10)); // the pid may come in a snapshot after the running state's
+        int pid;
+        try
+        {
+            var running = await notifications.WaitForResourceAsync(engine, e => Property(e, "executable.pid") is not null, wait.Token);
+            pid = await EngineProcessAsync(int.Parse(Property(running, "executable.pid")!, CultureInfo.InvariantCulture), wait.Token);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return null;
+        }
+        string[] cluster = engine switch
+        {
+            Engines.Flink => [ApacheFlink.JobManager, ApacheFlink.TaskManager, ApacheFlink.SqlGateway],
+            Engines.Spark => [ApacheSpark.Server],
+            _ => [],
+        };
+        var containers = new List<string>();
+        foreach (var name in cluster)
+        {
+            // An existing cluster (--connection-string) is not in the app model: its cost cannot be read from here.
+            if (!notifications.TryGetCurrentState(name, out var state) || Property(state, "container.id") is not { } id) return null;
+            containers.Add(id);
+        }
+        if (ProcessCost.Of([pid]) is not { } process) return null;
+        return containers.Count == 0 ? process : new CostSum([process, new ContainerCost(ContainerRuntime.Name, containers)]);
+    }
+
+    /// <summary>
+    /// DCP starts a project through `dotnet run --no-build`, whose child is the engine: the launcher idles, and its
+    /// hundred-odd MB are not the engine's memory, so the child is measured. Any other process is measured itself.
+    /// </summary>
+    private static async Task<int> EngineProcessAsync(int pid, CancellationToken cancel)
+    {
+        if (!OperatingSystem.IsLinux() || !IsDotnetRun(pid)) return pid;
+        while (true)
+        {
+            if (ProcessCost.Children(pid) is [var engine]) return engine;
+            await Task.Delay(100, cancel); // the launcher starts it in a moment
+        }
+    }
+
+    private static bool IsDotnetRun(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0') is [var program, "run", ..] && Path.GetFileName(program) == "dotnet";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static string? Property(ResourceEvent resource, string name) =>
+        resource.Snapshot.Properties.FirstOrDefault(p => p.Name == name)?.Value?.ToString() is { Length: > 0 } value ? value : null;
+
+    /// <summary>
     /// The consumer group whose committed offsets show how far the engine got: its default group, under the run's
     /// prefix on a --kafka cluster (the AppHost's Parameters:topic-prefix scopes it). Spark's Kafka source commits no offsets.
     /// </summary>
@@ -163,6 +232,8 @@ internal sealed class ServicesSession : IEngineSession
     public bool KnowsConsumed => false;
 
     public string? Database => null;
+
+    public IProcessCost? Cost { get; }
 
     public EngineProgress Progress => new(Committed(), 0, _output.Late, _output.Bad, _output.Rows, 0, 0, long.MinValue, 0);
 
@@ -238,6 +309,7 @@ internal sealed class ServicesSession : IEngineSession
         catch (WorkerFailedException) { } // already seen by the experiment
         _output.Dispose();
         _committed?.Dispose();
+        Cost?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         if (_runDatabase is not null) await _runDatabase.ResetAsync(CancellationToken.None); // the run's SQLite file or PostgreSQL schema

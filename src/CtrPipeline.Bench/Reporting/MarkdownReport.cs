@@ -47,6 +47,26 @@ internal static class MarkdownReport
             md.AppendLine();
         }
 
+        if (results.Runs.Count > 0)
+        {
+            md.AppendLine("## Cost").AppendLine()
+                .AppendLine("CPU and memory from the load's start to the end of its catch-up, per million events delivered. The engine's figures need it in " +
+                            "processes of its own (--host services), and so does the apparatus's: this benchmark's process (with the AppHost's model) and the load's own processes. " +
+                            "The broker and the AppHost's orchestrator (DCP) count in neither. None: not measured.")
+                .AppendLine();
+            Table(md, ["Engine", "Profile", "Offered (events/s)", "Host", "CPU s / M events", "Cores", "Peak RSS (MiB)", "Apparatus CPU s / M events", "Apparatus cores"],
+                results.Runs.Select(run =>
+                {
+                    var r = run.Report;
+                    return new[]
+                    {
+                        r.Engine, r.Profile, Rate(r.Rate), r.Host, Figure(r.CpuSecondsPerMillionEvents), Figure(r.AverageCores),
+                        r.PeakRssMb is { } mb ? mb.ToString("#,0", CultureInfo.InvariantCulture) : "none",
+                        Figure(r.ApparatusCpuSecondsPerMillionEvents), Figure(r.ApparatusAverageCores),
+                    };
+                }));
+        }
+
         if (results.Searches.Count > 0)
         {
             md.AppendLine("## Sustainable throughput").AppendLine()
@@ -76,7 +96,8 @@ internal static class MarkdownReport
 
         md.AppendLine("## Plots").AppendLine();
         if (results.Searches.Count > 0 || results.Runs.Count > 0)
-            md.AppendLine(CultureInfo.InvariantCulture, $"![Throughput]({Plots.Throughput})").AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"![Throughput]({Plots.Throughput})").AppendLine()
+                .AppendLine(CultureInfo.InvariantCulture, $"![CPU per million events]({Plots.CpuCost})").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"![L1 latency CDF]({Plots.L1Cdf})").AppendLine()
             .AppendLine(CultureInfo.InvariantCulture, $"![L2 latency CDF]({Plots.L2Cdf})").AppendLine();
         for (var i = 0; i < results.Runs.Count; i++)
@@ -138,7 +159,7 @@ internal static class MarkdownReport
     {
         static string Cell(string text) => text.Replace("|", "\\|").ReplaceLineEndings(" ");
         // Columns whose every cell is a number (or a dash for none) are right-aligned so magnitudes line up.
-        static bool Numeric(string text) => text == "–" || double.TryParse(text, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out _);
+        static bool Numeric(string text) => text is "–" or "none" || double.TryParse(text, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out _);
         var table = rows.ToList();
         md.Append("| ").AppendJoin(" | ", header.Select(Cell)).AppendLine(" |")
             .Append('|').AppendJoin('|', header.Select((_, c) => table.Count > 0 && table.All(row => Numeric(row[c])) ? "---:" : "---")).AppendLine("|");

@@ -11,7 +11,7 @@ namespace CtrPipeline.Bench.Reporting;
 /// </summary>
 internal static class Plots
 {
-    public const string L1Cdf = "l1-cdf.png", L2Cdf = "l2-cdf.png", Throughput = "throughput.png";
+    public const string L1Cdf = "l1-cdf.png", L2Cdf = "l2-cdf.png", Throughput = "throughput.png", CpuCost = "cpu-cost.png";
     public const int MaxPoints = 20_000;
 
     /// <summary>A CDF line needs far fewer points than a scatter to look exact.</summary>
@@ -34,6 +34,7 @@ internal static class Plots
         }
 
         Save(ThroughputBars(results), Throughput);
+        Save(CostBars(results.Runs), CpuCost);
         Save(Cdf(results.Runs, s => s.L1Ms, "L1 (processing latency)"), L1Cdf);
         Save(Cdf(results.Runs, s => s.L2Ms, "L2 (sink latency)"), L2Cdf);
         for (var i = 0; i < results.Runs.Count; i++)
@@ -138,6 +139,37 @@ internal static class Plots
         plot.Axes.Bottom.TickLabelStyle.FontSize = 14;
         plot.Axes.Left.TickGenerator = Thousands();
         plot.Axes.SetLimitsY(0, Math.Max(1, bars.Max(b => b.Value)) * 1.15);
+        plot.Grid.XAxisStyle.IsVisible = false;
+        return plot;
+    }
+
+    /// <summary>CPU seconds per million events of each run: the engine's bar, the apparatus's beside it; "none" where not measured.</summary>
+    private static Plot CostBars(IReadOnlyList<RunData> runs)
+    {
+        var plot = NewPlot("CPU seconds per million events (load and catch-up)", "Run", "CPU seconds per million events");
+        if (runs.Count == 0) return Empty(plot, "No runs");
+
+        Bar Bar(double position, double? value, ScottPlot.Color color) => new()
+        {
+            Position = position,
+            Value = value ?? 0,
+            Label = value is { } v ? v.ToString("#,0.#", CultureInfo.InvariantCulture) : "none",
+            FillColor = color,
+            CenterLabel = false,
+        };
+        var bars = runs.SelectMany((run, i) => new[]
+        {
+            Bar(3 * i, run.Report.CpuSecondsPerMillionEvents, Colors.C0),
+            Bar(3 * i + 1, run.Report.ApparatusCpuSecondsPerMillionEvents, Colors.C1),
+        }).ToArray();
+        plot.Add.Bars(bars).ValueLabelStyle.FontSize = 13;
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "Engine", FillColor = Colors.C0 });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "Apparatus (benchmark and load processes)", FillColor = Colors.C1 });
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.SetTicks([.. runs.Select((_, i) => 3 * i + 0.5)], [.. runs.Select(r => Label(r.Report))]);
+        plot.Axes.Bottom.MajorTickStyle.Length = 0;
+        plot.Axes.Left.TickGenerator = Thousands();
+        plot.Axes.SetLimits(-1, 3 * runs.Count - 1, 0, Math.Max(1, bars.Max(b => b.Value)) * 1.25);
         plot.Grid.XAxisStyle.IsVisible = false;
         return plot;
     }

@@ -78,7 +78,8 @@ public static class ReportWriter
          "l1_count", "l1_p50_ms", "l1_p90_ms", "l1_p99_ms", "l1_p999_ms", "l1_max_ms",
          "l2_count", "l2_p50_ms", "l2_p90_ms", "l2_p99_ms", "l2_p999_ms", "l2_max_ms",
          "warmup_rows", "late", "bad", "sustained", "max_consumer_lag", "end_consumer_lag", "lag_trend_per_s", "oracle", "oracle_differences",
-         "seed", "kafka_timestamp_type", "host", "finals_behind_ms"],
+         "seed", "kafka_timestamp_type", "host", "finals_behind_ms",
+         "cpu_s_per_million_events", "peak_rss_mb", "average_cores", "apparatus_cpu_s_per_million_events", "apparatus_average_cores"],
         results.Runs.Select((run, i) =>
         {
             var r = run.Report;
@@ -90,6 +91,7 @@ public static class ReportWriter
                 r.L2.Count, r.L2.P50, r.L2.P90, r.L2.P99, r.L2.P999, r.L2.Max,
                 r.WarmupResults, r.Late, r.Bad, r.Sustained, r.MaxConsumerLag, r.EndConsumerLag, r.LagTrendPerSecond, r.Oracle.VerdictText,
                 r.Oracle.Differences, r.Seed, r.KafkaTimestampType, r.Host, r.FinalsBehindMs,
+                r.CpuSecondsPerMillionEvents, r.PeakRssMb, r.AverageCores, r.ApparatusCpuSecondsPerMillionEvents, r.ApparatusAverageCores,
             };
         }));
 
@@ -132,6 +134,9 @@ internal static class Format
     public static string Count(long n) => n.ToString("#,0", Inv);
 
     public static string Signed(double v) => v.ToString("+#,0.#;-#,0.#;0", Inv);
+
+    /// <summary>A cost figure with two decimals at most, or "none" when it was not measured.</summary>
+    public static string Figure(double? v) => v is { } x && double.IsFinite(x) ? x.ToString("#,0.##", Inv) : "none";
 
     /// <summary>The name a run goes by in legends: engine (profile, rate/s).</summary>
     public static string Label(EngineRunReport r) => $"{r.Engine} ({r.Profile}, {Rate(r.Rate)}/s)";

@@ -1,0 +1,10 @@
+namespace CtrPipeline.EndToEnd.Tests;
+
+/// <summary>A fact about Linux's /proc: skipped elsewhere.</summary>
+public sealed class LinuxFactAttribute : FactAttribute
+{
+    public LinuxFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux()) Skip = "reads Linux's /proc";
+    }
+}
