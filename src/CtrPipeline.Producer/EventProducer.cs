@@ -97,6 +97,11 @@ public sealed class EventProducer(ProducerOptions options, PipelineSettings pipe
             options.Profile, rate, options.Instance, options.Instances, pipeline.Topics.Events, kafka, options.Duration?.ToString() ?? "ever");
 
         var startEpochMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        if (options.StartAtUnixMs is { } startAt && startAt > startEpochMs)
+        {
+            cancel.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(startAt - startEpochMs));
+            startEpochMs = startAt;
+        }
         var clock = Stopwatch.StartNew();
         var end = options.Duration?.TotalSeconds ?? double.PositiveInfinity;
         var due = arrivals.NextGapSeconds();

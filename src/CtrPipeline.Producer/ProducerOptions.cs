@@ -83,6 +83,12 @@ public sealed class ProducerOptions
     /// <summary>How many producer processes share the load; <see cref="Rate"/> stays the total of them all.</summary>
     public int Instances { get; set; } = 1;
 
+    /// <summary>
+    /// When the load starts (Unix ms), so that the instances of a run share one time base and none starts while the
+    /// others' processes are still starting; before it, the producer waits with its client connected. Unset: at once.
+    /// </summary>
+    public long? StartAtUnixMs { get; set; }
+
     /// <summary>A Kafka topic the producer reports its progress to (<see cref="LoadProgressRecord"/>); empty: none.</summary>
     public string? ProgressTopic { get; set; }
 
@@ -120,11 +126,14 @@ public sealed class ProducerOptions
         return copy;
     }
 
-    /// <summary>A copy for instance <paramref name="instance"/> of <paramref name="instances"/> that report to <paramref name="progressTopic"/>.</summary>
-    public ProducerOptions ForInstance(int instance, int instances, string? progressTopic)
+    /// <summary>
+    /// A copy for instance <paramref name="instance"/> of <paramref name="instances"/> that report to
+    /// <paramref name="progressTopic"/> and start at <paramref name="startAtUnixMs"/>.
+    /// </summary>
+    public ProducerOptions ForInstance(int instance, int instances, string? progressTopic, long? startAtUnixMs = null)
     {
         var copy = Copy();
-        (copy.Instance, copy.Instances, copy.ProgressTopic) = (instance, instances, progressTopic);
+        (copy.Instance, copy.Instances, copy.ProgressTopic, copy.StartAtUnixMs) = (instance, instances, progressTopic, startAtUnixMs);
         return copy;
     }
 
@@ -157,6 +166,7 @@ public sealed class ProducerOptions
             [prefix + nameof(Instances)] = Instances.ToString(CultureInfo.InvariantCulture),
         };
         if (Duration is { } duration) variables[prefix + nameof(Duration)] = Span(duration);
+        if (StartAtUnixMs is { } startAt) variables[prefix + nameof(StartAtUnixMs)] = startAt.ToString(CultureInfo.InvariantCulture);
         if (!string.IsNullOrEmpty(ProgressTopic)) variables[prefix + nameof(ProgressTopic)] = ProgressTopic;
         for (var i = 0; i < MmppRateMultipliers?.Length; i++) variables[$"{prefix}{nameof(MmppRateMultipliers)}__{i}"] = Text(MmppRateMultipliers[i]);
         for (var i = 0; i < MmppSwitchRates?.Length; i++) variables[$"{prefix}{nameof(MmppSwitchRates)}__{i}"] = Text(MmppSwitchRates[i]);

@@ -34,6 +34,9 @@ public sealed class LoadProducers : ILoad
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>From starting the processes to the load's start: a Release worker starts and connects in about a second here.</summary>
+    private static readonly TimeSpan StartDelay = TimeSpan.FromSeconds(4);
+
     private readonly List<ChildProcess> _processes;
     private readonly LoadProgressRecord?[] _latest;
     private readonly IConsumer<byte[], byte[]> _consumer;
@@ -72,13 +75,16 @@ public sealed class LoadProducers : ILoad
         // Every partition from its start: no consumer group to join, nothing to commit.
         consumer.Assign(Enumerable.Range(0, await PartitionsAsync(kafka.Kafka, topic, cancel)).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
 
+        // One start for all, after their processes have started (a few seconds on a busy machine); one that misses it
+        // starts late, and its schedule lag shows by how much.
+        var startAt = DateTimeOffset.UtcNow.Add(StartDelay).ToUnixTimeMilliseconds();
         var processes = new List<ChildProcess>();
         try
         {
             for (var i = 0; i < count; i++)
             {
                 var environment = new Dictionary<string, string>(kafka.Pipeline.Environment(catalogPath));
-                foreach (var (name, value) in options.ForInstance(i, count, topic).Environment()) environment[name] = value;
+                foreach (var (name, value) in options.ForInstance(i, count, topic, startAt).Environment()) environment[name] = value;
                 foreach (var (name, value) in Connection(kafka.Kafka)) environment[name] = value;
                 processes.Add(ChildProcess.Start($"producer-{i}", "Producer.Worker", environment, $"{logPrefix}producer-{i}.log"));
             }
@@ -93,6 +99,8 @@ public sealed class LoadProducers : ILoad
         try
         {
             await load.StartedAsync(cancel);
+            var untilStart = startAt - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (untilStart > 0) await Task.Delay(TimeSpan.FromMilliseconds(untilStart), cancel);
         }
         catch
         {
