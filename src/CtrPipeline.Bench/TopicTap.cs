@@ -34,15 +34,21 @@ public sealed class TopicTap : IDisposable
     private long _eventRecords;
 
     public TopicTap(KafkaConnection bootstrapServers, IReadOnlyDictionary<string, int> topicPartitions, string? eventsTopic = null)
+        : this(bootstrapServers, [.. topicPartitions.SelectMany(t => Enumerable.Range(0, t.Value).Select(p => new TopicPartition(t.Key, p)))], eventsTopic)
+    {
+    }
+
+    /// <summary>A tap of some partitions only: several taps of one topic fetch side by side.</summary>
+    public TopicTap(KafkaConnection bootstrapServers, IReadOnlyList<TopicPartition> partitions, string? eventsTopic = null)
     {
         _eventsTopic = eventsTopic;
         _events = eventsTopic is null ? null : [];
         var config = KafkaClients.Consumer(bootstrapServers, $"tap-{Guid.NewGuid():N}", "ctr-oracle-tap");
         _consumer = new ConsumerBuilder<string, byte[]>(config).Build();
-        foreach (var (topic, partitions) in topicPartitions)
+        foreach (var tp in partitions)
         {
-            _records[topic] = [];
-            for (var p = 0; p < partitions; p++) _next[new TopicPartition(topic, p)] = 0;
+            if (!_records.ContainsKey(tp.Topic)) _records[tp.Topic] = [];
+            _next[tp] = 0;
         }
         _consumer.Assign(_next.Keys.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
         _loop = Task.Factory.StartNew(Run, TaskCreationOptions.LongRunning);

@@ -56,7 +56,7 @@ public sealed class TappedEventsFileTests : IDisposable
     {
         List<TappedEvent> events = [.. Enumerable.Range(0, 3_000_000).Select(i => new TappedEvent(i, i % 7 == 0 ? EventType.Click : EventType.View, i % 100, 1_700_000_000_000 + i, 1_700_000_000_100 + i))];
 
-        TappedEventsFile.Write(_file, new RecordedEvents(events, 3_000_017, 5));
+        TappedEventsFile.Write(_file, [events.GetRange(0, 1_000_000), events.GetRange(1_000_000, 2_000_000)], 3_000_017, 5); // two taps' parts
         var read = TappedEventsFile.Read(_file);
 
         Assert.Equal((3_000_017L, 5L), (read.EventRecords, read.Lost));

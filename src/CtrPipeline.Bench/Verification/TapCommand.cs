@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Confluent.Kafka;
 using CtrPipeline.Contracts;
 
 namespace CtrPipeline.Bench.Verification;
@@ -11,6 +12,8 @@ namespace CtrPipeline.Bench.Verification;
 internal static class TapCommand
 {
     public const string Name = "tap";
+
+    private const int PartitionsPerConsumer = 4;
 
     public static Command Create()
     {
@@ -28,14 +31,25 @@ internal static class TapCommand
         command.SetAction(async (parse, cancel) => await ConfigurationErrors.ReportAsync(async () =>
         {
             var properties = parse.GetValue(kafkaConfig) is { } file ? KafkaClientProperties.Load(file) : KafkaClientProperties.None;
+            var connection = new KafkaConnection(parse.GetValue(kafka)!, properties);
             var events = parse.GetValue(topic)!;
-            using var tap = new TopicTap(new KafkaConnection(parse.GetValue(kafka)!, properties),
-                new Dictionary<string, int> { [events] = parse.GetValue(partitions) }, events);
-            await Console.In.ReadToEndAsync(cancel); // the benchmark's signal: the run's input has ended
-            var read = await tap.CompleteAsync(TimeSpan.FromSeconds(parse.GetValue(timeout)));
-            TappedEventsFile.Write(parse.GetValue(output)!, new RecordedEvents(read.Events!, read.EventRecords, read.Lost));
-            Console.WriteLine($"tapped {read.EventRecords:N0} records of {events}, {read.Lost:N0} lost to retention");
-            return 0;
+            // A consumer has one fetch in flight per broker; the embedded broker answers one batch per partition per
+            // fetch, so a single consumer is bound by the round trip. Consumers side by side, each with some partitions.
+            var all = Enumerable.Range(0, parse.GetValue(partitions)).Select(p => new TopicPartition(events, p)).ToList();
+            var taps = all.Chunk(PartitionsPerConsumer).Select(slice => new TopicTap(connection, slice, events)).ToList();
+            try
+            {
+                await Console.In.ReadToEndAsync(cancel); // the benchmark's signal: the run's input has ended
+                var reads = await Task.WhenAll(taps.Select(t => t.CompleteAsync(TimeSpan.FromSeconds(parse.GetValue(timeout)))));
+                var (records, lost) = (reads.Sum(r => r.EventRecords), reads.Sum(r => r.Lost));
+                TappedEventsFile.Write(parse.GetValue(output)!, [.. reads.Select(r => r.Events!)], records, lost);
+                Console.WriteLine($"tapped {records:N0} records of {events} with {taps.Count} consumers, {lost:N0} lost to retention");
+                return 0;
+            }
+            finally
+            {
+                foreach (var tap in taps) tap.Dispose();
+            }
         }));
         return command;
     }

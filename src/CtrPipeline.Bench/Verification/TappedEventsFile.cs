@@ -12,15 +12,21 @@ public static class TappedEventsFile
     private const long Magic = 0x3150_4154_5254_43; // "CTRTAP1", little-endian
     private const int Slice = 1 << 20;
 
-    public static void Write(string path, RecordedEvents recorded)
+    public static void Write(string path, RecordedEvents recorded) => Write(path, [recorded.Events], recorded.EventRecords, recorded.Lost);
+
+    /// <summary>Writes the events of several taps (one after another) as one file.</summary>
+    public static void Write(string path, IReadOnlyList<IReadOnlyList<TappedEvent>> parts, long eventRecords, long lost)
     {
         using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        Span<long> header = [Magic, recorded.EventRecords, recorded.Lost, recorded.Events.Count];
+        Span<long> header = [Magic, eventRecords, lost, parts.Sum(p => (long)p.Count)];
         file.Write(MemoryMarshal.AsBytes(header));
-        var events = recorded.Events as List<TappedEvent> ?? [.. recorded.Events];
-        var all = CollectionsMarshal.AsSpan(events);
-        for (var i = 0; i < all.Length; i += Slice)
-            file.Write(MemoryMarshal.AsBytes(all.Slice(i, Math.Min(Slice, all.Length - i))));
+        foreach (var part in parts)
+        {
+            var events = part as List<TappedEvent> ?? [.. part];
+            var all = CollectionsMarshal.AsSpan(events);
+            for (var i = 0; i < all.Length; i += Slice)
+                file.Write(MemoryMarshal.AsBytes(all.Slice(i, Math.Min(Slice, all.Length - i))));
+        }
     }
 
     public static RecordedEvents Read(string path)
