@@ -36,7 +36,7 @@ internal static class MarkdownReport
                         search is null ? "not searched" : search.SustainableText + (search.Profile == r.Profile ? "" : $" ({search.Profile})"),
                         Ms(r.L1, p => p.P50), Ms(r.L1, p => p.P99), Ms(r.L1, p => p.P999),
                         Ms(r.L2, p => p.P50), Ms(r.L2, p => p.P99), Ms(r.L2, p => p.P999),
-                        Count(r.Late), Count(r.Bad), r.Sustained ? "yes" : "no", Oracle(r.Oracle), r.Host, r.Mode, r.KafkaTimestampType,
+                        Count(r.Late), Count(r.Bad), r.Sustained ? "yes" : "no", Oracle(r), r.Host, r.Mode, r.KafkaTimestampType,
                     };
                 }));
         if (results.Runs.Count > 0)
@@ -152,8 +152,10 @@ internal static class MarkdownReport
                 ? $"the steps sustained {Rate(search.SearchRate)} events/s, but no longer run confirmed it: no sustainable rate is reported"
                 : "no rate tried was sustainable";
 
-    private static string Oracle(OracleReport oracle) =>
-        oracle.Verdict == OracleVerdict.Mismatch ? $"{oracle.VerdictText} ({Count(oracle.Differences)} differences)" : oracle.VerdictText;
+    /// <summary>The verdict, and how the oracle read the events (live, after the load).</summary>
+    private static string Oracle(EngineRunReport r) =>
+        (r.Oracle.Verdict == OracleVerdict.Mismatch ? $"{r.Oracle.VerdictText} ({Count(r.Oracle.Differences)} differences)" : r.Oracle.VerdictText)
+        + (r.OracleRead == "none" ? "" : $", read {r.OracleRead}");
 
     private static void Table(StringBuilder md, IReadOnlyList<string> header, IEnumerable<string[]> rows)
     {
