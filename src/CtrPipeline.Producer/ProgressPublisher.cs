@@ -28,7 +28,7 @@ public sealed class ProgressPublisher(ProducerOptions options, KafkaConnection k
         }
 
         var producing = producer.RunAsync(stop);
-        Publish(done: false); // at once: the load has started
+        Publish(done: false); // at once: the process is up (its load starts at Producer:StartAtUnixMs when that is set)
         while (!producing.IsCompleted)
         {
             await Task.WhenAny(producing, Task.Delay(Interval, CancellationToken.None));

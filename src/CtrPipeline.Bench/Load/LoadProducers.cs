@@ -62,7 +62,7 @@ public sealed class LoadProducers : ILoad
 
     /// <summary>
     /// Creates the run's progress topic, starts <paramref name="count"/> producer processes with
-    /// <paramref name="options"/> (the linger already chosen for the cluster) and returns once each has started sending.
+    /// <paramref name="options"/> (the linger already chosen for the cluster), all to start at one time, and returns then.
     /// </summary>
     public static async Task<LoadProducers> StartAsync(int count, ProducerOptions options, RunTopics kafka, string catalogPath, string logPrefix, CancellationToken cancel)
     {
@@ -111,8 +111,8 @@ public sealed class LoadProducers : ILoad
     }
 
     /// <summary>
-    /// Waits for every instance's first record, which it publishes as it starts sending, so the run's load start is
-    /// not a process start-up early; one that exits first is left for <see cref="RunAsync"/> to report.
+    /// Waits for every instance's first record, which it publishes once its process is up; one that exits first is left
+    /// for <see cref="RunAsync"/> to report.
     /// </summary>
     private async Task StartedAsync(CancellationToken cancel)
     {
