@@ -199,7 +199,8 @@ internal sealed class CommonOptions
         var host = EngineHosts.Parse(parse.GetValue(Host)!);
         ConfigurationException.Require(settings.Verify || parse.GetResult(OracleRead) is null or { Implicit: true },
             "--oracle-read goes with --verify: it is how the oracle reads the run's events.");
-        settings = settings with { OracleRead = EventsReads.Parse(parse.GetValue(OracleRead)!) };
+        // run and benchmark have --oracle-read; a command without it keeps the default.
+        if (parse.GetValue(OracleRead) is { } oracleRead) settings = settings with { OracleRead = EventsReads.Parse(oracleRead) };
         var mode = parse.GetValue(Mode)!.Trim();
         ConfigurationException.Require(mode is "auto" or "embedded" or "containers", $"--mode must be auto, embedded or containers (got '{mode}').");
         var connections = new Dictionary<string, string>();
