@@ -5,6 +5,6 @@ public sealed class LinuxFactAttribute : FactAttribute
 {
     public LinuxFactAttribute()
     {
-        if (!OperatingSystem.IsLinux()) Skip = "reads Linux's /proc";
+        if (!OperatingSystem.IsLinux()) Skip = "this machine is not Linux: the test reads Linux's /proc";
     }
 }
