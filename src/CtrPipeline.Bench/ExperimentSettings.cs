@@ -38,6 +38,12 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
     /// </summary>
     public int? Producers { get; init; }
 
+    /// <summary>
+    /// Producers the benchmark does not start but waits for (--producers-external): on other machines, or started by
+    /// hand, each with the environment the benchmark writes for it (<see cref="Load.LoadProducers.AwaitExternalAsync"/>); 0: none.
+    /// </summary>
+    public int ExternalProducers { get; init; }
+
     /// <summary>The producer processes of this run's rate (<see cref="Producers"/>).</summary>
     public int ProducerProcesses => Producers ?? Load.LoadProducers.For(Producer.Rate);
 
@@ -53,6 +59,10 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
         if (Warmup >= Duration) throw new ConfigurationException($"--warmup ({Durations.Format(Warmup)}) must be shorter than the run ({Durations.Format(Duration)}): nothing would be measured.");
         if (Producers is < 0 or > Load.LoadProducers.MaxProcesses)
             throw new ConfigurationException($"--producers must be between 0 (the load in this process) and {Load.LoadProducers.MaxProcesses} (got {Producers}).");
+        if (ExternalProducers is < 0 or > Load.LoadProducers.MaxProcesses)
+            throw new ConfigurationException($"--producers-external must be between 1 and {Load.LoadProducers.MaxProcesses} (got {ExternalProducers}).");
+        if (ExternalProducers > 0 && Producers is not null)
+            throw new ConfigurationException("--producers and --producers-external do not go together: the load is made either by the benchmark's producers or by external ones.");
         if (Brokers is < 1 or > 16) throw new ConfigurationException($"--brokers must be between 1 and 16 (got {Brokers}).");
         if (Producer.SkewedPartitions >= Pipeline.Partitions)
             throw new ConfigurationException($"--skewed-partitions ({Producer.SkewedPartitions}) must leave some of the {Pipeline.Partitions} partitions (--partitions) unskewed.");

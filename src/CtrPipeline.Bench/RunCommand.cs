@@ -24,10 +24,14 @@ public static class RunCommand
         var skew = new Option<string>("--skew") { Description = "How far the skewed partitions' event times run behind, e.g. 5s.", DefaultValueFactory = _ => "5s" };
         var verify = new Option<bool>("--verify") { Description = "Check every engine's final rows against the DuckDB oracle." };
         var output = new Option<string>("--out") { Description = "Folder under which each run gets its own folder.", DefaultValueFactory = _ => "runs" };
+        var externalProducers = new Option<int>("--producers-external")
+        {
+            Description = "Start no producers: wait for this many started elsewhere (other machines), each with the environment file the run writes for it (docs/benchmarking.md).",
+        };
 
         var command = new Command("run", "Run one experiment end to end and print one RESULT line per engine.")
         {
-            engine, profile, rate, duration, outOfOrder, malformed, skewedPartitions, skew, verify, output,
+            engine, profile, rate, duration, outOfOrder, malformed, skewedPartitions, skew, verify, output, externalProducers,
         };
         common.AddTo(command);
         command.Options.Add(common.OracleRead);
@@ -50,6 +54,7 @@ public static class RunCommand
             {
                 Warmup = common.WarmupOf(parse, workload: null),
                 Producers = parse.GetValue(common.Producers),
+                ExternalProducers = parse.GetValue(externalProducers),
             }.Validate();
             settings = await common.PlaceAsync(parse, settings);
             return await RunAsync(settings, targets, parse.GetValue(output)!, cancel);

@@ -11,9 +11,14 @@ return await WorkerHost.RunAsync(args, builder =>
     return (services, stop) =>
     {
         var producer = new EventProducer(options, pipeline, catalog, kafka, services.GetRequiredService<ILogger<EventProducer>>());
-        // With a progress topic, whoever started this producer (the benchmark, maybe on another machine) follows it there.
-        return string.IsNullOrEmpty(options.ProgressTopic)
-            ? producer.RunAsync(stop)
-            : new ProgressPublisher(options, kafka, services.GetRequiredService<ILogger<ProgressPublisher>>()).RunAsync(producer, stop);
+        return string.IsNullOrEmpty(options.ProgressTopic) ? producer.RunAsync(stop) : FollowedAsync();
+
+        // With a progress topic, whoever started this producer (the benchmark, maybe on another machine) follows it
+        // there: once it has reported done, the process ends, exit code 0.
+        async Task FollowedAsync()
+        {
+            await new ProgressPublisher(options, kafka, services.GetRequiredService<ILogger<ProgressPublisher>>()).RunAsync(producer, stop);
+            services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        }
     };
 });

@@ -62,6 +62,8 @@ public sealed class BenchCommandLineTests
     [InlineData("benchmark --kafka 127.0.0.1:9092 --brokers 3", "--brokers sizes the embedded broker")]
     [InlineData("run --producers 65", "--producers must be between 0 (the load in this process) and 64 (got 65)")]
     [InlineData("benchmark --producers -1", "--producers must be between 0 (the load in this process) and 64 (got -1)")]
+    [InlineData("run --producers-external 65", "--producers-external must be between 1 and 64 (got 65)")]
+    [InlineData("run --producers 2 --producers-external 2", "--producers and --producers-external do not go together")]
     [InlineData("run --host cloud", "--host must be inprocess")]
     [InlineData("run --connection-string flink-gateway=http://flink:8083", "--connection-string goes with --host services")]
     [InlineData("run --host services --connection-string kafka=broker:9092", "--connection-string kafka: the services host takes flink-gateway, flink-rest, spark-connect")]

@@ -1,4 +1,6 @@
+using System.Text.RegularExpressions;
 using CtrPipeline.Bench;
+using CtrPipeline.Bench.Faults;
 using CtrPipeline.Bench.Load;
 using CtrPipeline.Contracts;
 using CtrPipeline.Producer;
@@ -8,7 +10,7 @@ namespace CtrPipeline.EndToEnd.Tests;
 
 /// <summary>The load made by Producer.Worker processes, followed on the run's progress topic.</summary>
 [Collection(PipelineCollection.Name)]
-public sealed class LoadProducersTests(ITestOutputHelper output)
+public sealed partial class LoadProducersTests(ITestOutputHelper output)
 {
     private static readonly PipelineSettings Pipeline = new() { Partitions = 2 };
 
@@ -57,6 +59,71 @@ public sealed class LoadProducersTests(ITestOutputHelper output)
         Assert.Contains("exited with code 2 before reporting done", e.Message);
         Assert.Contains("Producer:Ctr must be between 0 and 1", e.Message);
     }
+
+    [Fact]
+    public async Task External_producers_started_from_the_environments_the_run_writes_send_the_whole_load()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-load-producers-").FullName;
+        await using var kafka = await RunKafka.Embedded(1).OpenAsync("load", Pipeline, TestContext.Timeout);
+        var events = kafka.Pipeline.Topics.Events;
+        using var tap = new TopicTap(kafka.Kafka, new Dictionary<string, int> { [events] = Pipeline.Partitions }, events);
+        var options = new ProducerOptions { Rate = 4_000, Duration = TimeSpan.FromSeconds(3), Seed = 3, MalformedFraction = 0 };
+        var told = new List<string>();
+        var started = new List<ChildProcess>();
+
+        try
+        {
+            // As a user on another machine would: told where instance i's environment is, start a Producer.Worker with it.
+            await using var load = await LoadProducers.AwaitExternalAsync(2, options, kafka, CampaignCatalog.DefaultPath, Path.Combine(folder, "run-"),
+                TimeSpan.FromSeconds(30), line =>
+                {
+                    told.Add(line);
+                    var file = EnvironmentFile().Match(line).Groups[1].Value;
+                    var environment = File.ReadAllLines(file).Select(l => l.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+                    started.Add(ChildProcess.Start($"external-{started.Count}", "Producer.Worker", environment, Path.Combine(folder, $"external-{started.Count}.log")));
+                }, TestContext.Timeout);
+            Assert.Empty(load.ProcessIds); // not the benchmark's: not in its apparatus
+            await load.RunAsync(TestContext.Timeout).WaitAsync(TimeSpan.FromSeconds(60));
+
+            foreach (var line in told) output.WriteLine(line);
+            Assert.Equal(2, told.Count);
+            Assert.Contains("producer instance 1 of 2: start a Producer.Worker with the environment in", told[1]);
+            var p = load.Progress;
+            Assert.InRange(p.Sent, 12_000 - 550, 12_000 + 550);
+            Assert.Equal(p.Sent, p.Delivered);
+            var tapped = await tap.CompleteAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(p.Delivered, tapped.EventRecords);
+            var ids = tapped.Events!.Select(e => e.EventId).ToList();
+            Assert.Equal(ids.Count, ids.Distinct().Count());
+            Assert.All(ids.GroupBy(id => id % 2), g => Assert.InRange(g.Count(), 6_000 - 400, 6_000 + 400));
+            // Once it has reported done, each ends by itself: nothing is left running on the other machine.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (started.Any(process => !process.HasExited) && DateTime.UtcNow < deadline) await Task.Delay(100);
+            Assert.All(started, process => Assert.Equal(0, process.ExitCode));
+        }
+        finally
+        {
+            foreach (var process in started) process.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task External_producers_that_do_not_report_before_the_start_fail_the_run_naming_them()
+    {
+        var folder = Directory.CreateTempSubdirectory("ctr-load-producers-").FullName;
+        await using var kafka = await RunKafka.Embedded(1).OpenAsync("load", Pipeline, TestContext.Timeout);
+        var options = new ProducerOptions { Rate = 1_000, Duration = TimeSpan.FromSeconds(3) };
+
+        var e = await Assert.ThrowsAsync<WorkerFailedException>(() => LoadProducers.AwaitExternalAsync(2, options, kafka, CampaignCatalog.DefaultPath,
+            Path.Combine(folder, "run-"), TimeSpan.FromSeconds(3), _ => { }, TestContext.Timeout).WaitAsync(TimeSpan.FromSeconds(60)));
+
+        output.WriteLine(e.Message);
+        Assert.Contains("producer instance(s) 0, 1 of 2 did not report on the progress topic before the load's start", e.Message);
+        Assert.Equal(2, Directory.GetFiles(folder, "run-producer-*.env").Length);
+    }
+
+    [GeneratedRegex("the environment in (.+) before ")]
+    private static partial Regex EnvironmentFile();
 
     [Theory]
     [InlineData(1_000, 1)]

@@ -59,13 +59,7 @@ public sealed partial class ProcessCostTests
         {
             using var cost = ProcessCost.Of([child.Id])!;
             const long MiB = 1024 * 1024;
-            var deadline = Stopwatch.StartNew();
-            var peak = cost.Sample().PeakRssBytes;
-            while (peak < 200 * MiB && deadline.Elapsed < TimeSpan.FromSeconds(30))
-            {
-                await Task.Delay(100);
-                peak = cost.Sample().PeakRssBytes;
-            }
+            var peak = await ReadUntil(() => cost.Sample().PeakRssBytes, p => p >= 200 * MiB, TimeSpan.FromSeconds(30));
 
             Assert.InRange(peak, 200 * MiB, 400 * MiB - 1);
         }
@@ -82,13 +76,7 @@ public sealed partial class ProcessCostTests
         using var child = Shell("sleep 30; true");
         try
         {
-            var deadline = Stopwatch.StartNew();
-            var children = ProcessCost.Children(child.Id);
-            while (children.Count == 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
-            {
-                await Task.Delay(50);
-                children = ProcessCost.Children(child.Id);
-            }
+            var children = await ReadUntil(() => ProcessCost.Children(child.Id), c => c.Count > 0, TimeSpan.FromSeconds(10));
 
             var sleep = Assert.Single(children);
             Assert.Equal("sleep", Process.GetProcessById(sleep).ProcessName);
@@ -119,6 +107,19 @@ public sealed partial class ProcessCostTests
 
         Assert.Equal(new ProcStat(4242, 17, 175, 10, 123456), stat);
         Assert.Null(ProcStat.Parse("4242 (truncated) S 17"));
+    }
+
+    /// <summary>Reads until the reading is <paramref name="enough"/> or <paramref name="limit"/> has passed; the last reading either way.</summary>
+    private static async Task<T> ReadUntil<T>(Func<T> read, Func<T, bool> enough, TimeSpan limit)
+    {
+        var deadline = Stopwatch.StartNew();
+        var reading = read();
+        while (!enough(reading) && deadline.Elapsed < limit)
+        {
+            await Task.Delay(50);
+            reading = read();
+        }
+        return reading;
     }
 
     private static Process Shell(string script) =>

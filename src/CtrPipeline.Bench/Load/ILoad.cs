@@ -22,14 +22,18 @@ public interface ILoad : IAsyncDisposable
     /// <summary>
     /// The load of one run with <paramref name="options"/> on the run's topics: made in this process when the settings
     /// say 0 producers, else by that many producer processes (their logs in <paramref name="workFolder"/>), returned
-    /// once they all send: the load starts then.
+    /// once they all send: the load starts then. With external producers, it writes their environments there, says so on
+    /// the console, and waits for them.
     /// </summary>
     static async Task<ILoad> StartAsync(ExperimentSettings settings, ProducerOptions options, RunTopics kafka, CampaignCatalog catalog,
         ILoggerFactory logs, string workFolder, string runId, CancellationToken cancel)
     {
+        var catalogPath = Path.GetFullPath(string.IsNullOrWhiteSpace(settings.Pipeline.CatalogPath) ? CampaignCatalog.DefaultPath : settings.Pipeline.CatalogPath);
+        var filePrefix = Path.Combine(workFolder, $"{runId}-");
+        if (settings.ExternalProducers > 0)
+            return await LoadProducers.AwaitExternalAsync(settings.ExternalProducers, options, kafka, catalogPath, filePrefix, LoadProducers.ExternalStartWithin, Console.WriteLine, cancel);
         if (settings.ProducerProcesses == 0)
             return new InProcessLoad(new EventProducer(options, kafka.Pipeline, catalog, kafka.Kafka, logs.CreateLogger<EventProducer>()));
-        var catalogPath = Path.GetFullPath(string.IsNullOrWhiteSpace(settings.Pipeline.CatalogPath) ? CampaignCatalog.DefaultPath : settings.Pipeline.CatalogPath);
-        return await LoadProducers.StartAsync(settings.ProducerProcesses, options, kafka, catalogPath, Path.Combine(workFolder, $"{runId}-"), cancel);
+        return await LoadProducers.StartAsync(settings.ProducerProcesses, options, kafka, catalogPath, filePrefix, cancel);
     }
 }
