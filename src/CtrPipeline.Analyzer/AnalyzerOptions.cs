@@ -15,8 +15,11 @@ public sealed class AnalyzerOptions
     /// <summary>Optional JSON file that receives the summary at every interval and at stop.</summary>
     public string? SummaryPath { get; set; }
 
+    /// <summary>The default of <see cref="Warmup"/>, which the benchmark's --warmup and workload files share.</summary>
+    public static readonly TimeSpan DefaultWarmup = TimeSpan.FromSeconds(10);
+
     /// <summary>The start of the load left out of the percentiles (and at least its first window); zero keeps every row.</summary>
-    public TimeSpan Warmup { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Warmup { get; set; } = DefaultWarmup;
 
     public AnalyzerOptions Validate()
     {

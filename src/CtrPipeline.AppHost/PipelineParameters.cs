@@ -30,7 +30,7 @@ public enum PipelineMode { Auto, Embedded, Containers }
 public sealed record PipelineParameters(
     PipelineMode Mode, IReadOnlyList<string>? ChosenEngines, string Profile, double Rate, TimeSpan WindowSize, TimeSpan WatermarkDelay, int? KafkaPort,
     double TracesPerSecond, string? FlinkKafka = null, string? SparkKafka = null, string? SparkCatalog = null,
-    int FlinkParallelism = 0, int Partitions = 4, bool ExternalLoad = false, string? TopicPrefix = null, KafkaClientProperties? KafkaClient = null,
+    int FlinkParallelism = 0, int Partitions = PipelineSettings.DefaultPartitions, bool ExternalLoad = false, string? TopicPrefix = null, KafkaClientProperties? KafkaClient = null,
     TimeSpan? TriggerInterval = null)
 {
     public const string Section = "Parameters";
@@ -63,7 +63,8 @@ public sealed record PipelineParameters(
         if (!int.TryParse(parallelismText, NumberStyles.None, CultureInfo.InvariantCulture, out var flinkParallelism) || flinkParallelism > 1024)
             throw new ConfigurationException($"Parameters:flink-parallelism must be between 0 (one task per events partition) and 1024 (got '{parallelismText}').");
 
-        var partitionsText = Get("partitions", "4");
+        var defaults = PipelineSettings.Defaults;
+        var partitionsText = Get("partitions", defaults.Partitions.ToString(CultureInfo.InvariantCulture));
         if (!int.TryParse(partitionsText, NumberStyles.None, CultureInfo.InvariantCulture, out var partitions) || partitions is < 1 or > 1024)
             throw new ConfigurationException($"Parameters:partitions must be between 1 and 1024 (got '{partitionsText}').");
 
@@ -84,8 +85,8 @@ public sealed record PipelineParameters(
             engines.Trim() == "all" ? null : Engines.ParseList(engines, Engines.All),
             TrafficProfiles.Require(Get("profile", TrafficProfiles.Mmpp)),
             rate,
-            Durations.Parse(Get("window", "10s"), "Parameters:window"),
-            Durations.Parse(Get("watermark", "2s"), "Parameters:watermark"),
+            Durations.Parse(Get("window", Durations.Format(defaults.WindowSize)), "Parameters:window"),
+            Durations.Parse(Get("watermark", Durations.Format(defaults.WatermarkDelay)), "Parameters:watermark"),
             port == 0 ? null : port,
             traces,
             Optional("flink-kafka"),
@@ -96,7 +97,7 @@ public sealed record PipelineParameters(
             loadText == "external",
             prefix,
             kafkaClient,
-            Durations.Parse(Get("trigger", Durations.Format(new PipelineSettings().TriggerInterval)), "Parameters:trigger"));
+            Durations.Parse(Get("trigger", Durations.Format(defaults.TriggerInterval)), "Parameters:trigger"));
         parameters.Pipeline().Validate();
         return parameters;
     }

@@ -1,3 +1,4 @@
+using CtrPipeline.Analyzer;
 using CtrPipeline.Contracts;
 using CtrPipeline.Producer;
 
@@ -30,7 +31,7 @@ public sealed record ExperimentSettings(ProducerOptions Producer, PipelineSettin
     public Verification.EventsRead OracleRead { get; init; } = Verification.EventsRead.Auto;
 
     /// <summary>The start of the load whose rows the percentiles leave out (at least its first window); see Analyzer:Warmup.</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Warmup { get; init; } = AnalyzerOptions.DefaultWarmup;
 
     /// <summary>
     /// Producer processes that make the load (--producers): 0 makes it in the benchmark's process; unset, one per

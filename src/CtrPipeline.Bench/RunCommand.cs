@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using CtrPipeline.Analyzer;
 using CtrPipeline.Contracts;
 using Microsoft.Extensions.Logging;
 using CtrPipeline.Bench.Hosts;
@@ -123,15 +124,15 @@ public static class RunCommand
 internal sealed class CommonOptions
 {
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the generator (same seed, same events).", DefaultValueFactory = _ => 42 };
-    public Option<string> Window { get; } = new("--window") { Description = "Tumbling window size.", DefaultValueFactory = _ => "10s" };
-    public Option<string> Watermark { get; } = new("--watermark") { Description = "Watermark delay (bounded out-of-orderness).", DefaultValueFactory = _ => "2s" };
-    public Option<string> Trigger { get; } = new("--trigger") { Description = "Micro-batch trigger and SQL aggregation interval.", DefaultValueFactory = _ => "1s" };
-    public Option<int> Partitions { get; } = new("--partitions") { Description = "Partitions of every topic.", DefaultValueFactory = _ => 4 };
+    public Option<string> Window { get; } = new("--window") { Description = "Tumbling window size.", DefaultValueFactory = _ => Durations.Format(PipelineSettings.Defaults.WindowSize) };
+    public Option<string> Watermark { get; } = new("--watermark") { Description = "Watermark delay (bounded out-of-orderness).", DefaultValueFactory = _ => Durations.Format(PipelineSettings.Defaults.WatermarkDelay) };
+    public Option<string> Trigger { get; } = new("--trigger") { Description = "Micro-batch trigger and SQL aggregation interval.", DefaultValueFactory = _ => Durations.Format(PipelineSettings.Defaults.TriggerInterval) };
+    public Option<int> Partitions { get; } = new("--partitions") { Description = "Partitions of every topic.", DefaultValueFactory = _ => PipelineSettings.DefaultPartitions };
     public Option<int> Brokers { get; } = new("--brokers") { Description = "Brokers of the embedded cluster.", DefaultValueFactory = _ => 1 };
     public Option<string> Warmup { get; } = new("--warmup")
     {
         Description = "The start of each run's load left out of the latency percentiles (and at least its first window); 0s keeps every row.",
-        DefaultValueFactory = _ => "10s",
+        DefaultValueFactory = _ => Durations.Format(AnalyzerOptions.DefaultWarmup),
     };
     public Option<string?> PostgresOption { get; } = new("--postgres") { Description = $"PostgreSQL connection string for sql-postgres (default: the {PostgresVariable} environment variable)." };
     public Option<string?> Kafka { get; } = new("--kafka")

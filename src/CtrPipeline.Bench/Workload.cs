@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CtrPipeline.Analyzer;
 using CtrPipeline.Contracts;
 using static CtrPipeline.Contracts.ConfigurationException;
 
@@ -18,13 +19,14 @@ public sealed record Workload
     public string[] Profiles { get; set; } = [TrafficProfiles.Poisson, TrafficProfiles.Mmpp];
     public double[] Rates { get; set; } = [5_000];
     public string[] Durations { get; set; } = ["30s"];
-    public string Window { get; set; } = "10s";
-    public string Watermark { get; set; } = "2s";
-    public string Trigger { get; set; } = "1s";
-    public int Partitions { get; set; } = 4;
+    // The pipeline's settings default to the settings types' own defaults, written there once.
+    public string Window { get; set; } = Contracts.Durations.Format(PipelineSettings.Defaults.WindowSize);
+    public string Watermark { get; set; } = Contracts.Durations.Format(PipelineSettings.Defaults.WatermarkDelay);
+    public string Trigger { get; set; } = Contracts.Durations.Format(PipelineSettings.Defaults.TriggerInterval);
+    public int Partitions { get; set; } = PipelineSettings.DefaultPartitions;
     public int Seed { get; set; } = 42;
     public bool Verify { get; set; } = true;
-    public string Warmup { get; set; } = "10s";
+    public string Warmup { get; set; } = Contracts.Durations.Format(AnalyzerOptions.DefaultWarmup);
     /// <summary>Null: no search (a workload file without "search").</summary>
     public SearchSpec? Search { get; set; }
 

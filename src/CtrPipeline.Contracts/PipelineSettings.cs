@@ -10,10 +10,19 @@ public sealed class PipelineSettings
 {
     public const string Section = "Pipeline";
 
+    /// <summary>The default of <see cref="Partitions"/>, as a constant for parameter defaults.</summary>
+    public const int DefaultPartitions = 4;
+
+    /// <summary>
+    /// Every setting at its default: what the command line, workload files and the AppHost's parameters fall back to,
+    /// so each default is written once, here (a new instance each time: settings are mutable).
+    /// </summary>
+    public static PipelineSettings Defaults => new();
+
     public TopicNames Topics { get; set; } = new();
 
     /// <summary>Partitions of the events topic (the results and side topics get the same count).</summary>
-    public int Partitions { get; set; } = 4;
+    public int Partitions { get; set; } = DefaultPartitions;
 
     /// <summary>Tumbling event-time window size.</summary>
     public TimeSpan WindowSize { get; set; } = TimeSpan.FromSeconds(10);

@@ -26,6 +26,18 @@ public sealed class PipelineParametersTests
     }
 
     [Fact]
+    public void Pipeline_settings_left_out_are_the_settings_types_own_defaults()
+    {
+        var pipeline = From().Pipeline();
+        var defaults = PipelineSettings.Defaults;
+
+        Assert.Equal(defaults.WindowSize, pipeline.WindowSize);
+        Assert.Equal(defaults.WatermarkDelay, pipeline.WatermarkDelay);
+        Assert.Equal(defaults.TriggerInterval, pipeline.TriggerInterval);
+        Assert.Equal(defaults.Partitions, pipeline.Partitions);
+    }
+
+    [Fact]
     public void The_environment_a_worker_gets_binds_back_to_the_same_settings()
     {
         var settings = From(("window", "5s"), ("watermark", "750ms"), ("trigger", "2s"), ("partitions", "16"), ("topic-prefix", "run-1")).Pipeline();

@@ -1,4 +1,6 @@
+using CtrPipeline.Analyzer;
 using CtrPipeline.Bench;
+using CtrPipeline.Contracts;
 
 namespace CtrPipeline.EndToEnd.Tests;
 
@@ -36,6 +38,12 @@ public sealed class BenchCommandLineTests
         Assert.Equal(Workload.Default.Rates, defaults.Rates);
         Assert.Equal(Workload.Default.Profiles, defaults.Profiles);
         Assert.Equal(Workload.Default.Durations, defaults.Durations);
+        // Its pipeline settings, left out, are the settings types' own defaults.
+        Assert.Equal(PipelineSettings.Defaults.WindowSize, Durations.Parse(defaults.Window, "window"));
+        Assert.Equal(PipelineSettings.Defaults.WatermarkDelay, Durations.Parse(defaults.Watermark, "watermark"));
+        Assert.Equal(PipelineSettings.Defaults.TriggerInterval, Durations.Parse(defaults.Trigger, "trigger"));
+        Assert.Equal(PipelineSettings.Defaults.Partitions, defaults.Partitions);
+        Assert.Equal(AnalyzerOptions.DefaultWarmup, Durations.Parse(defaults.Warmup, "warmup"));
     }
 
     internal static string RepositoryRoot()
