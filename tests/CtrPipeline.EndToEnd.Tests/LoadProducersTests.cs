@@ -19,9 +19,8 @@ public sealed partial class LoadProducersTests(ITestOutputHelper output)
     {
         var folder = Directory.CreateTempSubdirectory("ctr-load-producers-").FullName;
         await using var kafka = await RunKafka.Embedded(1).OpenAsync("load", Pipeline, TestContext.Timeout);
-        var events = kafka.Pipeline.Topics.Events;
-        using var tap = new TopicTap(kafka.Kafka, new Dictionary<string, int> { [events] = Pipeline.Partitions }, events);
-        var options = new ProducerOptions { Rate = 4_000, Duration = TimeSpan.FromSeconds(3), Seed = 3, MalformedFraction = 0 };
+        using var tap = TapEvents(kafka);
+        var options = TwoInstancesLoad;
 
         await using var load = await LoadProducers.StartAsync(2, options, kafka, CampaignCatalog.DefaultPath, Path.Combine(folder, "run-"), TestContext.Timeout);
         Assert.Equal(2, load.ProcessIds.Distinct().Count());
@@ -30,17 +29,9 @@ public sealed partial class LoadProducersTests(ITestOutputHelper output)
 
         var p = load.Progress;
         output.WriteLine($"sent {p.Sent}, delivered {p.Delivered}, max schedule lag {p.MaxScheduleLagMs:0.#} ms, offered {p.OfferedRate}");
-        // Poisson: 12,000 expected in 3 s, standard deviation about 110.
-        Assert.InRange(p.Sent, 12_000 - 550, 12_000 + 550);
-        Assert.Equal(p.Sent, p.Delivered);
+        await AssertTheWholeLoadArrivedOnceAsync(p, tap);
         Assert.Equal(0, p.DeliveryErrors);
         Assert.Equal(options.Rate, p.OfferedRate, 6); // both instances' shares
-        var tapped = await tap.CompleteAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(p.Delivered, tapped.EventRecords);
-        var ids = tapped.Events!.Select(e => e.EventId).ToList();
-        Assert.Equal(ids.Count, ids.Distinct().Count());
-        // Instance 0 numbers its events 1, 3, 5, ..., instance 1 2, 4, 6, ...: each sent about half.
-        Assert.All(ids.GroupBy(id => id % 2), g => Assert.InRange(g.Count(), 6_000 - 400, 6_000 + 400));
         Assert.Equal(2, Directory.GetFiles(folder, "run-producer-*.log").Length); // their output, in the run's folder
     }
 
@@ -65,9 +56,8 @@ public sealed partial class LoadProducersTests(ITestOutputHelper output)
     {
         var folder = Directory.CreateTempSubdirectory("ctr-load-producers-").FullName;
         await using var kafka = await RunKafka.Embedded(1).OpenAsync("load", Pipeline, TestContext.Timeout);
-        var events = kafka.Pipeline.Topics.Events;
-        using var tap = new TopicTap(kafka.Kafka, new Dictionary<string, int> { [events] = Pipeline.Partitions }, events);
-        var options = new ProducerOptions { Rate = 4_000, Duration = TimeSpan.FromSeconds(3), Seed = 3, MalformedFraction = 0 };
+        using var tap = TapEvents(kafka);
+        var options = TwoInstancesLoad;
         var told = new List<string>();
         var started = new List<ChildProcess>();
 
@@ -88,14 +78,7 @@ public sealed partial class LoadProducersTests(ITestOutputHelper output)
             foreach (var line in told) output.WriteLine(line);
             Assert.Equal(2, told.Count);
             Assert.Contains("producer instance 1 of 2: start a Producer.Worker with the environment in", told[1]);
-            var p = load.Progress;
-            Assert.InRange(p.Sent, 12_000 - 550, 12_000 + 550);
-            Assert.Equal(p.Sent, p.Delivered);
-            var tapped = await tap.CompleteAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(p.Delivered, tapped.EventRecords);
-            var ids = tapped.Events!.Select(e => e.EventId).ToList();
-            Assert.Equal(ids.Count, ids.Distinct().Count());
-            Assert.All(ids.GroupBy(id => id % 2), g => Assert.InRange(g.Count(), 6_000 - 400, 6_000 + 400));
+            await AssertTheWholeLoadArrivedOnceAsync(load.Progress, tap);
             // Once it has reported done, each ends by itself: nothing is left running on the other machine.
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             while (started.Any(process => !process.HasExited) && DateTime.UtcNow < deadline) await Task.Delay(100);
@@ -120,6 +103,26 @@ public sealed partial class LoadProducersTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
         Assert.Contains("producer instance(s) 0, 1 of 2 did not report on the progress topic before the load's start", e.Message);
         Assert.Equal(2, Directory.GetFiles(folder, "run-producer-*.env").Length);
+    }
+
+    /// <summary>4,000 events/s for 3 s, none malformed: about 12,000 events, half from each of two instances.</summary>
+    private static ProducerOptions TwoInstancesLoad => new() { Rate = 4_000, Duration = TimeSpan.FromSeconds(3), Seed = 3, MalformedFraction = 0 };
+
+    private static TopicTap TapEvents(RunTopics kafka) =>
+        new(kafka.Kafka, new Dictionary<string, int> { [kafka.Pipeline.Topics.Events] = Pipeline.Partitions }, kafka.Pipeline.Topics.Events);
+
+    /// <summary>Two instances of <see cref="TwoInstancesLoad"/> sent it all, and the topic holds each of their events once.</summary>
+    private static async Task AssertTheWholeLoadArrivedOnceAsync(ProducerProgress p, TopicTap tap)
+    {
+        // Poisson: 12,000 expected in 3 s, standard deviation about 110.
+        Assert.InRange(p.Sent, 12_000 - 550, 12_000 + 550);
+        Assert.Equal(p.Sent, p.Delivered);
+        var tapped = await tap.CompleteAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(p.Delivered, tapped.EventRecords);
+        var ids = tapped.Events!.Select(e => e.EventId).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        // Instance 0 numbers its events 1, 3, 5, ..., instance 1 2, 4, 6, ...: each sent about half.
+        Assert.All(ids.GroupBy(id => id % 2), g => Assert.InRange(g.Count(), 6_000 - 400, 6_000 + 400));
     }
 
     [GeneratedRegex("the environment in (.+) before ")]
